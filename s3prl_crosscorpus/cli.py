@@ -1,0 +1,47 @@
+"""``s3prl-crosscorpus SUBCOMMAND ...``: each sub-command is the ``main(argv)`` of one module.
+
+Modules are imported only when their sub-command runs, so ``--help`` stays fast.
+"""
+import importlib
+import sys
+from typing import Dict, List, Optional, Tuple
+
+#: sub-command -> (module, one-line help). ``main(argv) -> int`` in each module.
+SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
+    "demo": ("s3prl_crosscorpus.demo", "synthetic end-to-end run of both systems (the README's main job)"),
+    "synth": ("s3prl_crosscorpus.synth", "write small synthetic corpora in the real layouts"),
+    "prepare": ("s3prl_crosscorpus.manifest", "read corpus roots into DATA_DIR/manifest.jsonl"),
+    "folds": ("s3prl_crosscorpus.folds", "print the shared folds over a manifest"),
+    "svm": ("baseline_svm.cli", "openSMILE functionals + RBF-SVM baseline (same as `baseline-svm`)"),
+    "run-downstream": ("s3prl_crosscorpus.run_downstream", "s3prl's run_downstream.py with this downstream"),
+    "extract": ("s3prl_crosscorpus.extract", "run a frozen upstream once and cache all hidden layers"),
+    "train-cached": ("s3prl_crosscorpus.train_cached", "train/evaluate heads from an extracted cache"),
+    "leaderboard": ("s3prl_crosscorpus.leaderboard", "paper-style table from result files"),
+    "plot": ("s3prl_crosscorpus.plots", "confusion matrices and matched-vs-extended charts"),
+    "submit": ("s3prl_crosscorpus.bundle", "pack results into a submission bundle"),
+    "validate": ("s3prl_crosscorpus.validate", "check a submission bundle"),
+    "predict": ("s3prl_crosscorpus.predict", "emotion of new audio files from a trained model"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
+    return f"usage: s3prl-crosscorpus SUBCOMMAND [ARGS...]\n\nsub-commands:\n{rows}\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"unknown sub-command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

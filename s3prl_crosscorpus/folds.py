@@ -1,0 +1,172 @@
+"""Shared fold definitions: the versioned fold file, splits per condition, the dev draw.
+
+Both systems (SVM and DNN) call :func:`make_split`; nothing else decides who is in
+train, dev or test.
+"""
+import argparse
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from sklearn.model_selection import train_test_split
+
+from .corpora import Utterance
+from .io_utils import read_json, sha256_file
+from .labels import CORPORA, LABELS
+
+FOLD_FILE = Path(__file__).with_name("folds_v1.json")
+CONDITIONS: Tuple[str, ...] = ("matched", "extended", "loco")
+FOLDS: Tuple[int, ...] = (1, 2, 3, 4, 5)
+DEV_FRACTION = 0.1
+DEFAULT_SEED = 0
+
+
+class FoldError(ValueError):
+    """A split request that the protocol does not allow, or data that cannot satisfy it."""
+
+
+@lru_cache(maxsize=None)
+def fold_file_sha256(path: Path = FOLD_FILE) -> str:
+    """SHA-256 of the fold file; stored in every manifest and result."""
+    return sha256_file(path)
+
+
+@lru_cache(maxsize=None)
+def speaker_folds(path: Path = FOLD_FILE) -> Dict[str, Dict[str, int]]:
+    """corpus -> speaker -> fold number, from the fold file."""
+    folds = read_json(path)["folds"]
+    return {corpus: {spk: int(k) for k, spks in by_fold.items() for spk in spks}
+            for corpus, by_fold in folds.items()}
+
+
+def test_fold_of(utt: Utterance) -> int:
+    """The fold whose test set holds this utterance's speaker."""
+    try:
+        return speaker_folds()[utt.corpus][utt.speaker]
+    except KeyError:
+        raise FoldError(f"{utt.path}: speaker {utt.speaker!r} of {utt.corpus} is not in the fold file "
+                        f"{FOLD_FILE}") from None
+
+
+@dataclass(frozen=True)
+class Split:
+    """Utterance ids of one (condition, fold) experiment."""
+
+    condition: str
+    fold: int
+    train_corpora: Tuple[str, ...]
+    test_corpora: Tuple[str, ...]
+    train: Tuple[str, ...]
+    dev: Tuple[str, ...]
+    test: Tuple[str, ...]
+
+
+def check_request(condition: str, fold: int, test_corpus: Optional[str], corpora: Sequence[str]) -> None:
+    """Refuse unknown conditions, folds and corpora with a message saying what is allowed."""
+    if condition not in CONDITIONS:
+        raise FoldError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
+    if fold not in FOLDS:
+        raise FoldError(f"fold {fold} does not exist; folds are {FOLDS[0]}..{FOLDS[-1]}")
+    for corpus in list(corpora) + ([test_corpus] if test_corpus else []):
+        if corpus not in CORPORA:
+            raise FoldError(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
+    if condition in ("matched", "loco") and test_corpus is None:
+        raise FoldError(f"condition {condition} needs a test corpus")
+    if test_corpus is not None and test_corpus not in corpora:
+        raise FoldError(f"test corpus {test_corpus} is not in the corpus pool {list(corpora)}")
+    if condition == "loco" and len(corpora) < 2:
+        raise FoldError("condition loco needs at least two corpora in the pool")
+
+
+def draw_dev(train_partition: Sequence[Utterance], seed: int) -> Tuple[List[str], List[str]]:
+    """Split one corpus' training partition into (train, dev) ids: 10% dev, stratified by label."""
+    utts = sorted(train_partition, key=lambda u: u.id)
+    ids, labels = [u.id for u in utts], [u.label for u in utts]
+    if not ids:
+        return [], []
+    try:
+        train, dev = train_test_split(ids, test_size=DEV_FRACTION, stratify=labels, random_state=seed)
+    except ValueError as err:
+        corpus = utts[0].corpus
+        raise FoldError(f"{corpus}: training partition of {len(ids)} utterances ({dict(Counter(labels))}) "
+                        f"is too small for a stratified {DEV_FRACTION:.0%} dev set ({err})") from err
+    return sorted(train), sorted(dev)
+
+
+def corpus_partition(utts: Iterable[Utterance], corpus: str, fold: int, seed: int
+                     ) -> Tuple[List[str], List[str], List[str]]:
+    """(train, dev, test) ids of one corpus for one fold."""
+    mine = [u for u in utts if u.corpus == corpus]
+    test = sorted(u.id for u in mine if test_fold_of(u) == fold)
+    train, dev = draw_dev([u for u in mine if test_fold_of(u) != fold], seed)
+    return train, dev, test
+
+
+def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus: Optional[str] = None,
+               corpora: Sequence[str] = CORPORA, seed: int = DEFAULT_SEED) -> Split:
+    """The train/dev/test ids of an experiment.
+
+    - matched: train and test on ``test_corpus``;
+    - extended: train on the union of all pool corpora's fold-``fold`` training partitions;
+      test on ``test_corpus``, or on every pool corpus when it is None;
+    - loco: train on the other pool corpora, test on ``test_corpus``.
+    The dev set is drawn per corpus, so it is the same ids in every condition and system.
+    """
+    corpora = tuple(c for c in CORPORA if c in corpora)
+    check_request(condition, fold, test_corpus, corpora)
+    if condition == "matched":
+        train_corpora: Tuple[str, ...] = (test_corpus,)
+    elif condition == "extended":
+        train_corpora = corpora
+    else:
+        train_corpora = tuple(c for c in corpora if c != test_corpus)
+    test_corpora = (test_corpus,) if test_corpus else corpora
+    parts = {c: corpus_partition(utts, c, fold, seed) for c in set(train_corpora) | set(test_corpora)}
+    split = Split(
+        condition=condition, fold=fold, train_corpora=train_corpora, test_corpora=test_corpora,
+        train=tuple(i for c in train_corpora for i in parts[c][0]),
+        dev=tuple(i for c in train_corpora for i in parts[c][1]),
+        test=tuple(i for c in test_corpora for i in parts[c][2]),
+    )
+    for name in ("train", "dev", "test"):
+        if not getattr(split, name):
+            raise FoldError(f"{condition} fold {fold}: the {name} set is empty "
+                            f"(train corpora {list(train_corpora)}, test corpora {list(test_corpora)}); "
+                            f"is every corpus in the manifest?")
+    return split
+
+
+def describe(utts: Sequence[Utterance], seed: int = DEFAULT_SEED) -> str:
+    """Per corpus and fold: test speakers with gender, class counts of train/dev/test (matched)."""
+    by_id = {u.id: u for u in utts}
+    lines = []
+    for corpus in CORPORA:
+        mine = [u for u in utts if u.corpus == corpus]
+        if not mine:
+            continue
+        genders = {u.speaker: u.gender for u in mine}
+        lines.append(f"== {corpus} ({len(mine)} utterances, {len(genders)} speakers)")
+        lines.append(f"{'fold':>4}  {'test speakers':<60} " + "  ".join(f"{s:<22}" for s in ("train", "dev", "test")))
+        for fold in FOLDS:
+            split = make_split(mine, "matched", fold, corpus, corpora=(corpus,), seed=seed)
+            speakers = sorted({by_id[i].speaker for i in split.test})
+            who = " ".join(f"{s}({genders[s]})" for s in speakers)
+            counts = ["/".join(str(Counter(by_id[i].label for i in ids)[lab]) for lab in LABELS)
+                      + f" ={len(ids)}" for ids in (split.train, split.dev, split.test)]
+            lines.append(f"{fold:>4}  {who:<60} " + "  ".join(f"{c:<22}" for c in counts))
+    lines.append("counts are " + "/".join(LABELS) + f"; fold file {FOLD_FILE.name} sha256 {fold_file_sha256()[:16]}…")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .manifest import load_manifest
+
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus folds",
+                                     description="Print the shared folds over a prepared manifest.")
+    parser.add_argument("--data", required=True, help="folder holding manifest.jsonl (from `prepare`)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the dev draw")
+    args = parser.parse_args(argv)
+    print(describe(load_manifest(args.data), seed=args.seed))
+    return 0

@@ -1,0 +1,105 @@
+"""The shared result schema: one JSON file per (system, condition, test corpus, fold).
+
+Both the SVM and the DNN system build results with :func:`make_result` and write them
+with :func:`write_result`, which validates against ``result_schema.json``.
+"""
+import platform
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from . import __version__
+from .folds import Split, fold_file_sha256
+from .io_utils import read_json, write_json
+from .labels import LABELS
+from .metrics import scores
+
+SCHEMA_FILE = Path(__file__).with_name("result_schema.json")
+SCHEMA_VERSION = 1
+
+
+class ResultError(ValueError):
+    """A result that does not follow the schema; the message names the file and the field."""
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict:
+    return read_json(SCHEMA_FILE)
+
+
+def validate_result(result: Mapping, source: str = "result") -> None:
+    """Raise :class:`ResultError` naming ``source`` and the offending field if ``result`` is invalid."""
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft7Validator(schema()).iter_errors(result), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(map(str, errors[0].path)) or "(top level)"
+        raise ResultError(f"{source}: {where}: {errors[0].message}")
+
+
+def result_path(results_dir: Path, system: str, condition: str, test_corpus: str, fold: int) -> Path:
+    """``RESULTS_DIR/<system>/<condition>/<test_corpus>/fold<k>.json``."""
+    return Path(results_dir) / system / condition / test_corpus / f"fold{fold}.json"
+
+
+def package_versions(*names: str) -> Dict[str, str]:
+    """This package's, Python's and the named distributions' versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"s3prl_crosscorpus": __version__, "python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def make_result(*, system: str, family: str, features: str, head: Optional[str], split: Split,
+                test_corpus: str, seed: int, hyperparameters: Mapping, dev_uar: float,
+                ids: Sequence[str], labels: Sequence[str], predictions: Sequence[str],
+                probabilities: Optional[Sequence[Sequence[float]]] = None,
+                excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
+                versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None) -> dict:
+    """Build a schema-valid result from one fold's test predictions (metrics are computed here)."""
+    rows = []
+    for k, (utt, lab, pred) in enumerate(zip(ids, labels, predictions)):
+        row = {"id": utt, "label": lab, "prediction": pred}
+        if probabilities is not None:
+            row["probabilities"] = [float(p) for p in probabilities[k]]
+        rows.append(row)
+    result = {
+        "schema_version": SCHEMA_VERSION, "system": system, "family": family, "features": features,
+        "head": head, "condition": split.condition, "train_corpora": list(split.train_corpora),
+        "test_corpus": test_corpus, "fold": split.fold, "fold_file_sha256": fold_file_sha256(),
+        "seed": int(seed), "labels": list(LABELS), "hyperparameters": dict(hyperparameters),
+        "sizes": {"train": len(split.train), "dev": len(split.dev), "test": len(ids)},
+        "dev": {"uar": float(dev_uar)}, "metrics": scores(labels, predictions), "predictions": rows,
+        "excluded": [{"path": str(e["path"]), "reason": str(e["reason"])} for e in excluded],
+        "timings": {k: float(v) for k, v in (timings or {}).items()},
+        "versions": dict(versions or package_versions()),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if config is not None:
+        result["config"] = dict(config)
+    validate_result(result)
+    return result
+
+
+def write_result(path: Path, result: Mapping) -> Path:
+    """Validate and write one result atomically."""
+    validate_result(result, str(path))
+    write_json(path, result)
+    return Path(path)
+
+
+def load_results(results_dir: Path) -> List[dict]:
+    """Every ``*.json`` result under ``results_dir``, validated; a bad file is named in the error."""
+    results = []
+    for path in sorted(Path(results_dir).rglob("fold*.json")):
+        result = read_json(path)
+        validate_result(result, str(path))
+        result["_path"] = str(path)
+        results.append(result)
+    return results

@@ -1,0 +1,42 @@
+"""s3prl-crosscorpus: cross-corpus speech emotion recognition on s3prl + openSMILE."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="s3prl-crosscorpus",
+    version=(HERE / "s3prl_crosscorpus" / "VERSION").read_text().strip(),
+    description="Cross-corpus speech emotion recognition (EmoDB, RAVDESS, IEMOCAP) "
+    "with an s3prl downstream and an openSMILE + SVM baseline",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["s3prl_crosscorpus*", "baseline_svm*"]),
+    package_data={"s3prl_crosscorpus": ["VERSION", "*.json", "configs/*.yaml"]},
+    include_package_data=True,
+    # Every torch requirement must be satisfiable by the CPU build torch==2.13.0.
+    install_requires=[
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "s3prl==0.4.18",
+        "opensmile>=2.5",
+        "scikit-learn>=1.3",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "soundfile>=0.12",
+        "tensorboardX>=2.6",
+        "tqdm>=4.60",
+        "PyYAML>=6.0",
+        "matplotlib>=3.7",
+        "jsonschema>=4.0",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={
+        "console_scripts": [
+            "s3prl-crosscorpus=s3prl_crosscorpus.cli:main",
+            "baseline-svm=baseline_svm.cli:main",
+        ]
+    },
+)
