@@ -9,6 +9,12 @@ from typing import Any, Iterable, Iterator, List, Union
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[Any]:
     """Open a temporary file next to ``path`` and move it into place only on success."""
@@ -20,6 +26,7 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[Any]
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,150 @@
+"""``plot``: confusion matrices summed over folds and a matched-vs-extended chart, as PNG files.
+
+Figures use matplotlib's object API on the Agg canvas, so importing this module never changes
+the caller's pyplot backend.
+"""
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import List, Mapping, Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from .folds import CONDITIONS, FOLDS
+from .io_utils import atomic_open
+from .labels import CORPORA, CORPUS_DISPLAY, LABELS
+from .leaderboard import METRIC_NAMES, METRICS, Cell, LeaderboardError, installed_fold_warning, load_cells, summary
+from .paper import PAPER_METRIC
+from .results import ResultError
+
+CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Render ``fig`` to ``path`` atomically."""
+    FigureCanvasAgg(fig)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120, bbox_inches="tight")
+    return Path(path)
+
+
+def safe_name(*parts: str) -> str:
+    """A file name from free-form parts (system names may hold any character)."""
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
+
+
+def fold_note(cell: Cell) -> str:
+    if cell.complete:
+        return f"folds {FOLDS[0]}-{FOLDS[-1]} summed"
+    return f"folds {', '.join(map(str, sorted(cell.fold_metrics)))} of {len(FOLDS)} summed (INCOMPLETE)"
+
+
+def confusion_figure(counts: np.ndarray, title: str) -> Figure:
+    """Row-normalised % as colour, each box annotated with the count and the row %."""
+    counts = np.asarray(counts, dtype=int)
+    support = counts.sum(axis=1, keepdims=True)
+    percent = np.divide(100.0 * counts, support, out=np.zeros(counts.shape), where=support > 0)
+    fig = Figure(figsize=(4.8, 4.2))
+    ax = fig.add_subplot()
+    image = ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for i in range(len(LABELS)):
+        for j in range(len(LABELS)):
+            colour = "white" if percent[i, j] > 55 else "black"
+            ax.text(j, i, f"{counts[i, j]}\n{percent[i, j]:.1f}%", ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(len(LABELS)), LABELS)
+    ax.set_yticks(range(len(LABELS)), [f"{lab} ({n})" for lab, n in zip(LABELS, support[:, 0])])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference (utterances)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="% of reference row")
+    return fig
+
+
+def plot_confusions(cells: Sequence[Cell], out_dir: Path) -> List[Path]:
+    """One PNG per (system, condition, corpus): counts summed over folds, with row %."""
+    paths = []
+    for cell in cells:
+        title = (f"{cell.system} · {cell.condition} · {CORPUS_DISPLAY[cell.corpus]}\n"
+                 f"{int(cell.confusion().sum())} test utterances, {fold_note(cell)}")
+        path = Path(out_dir) / f"confusion_{safe_name(cell.system, cell.condition, cell.corpus)}.png"
+        paths.append(save_png(confusion_figure(cell.confusion(), title), path))
+    return paths
+
+
+def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
+    """Per corpus, per system: one bar per condition (mean over folds), error bars = spread, paper as diamonds."""
+    corpora = [c for c in CORPORA if any(col["corpus"] == c for col in table["columns"])]
+    by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in table["cells"]}
+    fig = Figure(figsize=(1.2 + 1.1 * len(table["rows"]) * len(corpora), 4.6))
+    axes = fig.subplots(1, len(corpora), sharey=True, squeeze=False)[0]
+    shown_conditions, paper_shown = set(), False
+    for ax, corpus in zip(axes, corpora):
+        conditions = [c for c in CONDITIONS if {"corpus": corpus, "condition": c} in table["columns"]]
+        systems = [s for s in table["rows"] if any((s, corpus, c) in by_key for c in conditions)]
+        width = 0.8 / len(conditions)
+        for k, condition in enumerate(conditions):
+            x = np.arange(len(systems)) - 0.4 + width * (k + 0.5)
+            cells = [by_key.get((s, corpus, condition)) for s in systems]
+            means = [c["metrics"][metric]["mean"] if c else np.nan for c in cells]
+            errors = [(c["metrics"][metric]["std"] or 0.0) if c else 0.0 for c in cells]
+            bars = ax.bar(x, means, width, yerr=errors, capsize=3, color=CONDITION_COLOURS.get(condition),
+                          edgecolor="black", linewidth=0.5)
+            shown_conditions.add(condition)
+            for bar, cell, mean, error in zip(bars, cells, means, errors):
+                if cell and not cell["complete"]:
+                    bar.set_hatch("//")
+                    ax.annotate(f"{len(cell['folds'])}/{len(FOLDS)}", (bar.get_x() + bar.get_width() / 2,
+                                min(mean + error + 1.5, 96)), ha="center", fontsize=7)
+            paper = [c["paper_uar"] if c and c["paper_uar"] is not None else np.nan for c in cells]
+            if metric == PAPER_METRIC and not np.all(np.isnan(paper)):
+                ax.plot(x, paper, "D", color="white", markeredgecolor="black", markersize=5, zorder=3)
+                paper_shown = True
+        ax.axhline(100.0 / len(LABELS), color="grey", linestyle=":", linewidth=1)
+        ax.set_xticks(range(len(systems)), systems, rotation=30, ha="right", fontsize=8)
+        ax.set_title(CORPUS_DISPLAY[corpus])
+        ax.set_ylim(0, 100)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel(f"{METRIC_NAMES[metric]} (%), mean ± sample std over folds")
+    handles = [Patch(facecolor=CONDITION_COLOURS[c], edgecolor="black", label=c) for c in CONDITIONS
+               if c in shown_conditions]
+    if paper_shown:
+        handles.append(Line2D([], [], marker="D", linestyle="", color="white", markeredgecolor="black",
+                              label="paper"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.02))
+    fig.text(0.01, -0.1, "dotted: chance level; hatched: incomplete cell (folds present / 5)", fontsize=7)
+    return fig
+
+
+def plot_comparison(table: Mapping, out_dir: Path, metric: str = "uar") -> Path:
+    return save_png(comparison_figure(table, metric), Path(out_dir) / f"{metric}_by_condition.png")
+
+
+def plot_all(cells: Sequence[Cell], table: Mapping, out_dir: Path, metric: str = "uar") -> List[Path]:
+    """Every confusion matrix and the condition comparison chart of ``table`` (the cells' summary); PNG paths."""
+    return plot_confusions(cells, out_dir) + [plot_comparison(table, out_dir, metric)]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus plot",
+                                     description="Confusion matrices (summed over folds) and a chart of "
+                                                 "matched vs extended (vs loco) per system and corpus.")
+    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser.add_argument("--out", type=Path, help="folder for the PNG files (default RESULTS_DIR/plots)")
+    parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the comparison chart")
+    args = parser.parse_args(argv)
+    try:
+        cells, sha = load_cells(args.results_dir)
+    except (LeaderboardError, ResultError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    warning = installed_fold_warning(sha)
+    if warning:
+        print(warning, file=sys.stderr)
+    paths = plot_all(cells, summary(cells, sha), args.out or args.results_dir / "plots", args.metric)
+    print(f"wrote {len(paths)} PNG files to {paths[0].parent}")
+    return 0

@@ -1,0 +1,494 @@
+"""``validate``: check that a submission bundle is complete, consistent and untampered.
+
+Each rule is one function over the opened bundle that returns explanations (member + what is
+wrong). The zip and bundle.json rules come first: without them nothing else can be read.
+"""
+import argparse
+import json
+import math
+import re
+import sys
+import zipfile
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
+
+from .bundle import (BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, SUMMARY_MD, run_record, sha256_bytes,
+                     summary_markdown)
+from .folds import FOLDS, corpus_partition
+from .labels import LABELS
+from .leaderboard import METRICS, collect_cells, fold_hash_problems, installed_fold_warning, summary
+from .manifest import ManifestError, load_manifest
+from .metrics import scores
+from .results import ResultError, validate_result
+
+KNOWN_VERSIONS = (BUNDLE_VERSION,)
+TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
+MANIFEST_KEYS = {"format": str, "format_version": int, "created": str, "package_versions": dict,
+                 "fold_file_sha256": str, "runs": list, "summary": dict, "files": dict}
+MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"
+                    r"(?:fold(?P<fold>\d+)\.json|test_fold(?P<sfold>\d+)_(?P<kind>predict|truth)\.txt)$")
+SHOWN = 5  # ids listed in one message
+
+CellKey = Tuple[str, str, str]  # system, condition, test corpus
+FoldKey = Tuple[CellKey, int]
+
+
+def show(ids) -> str:
+    ids = sorted(ids)
+    return ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
+
+
+@dataclass
+class Bundle:
+    """An opened bundle: its members (bundle.json aside) and the parsed bundle.json; parsed views are cached."""
+
+    path: Path
+    members: Dict[str, bytes]
+    meta: dict
+    #: (cell, fold) -> {"result": member, "predict": member, "truth": member}
+    fold_members: Dict[FoldKey, Dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in sorted(self.members):
+            match = MEMBER.match(name)
+            if match:
+                key = (match["system"], match["condition"], match["corpus"])
+                kind = "result" if match["fold"] else match["kind"]
+                self.fold_members.setdefault((key, int(match["fold"] or match["sfold"])), {})[kind] = name
+
+    def lines(self, name: str) -> List[Tuple[str, str]]:
+        """(utt_id, label) pairs of a predict/truth member; malformed lines are skipped (rule_superb_files explains)."""
+        text = self.members[name].decode("utf-8", "replace")
+        return [tuple(line.split()) for line in text.splitlines() if len(line.split()) == 2]
+
+    def cells(self) -> Dict[CellKey, Dict[int, Dict[str, str]]]:
+        by_cell: Dict[CellKey, Dict[int, Dict[str, str]]] = defaultdict(dict)
+        for (key, fold), kinds in sorted(self.fold_members.items()):
+            by_cell[key][fold] = kinds
+        return by_cell
+
+    @cached_property
+    def result_problems(self) -> Dict[FoldKey, List[str]]:
+        """Per fold with a result file: why it is unusable (empty when it is schema-valid and in place)."""
+        return {fold_key: check_result(self.members[kinds["result"]], kinds["result"], *fold_key)
+                for fold_key, kinds in sorted(self.fold_members.items()) if "result" in kinds}
+
+    @cached_property
+    def valid_results(self) -> Dict[FoldKey, dict]:
+        """Schema-valid results at the place their content names."""
+        return {fold_key: json.loads(self.members[self.fold_members[fold_key]["result"]])
+                for fold_key, problems in self.result_problems.items() if not problems}
+
+    @cached_property
+    def superb_problems(self) -> Dict[str, List[str]]:
+        """Per predict/truth member: malformed lines, repeated ids, no lines."""
+        return {name: superb_file_problems(self, name) for kinds in self.fold_members.values()
+                for kind, name in kinds.items() if kind != "result"}
+
+    @cached_property
+    def recomputed(self) -> Dict[FoldKey, dict]:
+        """metrics.scores of every fold whose predict/truth files are well formed, agree on ids, use known labels."""
+        found = {}
+        for fold_key, kinds in sorted(self.fold_members.items()):
+            if "predict" not in kinds or "truth" not in kinds:
+                continue
+            if self.superb_problems[kinds["predict"]] or self.superb_problems[kinds["truth"]]:
+                continue
+            truth, predict = dict(self.lines(kinds["truth"])), dict(self.lines(kinds["predict"]))
+            if truth.keys() == predict.keys() and set(truth.values()) | set(predict.values()) <= set(LABELS):
+                ids = sorted(truth)
+                found[fold_key] = scores([truth[i] for i in ids], [predict[i] for i in ids])
+        return found
+
+
+# --- rules that decide whether the bundle can be read at all -------------------------------------------
+
+def open_bundle(path: Path) -> Tuple[Optional[Bundle], List[str]]:
+    """Rule: a readable zip (every CRC right), no member twice, holding a bundle.json of a known format."""
+    path = Path(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        return None, [f"{path}: not a readable zip file ({err})"]
+    members, problems = {}, []
+    with zf:
+        names = zf.namelist()
+        for name in (n for n in names if not n.endswith("/")):
+            try:
+                members[name] = zf.read(name)  # reading checks the member's CRC
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+                problems.append(f"{path}: member {name} is damaged or unreadable ({err})")
+    problems += [f"{path}: member {name} appears {n} times in the zip" for name, n in Counter(names).items() if n > 1]
+    if MANIFEST not in members:
+        return None, problems + [f"{path}: no {MANIFEST}; this is not a submission bundle (make one with `submit`)"]
+    meta, meta_problems = parse_manifest(members.pop(MANIFEST), path)
+    if meta is None or problems:
+        return None, problems + meta_problems
+    return Bundle(path, members, meta), []
+
+
+def parse_manifest(data: bytes, path: Path) -> Tuple[Optional[dict], List[str]]:
+    """Rule: bundle.json is a JSON object of a known format and version, with the required fields."""
+    where = f"{path}:{MANIFEST}"
+    try:
+        meta = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        return None, [f"{where}: not valid JSON ({err})"]
+    if not isinstance(meta, dict):
+        return None, [f"{where}: must be a JSON object"]
+    if meta.get("format") != BUNDLE_FORMAT:
+        return None, [f"{where}: format is {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}"]
+    if meta.get("format_version") not in KNOWN_VERSIONS:
+        return None, [f"{where}: format_version {meta.get('format_version')!r} is not known to this validator "
+                      f"(knows {', '.join(map(str, KNOWN_VERSIONS))}); use a newer s3prl-crosscorpus"]
+    problems = [f"{where}: field {key!r} is missing or not a {kind.__name__}"
+                for key, kind in MANIFEST_KEYS.items() if not isinstance(meta.get(key), kind)]
+    if not problems and not isinstance(meta["summary"].get("cells"), list):
+        problems.append(f"{where}: summary has no list of cells")
+    return (None if problems else meta), problems
+
+
+# --- rules over an opened bundle -------------------------------------------------------------------------
+
+def rule_file_hashes(b: Bundle) -> List[str]:
+    """Every file bundle.json lists is present with the recorded sha256."""
+    problems = []
+    for name, recorded in sorted(b.meta["files"].items()):
+        if name not in b.members:
+            problems.append(f"{name}: listed in {MANIFEST} but missing from the zip")
+        elif sha256_bytes(b.members[name]) != recorded:
+            problems.append(f"{name}: content changed after packing (sha256 {sha256_bytes(b.members[name])[:12]}…, "
+                            f"{MANIFEST} records {str(recorded)[:12]}…)")
+    return problems
+
+
+def rule_no_unlisted_files(b: Bundle) -> List[str]:
+    """No file that bundle.json does not list (added after packing)."""
+    return [f"{name}: in the zip but not listed in {MANIFEST} (added after packing?)"
+            for name in sorted(set(b.members) - set(b.meta["files"]))]
+
+
+def check_result(data: bytes, name: str, key: CellKey, fold: int) -> List[str]:
+    """A result member follows the schema, lies where its content says, and its test size matches."""
+    try:
+        result = json.loads(data)
+        validate_result(result, name)
+    except (ValueError, UnicodeDecodeError) as err:  # ResultError is a ValueError
+        return [str(err) if isinstance(err, ResultError) else f"{name}: not valid JSON ({err})"]
+    problems = []
+    claimed = (result["system"], result["condition"], result["test_corpus"])
+    if (claimed, result["fold"]) != (key, fold):
+        problems.append(f"{name}: the file says {'/'.join(claimed)} fold {result['fold']} but lies at "
+                        f"{'/'.join(key)} fold {fold}")
+    if result["sizes"]["test"] != len(result["predictions"]):
+        problems.append(f"{name}: sizes.test is {result['sizes']['test']} but it holds "
+                        f"{len(result['predictions'])} predictions")
+    return problems
+
+
+def rule_results_valid(b: Bundle) -> List[str]:
+    """Each fold<k>.json follows the result schema, lies where its content says, and its sizes match."""
+    return [problem for problems in b.result_problems.values() for problem in problems]
+
+
+def rule_all_folds(b: Bundle) -> List[str]:
+    """Every cell (in the summary or the zip) has folds 1-5, each with result, predict and truth files."""
+    problems = []
+    cells = b.cells()
+    listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
+              if isinstance(c, dict)}
+    for key in sorted(listed | set(cells)):
+        where = "/".join(map(str, key))
+        if key not in cells:
+            problems.append(f"{where}: in the summary but the zip holds none of its folds")
+            continue
+        if key not in listed:
+            problems.append(f"{where}: in the zip but not in the summary of {MANIFEST}")
+        extra = sorted(set(cells[key]) - set(FOLDS))
+        if extra:
+            problems.append(f"{where}: fold(s) {', '.join(map(str, extra))} do not exist (folds are 1-5)")
+        for fold in FOLDS:
+            kinds = cells[key].get(fold, {})
+            lacking = [kind for kind in ("result", "predict", "truth") if kind not in kinds]
+            if len(lacking) == 3:
+                problems.append(f"{where}: fold {fold} is missing")
+            elif lacking:
+                problems.append(f"{where}: fold {fold} lacks its {' and '.join(lacking)} file(s)")
+    return problems
+
+
+def superb_file_problems(b: Bundle, name: str) -> List[str]:
+    """Malformed lines and repeated ids of one predict/truth file."""
+    problems = []
+    try:
+        text = b.members[name].decode("utf-8")
+    except UnicodeDecodeError:
+        return [f"{name}: not UTF-8 text"]
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line.split()) != 2:
+            problems.append(f"{name}:{number}: expected '<utt_id> <label>', got {line[:60]!r}")
+    repeated = [i for i, n in Counter(i for i, _ in b.lines(name)).items() if n > 1]
+    if repeated:
+        problems.append(f"{name}: utterance(s) listed more than once: {show(repeated)}")
+    if not b.lines(name):
+        problems.append(f"{name}: no predictions")
+    return problems
+
+
+def rule_superb_files(b: Bundle) -> List[str]:
+    """Predict and truth files are '<id> <label>' lines, each id once, the same ids, as in the result file."""
+    problems = []
+    for (key, fold), kinds in sorted(b.fold_members.items()):
+        for kind in ("predict", "truth"):
+            if kind in kinds:
+                problems += b.superb_problems[kinds[kind]]
+        if "predict" not in kinds or "truth" not in kinds:
+            continue
+        predicted, truth = dict(b.lines(kinds["predict"])), dict(b.lines(kinds["truth"]))
+        if predicted.keys() != truth.keys():
+            problems.append(f"{kinds['predict']}: ids differ from {kinds['truth']}: "
+                            + "; ".join(f"{what}: {show(ids)}" for what, ids in
+                                        (("not predicted", truth.keys() - predicted.keys()),
+                                         ("not in the truth file", predicted.keys() - truth.keys())) if ids))
+        result = b.valid_results.get((key, fold))
+        if result is not None:
+            rows = {row["id"]: (row["label"], row["prediction"]) for row in result["predictions"]}
+            lines = {i: (truth.get(i), predicted.get(i)) for i in truth.keys() | predicted.keys()}
+            differ = [i for i in rows.keys() | lines.keys() if rows.get(i) != lines.get(i)]
+            if differ:
+                problems.append(f"{kinds['predict']}, {kinds['truth']}: disagree with {kinds['result']} "
+                                f"on {len(differ)} utterance(s): {show(differ)}")
+    return problems
+
+
+def rule_labels_known(b: Bundle) -> List[str]:
+    """Every label in a predict or truth file is one of LABELS."""
+    problems = []
+    for kinds in b.fold_members.values():
+        for kind in ("predict", "truth"):
+            if kind in kinds:
+                unknown = Counter(lab for _, lab in b.lines(kinds[kind]) if lab not in LABELS)
+                if unknown:
+                    problems.append(f"{kinds[kind]}: label(s) {', '.join(sorted(unknown))} are not in the label set "
+                                    f"{', '.join(LABELS)} ({sum(unknown.values())} line(s))")
+    return problems
+
+
+def rule_folds_disjoint(b: Bundle) -> List[str]:
+    """No utterance is tested in two folds of the same cell."""
+    problems = []
+    for key, folds in sorted(b.cells().items()):
+        seen: Dict[str, List[int]] = defaultdict(list)
+        for fold, kinds in folds.items():
+            for utt, _ in b.lines(kinds["truth"]) if "truth" in kinds else []:
+                seen[utt].append(fold)
+        shared = {utt: fs for utt, fs in seen.items() if len(set(fs)) > 1}
+        if shared:
+            example = sorted(shared)[0]
+            problems.append(f"{'/'.join(key)}: {len(shared)} utterance(s) are tested in more than one fold, "
+                            f"e.g. {example} in folds {', '.join(map(str, sorted(set(shared[example]))))}")
+    return problems
+
+
+def rule_same_test_sets(b: Bundle) -> List[str]:
+    """Every system and condition is tested on the same utterances of a corpus and fold."""
+    groups: Dict[Tuple[str, int], Dict[frozenset, List[str]]] = defaultdict(lambda: defaultdict(list))
+    for ((system, condition, corpus), fold), kinds in sorted(b.fold_members.items()):
+        if "truth" in kinds:
+            groups[(corpus, fold)][frozenset(i for i, _ in b.lines(kinds["truth"]))].append(f"{system}/{condition}")
+    problems = []
+    for (corpus, fold), by_set in sorted(groups.items()):
+        if len(by_set) > 1:
+            reference = max(by_set, key=lambda s: len(by_set[s]))
+            for ids, who in by_set.items():
+                if ids != reference:
+                    problems.append(f"{corpus} fold {fold}: {', '.join(who)} tested on other utterances than "
+                                    f"{', '.join(by_set[reference])} (missing: {show(reference - ids) or 'none'}; "
+                                    f"extra: {show(ids - reference) or 'none'})")
+    return problems
+
+
+def close(a, b, tol: float) -> bool:
+    """Equal within ``tol``; None only equals None; anything that is not a number never equals."""
+    if a is None or b is None:
+        return a is b
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
+    except (TypeError, ValueError):
+        return False
+
+
+def metric_differences(reported: Mapping, ours: Mapping) -> List[str]:
+    """Which reported metrics differ from the recomputed ones."""
+    differ = [f"{m} {reported[m]:.6f} reported, {ours[m]:.6f} recomputed" for m in METRICS
+              if not close(reported[m], ours[m], TOLERANCE)]
+    if reported["confusion_matrix"] != ours["confusion_matrix"] or reported["n"] != ours["n"]:
+        differ.append("confusion matrix differs")
+    differ += [f"recall of {lab} differs" for lab in LABELS
+               if not close(reported["per_class_recall"][lab], ours["per_class_recall"][lab], TOLERANCE)]
+    return differ
+
+
+def rule_metrics_recomputed(b: Bundle) -> List[str]:
+    """Metrics in each result file equal those recomputed from its predict and truth files."""
+    results = b.valid_results
+    problems = []
+    for fold_key, ours in sorted(b.recomputed.items()):
+        if fold_key in results:
+            differ = metric_differences(results[fold_key]["metrics"], ours)
+            if differ:
+                problems.append(f"{b.fold_members[fold_key]['result']}: metrics do not match the predictions: "
+                                + "; ".join(differ))
+    return problems
+
+
+def summary_differences(reported: Mapping, ours: Mapping) -> List[str]:
+    """Where a summary cell in bundle.json differs from the one recomputed from the predictions."""
+    differ = [key for key in ("family", "folds", "missing_folds", "complete") if reported.get(key) != ours[key]]
+    for key in ("paper_uar", "diff_uar"):
+        if not close(reported.get(key), ours[key], 100 * TOLERANCE):
+            differ.append(key)
+    for metric in METRICS:
+        theirs = (reported.get("metrics") or {}).get(metric) or {}
+        mine = ours["metrics"][metric]
+        if not (close(theirs.get("mean"), mine["mean"], 100 * TOLERANCE)
+                and close(theirs.get("std"), mine["std"], 100 * TOLERANCE)
+                and (theirs.get("per_fold") or {}).keys() == mine["per_fold"].keys()
+                and all(close(theirs["per_fold"][k], v, 100 * TOLERANCE) for k, v in mine["per_fold"].items())):
+            differ.append(f"{metric} (reported mean {theirs.get('mean')}, recomputed {mine['mean']:.6f})")
+    return differ
+
+
+def rendered_summary(table: Mapping) -> Optional[str]:
+    """summary.md as ``submit`` writes it from this summary; None when the summary cannot be rendered."""
+    try:
+        return summary_markdown(table)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def rule_summary_matches(b: Bundle) -> List[str]:
+    """The summary in bundle.json and summary.md equal what the predictions give; runs match the results."""
+    usable = [dict(result, metrics=b.recomputed[key]) for key, result in sorted(b.valid_results.items())
+              if key in b.recomputed]
+    reported = {(c.get("system"), c.get("condition"), c.get("test_corpus")): c
+                for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
+    problems = []
+    # Cells with a broken or missing fold are explained by the fold rules; comparing them here would only repeat it.
+    for cell in summary(collect_cells(usable), b.meta["fold_file_sha256"])["cells"] if usable else []:
+        key = (cell["system"], cell["condition"], cell["test_corpus"])
+        if key in reported and cell["complete"]:
+            differ = summary_differences(reported[key], cell)
+            if differ:
+                problems.append(f"{MANIFEST}: summary of {'/'.join(key)} does not match the predictions: "
+                                + "; ".join(differ))
+    if SUMMARY_MD not in b.members:
+        problems.append(f"{SUMMARY_MD}: missing")
+    elif not problems and b.members[SUMMARY_MD].decode("utf-8", "replace") != rendered_summary(b.meta["summary"]):
+        problems.append(f"{SUMMARY_MD}: does not show the summary table of {MANIFEST}")
+    order = lambda run: json.dumps(run, sort_keys=True)
+    runs = sorted((run_record(r) for r in b.valid_results.values()), key=order)
+    listed = {order(run) for run in b.meta["runs"]}
+    unlisted = [f"{r['system']}/{r['condition']}/{r['test_corpus']} fold {r['fold']}" for r in runs
+                if order(r) not in listed]
+    if unlisted:
+        problems.append(f"{MANIFEST}: runs (seeds, hyperparameters, configs) do not match the result files of "
+                        f"{show(unlisted)}")
+    return problems
+
+
+def rule_one_fold_file(b: Bundle) -> List[str]:
+    """One fold-file hash in bundle.json, its summary and every valid result."""
+    items = [(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())]
+    items.append((MANIFEST, {"fold_file_sha256": b.meta["fold_file_sha256"]}))
+    items.append((f"{MANIFEST} summary", {"fold_file_sha256": b.meta["summary"].get("fold_file_sha256")}))
+    return fold_hash_problems(items)
+
+
+RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
+    rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
+    rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
+    rule_one_fold_file,
+)
+
+
+def rule_test_sets_match_manifest(b: Bundle, data_dir: Path) -> List[str]:
+    """With ``--data``: each fold predicts exactly the test utterances the shared folds give (excluded files aside)."""
+    utts = load_manifest(data_dir)
+    path_to_id = {u.path: u.id for u in utts}
+    expected: Dict[Tuple[str, int], Set[str]] = {}
+    problems = []
+    for (key, fold), kinds in sorted(b.fold_members.items()):
+        corpus = key[2]
+        if "truth" not in kinds or fold not in FOLDS:
+            continue
+        if (corpus, fold) not in expected:
+            expected[(corpus, fold)] = set(corpus_partition(utts, corpus, fold, seed=0)[2])
+        result = b.valid_results.get((key, fold), {})
+        excluded = {path_to_id.get(e["path"]) for e in result.get("excluded", [])}
+        ids = {i for i, _ in b.lines(kinds["truth"])}
+        missing, extra = expected[(corpus, fold)] - ids - excluded, ids - expected[(corpus, fold)]
+        if missing or extra:
+            problems.append(f"{kinds['truth']}: not the fold-{fold} test set of {corpus} in {data_dir} "
+                            f"(missing: {show(missing) or 'none'}; not in the test set: {show(extra) or 'none'})")
+    return problems
+
+
+@dataclass
+class Validation:
+    """What ``validate`` found: problems reject the bundle, warnings do not."""
+
+    problems: List[str]
+    warnings: List[str]
+    bundle: Optional[Bundle]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        """One line: the verdict and what was checked."""
+        if not self.ok:
+            return f"REJECTED: {len(self.problems)} problem(s)"
+        table = self.bundle.meta["summary"]
+        return (f"OK: {len(table['rows'])} system(s), {len(table['cells'])} cell(s) x {len(FOLDS)} folds; "
+                f"every check passed and the metrics recomputed from the predictions match; "
+                f"fold file sha256 {self.bundle.meta['fold_file_sha256'][:12]}…")
+
+
+def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
+    """Run every rule; no problems means the bundle is complete, consistent and untampered."""
+    bundle, problems = open_bundle(path)
+    if bundle is None:
+        return Validation(problems, [], None)
+    for rule in RULES:
+        problems += rule(bundle)
+    if data_dir is not None:
+        problems += rule_test_sets_match_manifest(bundle, data_dir)
+    warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
+    return Validation(problems, [warning] if warning else [], bundle)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus validate",
+                                     description="Check a submission bundle: complete, consistent, untampered; "
+                                                 "metrics are recomputed from the predictions.")
+    parser.add_argument("bundle", type=Path, help="the zip made by `submit`")
+    parser.add_argument("--data", type=Path, help="DATA_DIR of `prepare`: also check each fold predicts exactly "
+                                                  "the shared folds' test utterances")
+    args = parser.parse_args(argv)
+    try:
+        found = validate_bundle(args.bundle, args.data)
+    except ManifestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for warning in found.warnings:
+        print(warning, file=sys.stderr)
+    for problem in found.problems:
+        print(f"problem: {problem}")
+    print(f"{args.bundle}: {found.describe()}")
+    return 0 if found.ok else 1

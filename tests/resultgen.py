@@ -1,0 +1,44 @@
+"""Result files for the results-tooling tests, built through the real make_split / make_result path."""
+import random
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from s3prl_crosscorpus.folds import FOLDS, make_split
+from s3prl_crosscorpus.labels import CORPORA, LABELS
+from s3prl_crosscorpus.results import make_result, result_path, write_result
+
+#: system -> (family, features, head)
+SYSTEMS: Dict[str, Tuple[str, str, Optional[str]]] = {
+    "ComParE-SVM": ("svm", "ComParE_2016", None),
+    "HuBERT-Linear": ("dnn", "hubert", "linear"),
+}
+#: (system, fold, labels, rng) -> predictions
+Predictor = Callable[[str, int, Sequence[str], random.Random], List[str]]
+
+
+def noisy(system: str, fold: int, labels: Sequence[str], rng: random.Random) -> List[str]:
+    """Each label kept with probability 0.7, else a random class."""
+    return [lab if rng.random() < 0.7 else rng.choice(LABELS) for lab in labels]
+
+
+def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(SYSTEMS),
+                  conditions: Sequence[str] = ("matched", "extended"), corpora: Sequence[str] = CORPORA,
+                  folds: Sequence[int] = FOLDS, predictor: Predictor = noisy) -> List[Path]:
+    """One schema-valid result file per (system, condition, corpus, fold), on the shared folds' test sets."""
+    label_of = {u.id: u.label for u in utterances}
+    rng = random.Random(0)
+    paths = []
+    for fold in folds:
+        for condition in conditions:
+            for corpus in corpora:
+                split = make_split(utterances, condition, fold, corpus)
+                labels = [label_of[i] for i in split.test]
+                for system in systems:
+                    family, features, head = SYSTEMS.get(system, ("dnn", "hubert", "x"))
+                    result = make_result(
+                        system=system, family=family, features=features, head=head, split=split,
+                        test_corpus=corpus, seed=0, hyperparameters={"C": 1.0, "fold": fold}, dev_uar=0.5,
+                        ids=split.test, labels=labels, predictions=predictor(system, fold, labels, rng),
+                        config={"note": "test"}, versions={"s3prl_crosscorpus": "test", "python": "3"})
+                    paths.append(write_result(result_path(results_dir, system, condition, corpus, fold), result))
+    return paths

@@ -1,0 +1,302 @@
+"""Submission bundles: a fresh one validates; each validation rule rejects a bundle broken in exactly its way."""
+import json
+import struct
+import zipfile
+
+import pytest
+
+from resultgen import write_results
+from s3prl_crosscorpus import bundle as submit
+from s3prl_crosscorpus import validate
+from s3prl_crosscorpus.bundle import MANIFEST, SUMMARY_MD, BundleError, build_bundle, sha256_bytes
+from s3prl_crosscorpus.validate import validate_bundle
+
+CELL = "HuBERT-Linear/matched/iemocap"
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory, utterances):
+    out = tmp_path_factory.mktemp("bundle_results")
+    write_results(out, utterances)  # ComParE-SVM and HuBERT-Linear, matched and extended, 3 corpora, 5 folds
+    return out
+
+
+@pytest.fixture(scope="module")
+def good(results_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bundle") / "submission.zip"
+    build_bundle(results_dir, path, plots=False)
+    return path
+
+
+def members_of(path):
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def repack(good, tmp_path, edit, rehash=True):
+    """A copy of ``good`` changed by ``edit(members, meta)``; with ``rehash`` bundle.json's hashes follow the edit."""
+    members = members_of(good)
+    meta = json.loads(members.pop(MANIFEST))
+    edit(members, meta)
+    if rehash:
+        meta["files"] = {name: sha256_bytes(data) for name, data in sorted(members.items())}
+    out = tmp_path / "edited.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(MANIFEST, json.dumps(meta))
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out
+
+
+def edit_lines(members, name, change):
+    """Apply ``change(list of lines)`` to a text member."""
+    lines = members[name].decode().splitlines()
+    change(lines)
+    members[name] = ("\n".join(lines) + "\n").encode()
+
+
+def edit_json(members, name, change):
+    value = json.loads(members[name])
+    change(value)
+    members[name] = json.dumps(value, indent=2).encode()
+
+
+def problems_of(path, **kwargs):
+    found = validate_bundle(path, **kwargs)
+    assert not found.ok
+    return found.problems
+
+
+def test_a_fresh_bundle_validates_and_holds_the_superb_files(good, results_dir, utterances, data_dir, capsys):
+    found = validate_bundle(good, data_dir=data_dir)
+    assert found.problems == [] and found.ok
+    members = members_of(good)
+    meta = json.loads(members[MANIFEST])
+    assert meta["fold_file_sha256"] == json.loads(members[f"{CELL}/fold1.json"])["fold_file_sha256"]
+    assert len(meta["runs"]) == 2 * 2 * 3 * 5 and {r["seed"] for r in meta["runs"]} == {0}
+    assert set(meta["files"]) == set(members) - {MANIFEST}
+    label = {u.id: u.label for u in utterances}
+    truth = members[f"{CELL}/test_fold2_truth.txt"].decode().split("\n")
+    assert truth[-1] == "" and all(label[utt] == lab for utt, lab in (line.split(" ") for line in truth[:-1]))
+    assert (results_dir / CELL / "fold2.json").read_bytes() == members[f"{CELL}/fold2.json"]
+    assert "UAR (%)" in members[SUMMARY_MD].decode() and "macro-F1 (%)" in members[SUMMARY_MD].decode()
+    assert validate.main([str(good)]) == 0
+    assert "OK: 2 system(s), 12 cell(s) x 5 folds" in capsys.readouterr().out
+
+
+def test_submit_command_packs_plots_and_validates(results_dir, tmp_path, capsys):
+    out = tmp_path / "with_plots.zip"
+    assert submit.main([str(results_dir), "-o", str(out)]) == 0
+    assert "validate: OK" in capsys.readouterr().out
+    names = set(members_of(out))
+    assert "plots/uar_by_condition.png" in names and f"plots/confusion_{CELL.replace('/', '_')}.png" in names
+    assert [p.name for p in tmp_path.iterdir()] == ["with_plots.zip"]  # no temporary file left behind
+
+
+def test_submit_refuses_incomplete_results(results_dir, tmp_path, capsys):
+    import shutil
+
+    partial = tmp_path / "results"
+    shutil.copytree(results_dir, partial)
+    (partial / CELL / "fold4.json").unlink()
+    with pytest.raises(BundleError, match="HuBERT-Linear matched iemocap misses fold\\(s\\) 4"):
+        build_bundle(partial, tmp_path / "x.zip", plots=False)
+    assert submit.main([str(partial), "-o", str(tmp_path / "x.zip"), "--no-plots"]) == 1
+    assert "misses fold(s) 4" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
+
+
+# --- one test per rule ---------------------------------------------------------------------------------------
+
+def test_not_a_zip_is_rejected(tmp_path, capsys):
+    path = tmp_path / "fake.zip"
+    path.write_text("hello")
+    assert problems_of(path) == [f"{path}: not a readable zip file (File is not a zip file)"]
+    assert validate.main([str(path)]) == 1
+    assert "REJECTED" in capsys.readouterr().out
+
+
+def test_truncated_zip_is_rejected(good, tmp_path):
+    path = tmp_path / "cut.zip"
+    path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (problem,) = problems_of(path)
+    assert "not a readable zip file" in problem
+
+
+def test_corrupted_member_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo(name)
+    data = bytearray(good.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    data[info.header_offset + 30 + name_len + extra_len + info.compress_size // 2] ^= 0xFF  # inside its data
+    path = tmp_path / "flipped.zip"
+    path.write_bytes(bytes(data))
+    (problem,) = problems_of(path)
+    assert f"member {name} is damaged or unreadable" in problem
+
+
+def test_zip_without_bundle_json_is_rejected(good, tmp_path):
+    path = tmp_path / "bare.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members_of(good).items():
+            if name != MANIFEST:
+                zf.writestr(name, data)
+    (problem,) = problems_of(path)
+    assert "no bundle.json" in problem
+
+
+def test_unknown_format_version_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: meta.update(format_version=99))
+    (problem,) = problems_of(path)
+    assert "format_version 99 is not known" in problem
+
+
+def test_malformed_bundle_json_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: meta.pop("runs"))
+    assert problems_of(path) == [f"{path}:{MANIFEST}: field 'runs' is missing or not a list"]
+
+
+def test_file_edited_without_updating_its_hash_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+    path = repack(good, tmp_path, lambda m, meta: m.update({name: m[name] + b"\n"}), rehash=False)
+    assert problems_of(path)[0].startswith(f"{name}: content changed after packing")
+
+
+def test_unlisted_extra_file_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: m.update({"extra/notes.txt": b"hi"}), rehash=False)
+    assert problems_of(path) == [f"extra/notes.txt: in the zip but not listed in {MANIFEST} (added after packing?)"]
+
+
+def test_listed_file_missing_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: m.pop(SUMMARY_MD), rehash=False)
+    assert f"{SUMMARY_MD}: listed in {MANIFEST} but missing from the zip" in problems_of(path)
+
+
+def test_missing_fold_is_rejected(good, tmp_path):
+    def drop_fold3(members, meta):
+        for kind in ("fold3.json", "test_fold3_predict.txt", "test_fold3_truth.txt"):
+            members.pop(f"{CELL}/{kind}")
+    assert problems_of(repack(good, tmp_path, drop_fold3)) == [f"{CELL}: fold 3 is missing"]
+
+
+def test_fold_without_its_predict_file_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: m.pop(f"{CELL}/test_fold2_predict.txt"))
+    assert problems_of(path) == [f"{CELL}: fold 2 lacks its predict file(s)"]
+
+
+def test_utterance_predicted_twice_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+    path = repack(good, tmp_path, lambda m, meta: edit_lines(m, name, lambda lines: lines.append(lines[0])))
+    utt = members_of(good)[name].decode().split()[0]
+    assert problems_of(path) == [f"{name}: utterance(s) listed more than once: {utt}"]
+
+
+def test_test_utterance_not_predicted_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+    utt = members_of(good)[name].decode().split()[0]
+    path = repack(good, tmp_path, lambda m, meta: edit_lines(m, name, lambda lines: lines.pop(0)))
+    problems = problems_of(path)
+    assert f"{name}: ids differ from {CELL}/test_fold1_truth.txt: not predicted: {utt}" in problems
+    assert any("disagree with" in p and utt in p for p in problems)
+
+
+def test_malformed_line_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_truth.txt"
+    path = repack(good, tmp_path, lambda m, meta: edit_lines(m, name, lambda lines: lines.insert(2, "lonely")))
+    assert f"{name}:3: expected '<utt_id> <label>', got 'lonely'" in problems_of(path)
+
+
+def test_label_outside_the_label_set_is_rejected(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+
+    def bored(lines):
+        lines[0] = lines[0].split()[0] + " bor"
+    problems = problems_of(repack(good, tmp_path, lambda m, meta: edit_lines(m, name, bored)))
+    assert f"{name}: label(s) bor are not in the label set neu, hap, ang, sad (1 line(s))" in problems
+
+
+def test_edited_metric_is_rejected(good, tmp_path):
+    name = f"{CELL}/fold2.json"
+
+    def inflate(result):
+        result["metrics"]["uar"] = min(1.0, result["metrics"]["uar"] + 0.05)
+    problems = problems_of(repack(good, tmp_path, lambda m, meta: edit_json(m, name, inflate)))
+    assert len(problems) == 1 and problems[0].startswith(f"{name}: metrics do not match the predictions: uar")
+
+
+def test_edited_prediction_with_matching_metrics_elsewhere_is_caught_by_the_result_file(good, tmp_path):
+    name = f"{CELL}/test_fold1_predict.txt"
+
+    def flip(lines):
+        utt, lab = lines[0].split()
+        lines[0] = f"{utt} {'hap' if lab != 'hap' else 'sad'}"
+    problems = problems_of(repack(good, tmp_path, lambda m, meta: edit_lines(m, name, flip)))
+    assert any(p.startswith(f"{name}, {CELL}/test_fold1_truth.txt: disagree with {CELL}/fold1.json") for p in problems)
+
+
+def test_edited_summary_is_rejected(good, tmp_path):
+    def inflate(members, meta):
+        cell = next(c for c in meta["summary"]["cells"] if c["system"] == "ComParE-SVM")
+        cell["metrics"]["uar"]["mean"] += 3.0
+    problems = problems_of(repack(good, tmp_path, inflate))
+    assert len(problems) == 1
+    assert "summary of ComParE-SVM/matched/emodb does not match the predictions: uar" in problems[0]
+
+
+def test_edited_summary_md_is_rejected(good, tmp_path):
+    edit = lambda m, meta: m.update({SUMMARY_MD: m[SUMMARY_MD].replace(b"|", b"!", 1)})
+    assert problems_of(repack(good, tmp_path, edit)) == [f"{SUMMARY_MD}: does not show the summary table of {MANIFEST}"]
+
+
+def test_edited_run_record_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: meta["runs"][0].update(seed=7))
+    (problem,) = problems_of(path)
+    assert "runs (seeds, hyperparameters, configs) do not match the result files" in problem
+
+
+def test_mixed_fold_file_hashes_are_rejected(good, tmp_path):
+    name = f"{CELL}/fold4.json"
+    path = repack(good, tmp_path, lambda m, meta: edit_json(m, name, lambda r: r.update(fold_file_sha256="a" * 64)))
+    (problem,) = problems_of(path)
+    assert "different fold files" in problem and name in problem
+
+
+def test_result_file_at_the_wrong_place_is_rejected(good, tmp_path):
+    name = f"{CELL}/fold4.json"
+    path = repack(good, tmp_path, lambda m, meta: edit_json(m, name, lambda r: r.update(fold=5)))
+    assert f"{name}: the file says {CELL} fold 5 but lies at {CELL} fold 4" in problems_of(path)
+
+
+def test_result_file_breaking_the_schema_is_rejected(good, tmp_path):
+    name = f"{CELL}/fold4.json"
+    path = repack(good, tmp_path, lambda m, meta: edit_json(m, name, lambda r: r.pop("seed")))
+    assert f"{name}: (top level): 'seed' is a required property" in problems_of(path)
+
+
+def test_utterance_tested_in_two_folds_is_rejected(good, tmp_path):
+    def leak(members, meta):
+        for kind in ("predict", "truth"):
+            line = members[f"{CELL}/test_fold2_{kind}.txt"].decode().splitlines()[0]
+            edit_lines(members, f"{CELL}/test_fold1_{kind}.txt", lambda lines: lines.append(line))
+    problems = problems_of(repack(good, tmp_path, leak))
+    assert any(p.startswith(f"{CELL}: 1 utterance(s) are tested in more than one fold") and "folds 1, 2" in p
+               for p in problems)
+
+
+def test_systems_tested_on_different_utterances_are_rejected(good, tmp_path):
+    def drop_first(members, meta):
+        for kind in ("predict", "truth"):
+            edit_lines(members, f"{CELL}/test_fold1_{kind}.txt", lambda lines: lines.pop(0))
+    problems = problems_of(repack(good, tmp_path, drop_first))
+    assert any(p.startswith("iemocap fold 1: HuBERT-Linear/matched tested on other utterances") for p in problems)
+
+
+def test_test_set_checked_against_the_manifest(good, tmp_path, data_dir):
+    def drop_everywhere(members, meta):
+        for name in [n for n in members if n.endswith("/iemocap/test_fold1_truth.txt")
+                     or n.endswith("/iemocap/test_fold1_predict.txt")]:
+            edit_lines(members, name, lambda lines: lines.pop(0))
+    path = repack(good, tmp_path, drop_everywhere)
+    problems = problems_of(path, data_dir=data_dir)
+    assert any(p.startswith(f"{CELL}/test_fold1_truth.txt: not the fold-1 test set of iemocap") for p in problems)
+    assert not any("tested on other utterances" in p for p in problems)  # consistent across systems, still wrong
