@@ -1,0 +1,85 @@
+"""``baseline-svm run ...`` (also ``s3prl-crosscorpus svm run ...``): the openSMILE + RBF-SVM baseline."""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from s3prl_crosscorpus.corpora import CorpusError
+from s3prl_crosscorpus.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
+from s3prl_crosscorpus.labels import CORPORA
+from s3prl_crosscorpus.manifest import ManifestError
+from s3prl_crosscorpus.results import ResultError
+
+from .features import FEATURE_SETS, FeatureError
+from .model import GRIDS
+from .run import ALL, RunConfig, parse_folds, run
+
+
+def corpus_list(text: str) -> tuple:
+    """``emodb,ravdess`` -> ("emodb", "ravdess"), refusing unknown names."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in CORPORA]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown corpus {unknown or text!r}; choose from {', '.join(CORPORA)}")
+    return names
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baseline-svm",
+                                     description="openSMILE functionals + RBF SVM on the shared folds.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser("run", help="train and evaluate one (feature set, condition, test corpus, fold)",
+                            description="Extract features (cached), choose C and gamma on dev UAR, refit on "
+                                        "train, evaluate on the fold's test set, write one result per fold.")
+    p.add_argument("--data", type=Path, required=True, metavar="DATA_DIR", help="folder holding manifest.jsonl")
+    p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS))
+    p.add_argument("--condition", required=True, choices=list(CONDITIONS))
+    p.add_argument("--test-corpus", required=True, choices=list(CORPORA) + [ALL],
+                   help="'all': every pool corpus (extended trains one model per fold for all of them)")
+    p.add_argument("--fold", required=True, choices=[str(k) for k in FOLDS] + [ALL],
+                   help="one fold, or 'all' (folds with a valid result are skipped)")
+    p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the shared dev draw (default %(default)s)")
+    p.add_argument("--corpora", type=corpus_list, default=None, metavar="C1,C2",
+                   help="corpus pool (default: every corpus in the manifest)")
+    p.add_argument("--grid", choices=list(GRIDS), default="libsvm",
+                   help="C/gamma grid: libsvm = 2^-5..2^15 x 2^-15..2^3 in steps of 2^2 (default); "
+                        "coarse = steps of 2^4")
+    p.add_argument("--class-weight", choices=["none", "balanced"], default="none",
+                   help="SVC class weights (default none, as in the paper's baseline)")
+    p.add_argument("--n-jobs", type=positive_int, default=None, help="processes (default: all cores)")
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="feature cache (default DATA_DIR/cache/opensmile)")
+    p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.joblib files")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = RunConfig(
+        data_dir=args.data, out=args.out, feature_set=args.feature_set, condition=args.condition,
+        test_corpus=args.test_corpus, folds=parse_folds(args.fold), seed=args.seed, corpora=args.corpora,
+        grid=args.grid, n_jobs=args.n_jobs, cache_dir=args.cache,
+        class_weight=None if args.class_weight == "none" else args.class_weight,
+        save_models=not args.no_save_model, skip_done=args.fold == ALL,
+    )
+    try:
+        report = run(config)
+    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    excluded = report.extraction.excluded if report.extraction else []
+    print(f"wrote {len(report.written)} result(s), skipped {len(report.skipped)} existing, "
+          f"excluded {len(excluded)} file(s) under {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

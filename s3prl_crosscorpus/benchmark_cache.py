@@ -1,0 +1,237 @@
+"""Benchmark: training steps through s3prl's on-the-fly runner vs. from the feature cache.
+
+``python -m s3prl_crosscorpus.benchmark_cache`` builds synthetic corpora and a randomly
+initialised HuBERT **base**, extracts the cache once, then trains the same head with the same
+config for the same number of steps through (a) s3prl's Runner with the upstream on the fly
+(``run-downstream``) and (b) the same Runner over the cache (``train-cached``). Each part runs in
+its own process so its peak memory (max RSS) is its own. It prints steady-state steps/second,
+their ratio, peak memory, extraction speed, and the projected wall time of the paper's grid
+(30000 steps x 5 folds x 3 heads x 2 conditions) for each path.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import mean, median
+from typing import Dict, List, Optional
+
+#: The paper grid: steps per run x folds x heads x conditions (HuBERT rows are IEMOCAP-only).
+GRID_STEPS = 30000 * 5 * 3 * 2
+#: Real 4-class corpora: utterances and approximate mean duration in seconds (EmoDB ~2.8 s,
+#: RAVDESS speech ~3.7 s, IEMOCAP ~4.5 s per utterance; about 7.9 hours in all).
+REAL_CORPORA = {"emodb": (339, 2.8), "ravdess": (672, 3.7), "iemocap": (5531, 4.5)}
+SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
+
+
+def real_audio_seconds() -> float:
+    return sum(n * seconds for n, seconds in REAL_CORPORA.values())
+
+
+def real_mean_seconds() -> float:
+    return real_audio_seconds() / sum(n for n, _ in REAL_CORPORA.values())
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.1f} min"
+
+
+# --------------------------------------------------------------------------- workers (own process each)
+
+def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
+    overrides = ",,".join([
+        f"config.downstream_expert.datarc.data_dir='{args.workdir / 'data'}'",
+        f"config.downstream_expert.datarc.test_corpus='{args.corpus}'",
+        f"config.downstream_expert.datarc.train_batch_size={args.batch_size}",
+        f"config.downstream_expert.modelrc.head='{args.head}'",
+        f"config.downstream_expert.modelrc.projector_dim={args.projector_dim}",
+        f"config.runner.total_steps={args.steps}",
+        # One dev evaluation after the last step (the expert requires one); it is not timed.
+        f"config.runner.eval_step={args.steps}", "config.runner.log_step=1000000", "config.runner.save_step=1000000",
+    ])
+    return ["-m", "train", "-u", "hubert_local", "-k", str(args.workdir / "hubert_base_random.pt"),
+            "-d", "crosscorpus_emotion", "-c", str(SMOKE_CONFIG), "-p", str(expdir), "-o", overrides,
+            "--device", args.device, "--seed", "0"]
+
+
+def time_training(runner) -> List[float]:
+    """Run ``runner.train()``; return the start time of every training forward of the expert.
+
+    A step lasts from one training forward to the next, data loading included."""
+    starts: List[float] = []
+
+    def stamp(module, inputs):
+        if inputs[0] == "train":
+            starts.append(time.perf_counter())
+
+    handle = runner.downstream.model.register_forward_pre_hook(stamp)
+    runner.train()
+    handle.remove()
+    return starts
+
+
+def worker_train(args: argparse.Namespace) -> dict:
+    """Train ``args.steps`` steps on the fly (s3prl Runner + HuBERT) or from the cache."""
+    import torch
+
+    from .train_cached import build_runner, parse_s3prl_args, seed_everything
+
+    torch.set_num_threads(args.threads)
+    expdir = args.workdir / f"exp_{args.worker}"
+    argv = runner_argv(args, expdir)
+    if args.worker == "cached":
+        runner, _ = build_runner(argv, args.workdir / "cache")
+    else:
+        from . import compat
+        from .run_downstream import register
+
+        compat.apply()
+        register()
+        from s3prl.downstream.runner import Runner
+
+        run_args, config = parse_s3prl_args(argv)
+        seed_everything(run_args.seed)
+        runner = Runner(run_args, config)
+    starts = time_training(runner)
+    steps = [b - a for a, b in zip(starts, starts[1:])][args.warmup:]
+    return {"path": args.worker, "steps_timed": len(steps), "seconds_per_step": mean(steps),
+            "median_seconds_per_step": median(steps), "peak_rss_mib": peak_rss_mib()}
+
+
+def worker_extract(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .extract import extract
+    from .feature_cache import FeatureCache
+
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    report = extract(args.workdir / "data", args.workdir / "cache", "hubert_local",
+                     str(args.workdir / "hubert_base_random.pt"), device=args.device, workers=1, quiet=True)
+    seconds = time.perf_counter() - start
+    cache = FeatureCache(args.workdir / "cache")
+    frames = sum(cache.length(i) for i in cache.entries)
+    size = sum(p.stat().st_size for p in (args.workdir / "cache").rglob("*.npy"))
+    return {"seconds": seconds, "audio_seconds": report.audio_seconds, "utterances": report.utterances,
+            "frames": frames, "bytes": size, "layers": cache.num_layers, "hidden": cache.hidden_size,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def run_worker(args: argparse.Namespace, name: str) -> dict:
+    """Run one part in a fresh process; return its JSON report."""
+    command = [sys.executable, "-m", "s3prl_crosscorpus.benchmark_cache", "--worker", name,
+               "--workdir", str(args.workdir), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--batch-size", str(args.batch_size), "--head", args.head, "--corpus", args.corpus,
+               "--projector-dim", str(args.projector_dim), "--device", args.device, "--threads", str(args.threads)]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark part {name} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- driver
+
+def prepare_inputs(workdir: Path, per_class: int) -> float:
+    """Synthetic corpora, their manifest and a random HuBERT base; return the mean utterance seconds."""
+    from .manifest import load_manifest, prepare
+    from .random_hubert import write_random_hubert
+    from .synth import synthesize
+
+    if not (workdir / "data" / "manifest.jsonl").exists():
+        prepare(synthesize(workdir / "corpora", per_class=per_class, seed=0), workdir / "data")
+    if not (workdir / "hubert_base_random.pt").exists():
+        write_random_hubert(workdir / "hubert_base_random.pt", size="base", seed=0)
+    utts = load_manifest(workdir / "data")
+    return mean(u.seconds for u in utts)
+
+
+def report(extraction: dict, fly: dict, cached: dict, synth_mean: float, args: argparse.Namespace) -> str:
+    """The printed table: measured figures, then the projection to the paper grid on real corpora."""
+    ratio = fly["seconds_per_step"] / cached["seconds_per_step"]
+    speed = extraction["audio_seconds"] / extraction["seconds"]
+    scale = real_mean_seconds() / synth_mean  # step cost grows with utterance length
+    real_extract = real_audio_seconds() / speed
+    fly_grid = GRID_STEPS * fly["seconds_per_step"] * scale
+    cache_grid = real_extract + GRID_STEPS * cached["seconds_per_step"] * scale
+    real_bytes = extraction["bytes"] / extraction["audio_seconds"] * real_audio_seconds()
+    lines = [
+        f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), head {args.head}, "
+        f"projector {args.projector_dim}, batch {args.batch_size}, matched {args.corpus} fold 1, "
+        f"{args.steps} steps ({args.warmup} warm-up steps not timed), device {args.device}, "
+        f"{args.threads} threads, synthetic utterances of {synth_mean:.2f} s on average",
+        "",
+        f"{'path':<28}{'s/step':>10}{'steps/s':>10}{'peak RSS':>12}",
+        f"{'on the fly (run-downstream)':<28}{fly['seconds_per_step']:>10.4f}{1 / fly['seconds_per_step']:>10.2f}"
+        f"{fly['peak_rss_mib']:>9.0f} MiB",
+        f"{'from cache (train-cached)':<28}{cached['seconds_per_step']:>10.4f}"
+        f"{1 / cached['seconds_per_step']:>10.2f}{cached['peak_rss_mib']:>9.0f} MiB",
+        f"ratio: {ratio:.1f}x fewer seconds per training step from the cache",
+        f"extraction: {extraction['utterances']} utterances, {extraction['audio_seconds']:.0f} s of audio in "
+        f"{extraction['seconds']:.1f} s ({speed:.1f} s of audio per second), {extraction['bytes'] / 2**20:.0f} MiB "
+        f"fp16, peak RSS {extraction['peak_rss_mib']:.0f} MiB",
+        "",
+        f"projected paper grid ({GRID_STEPS:,} steps = 30000 x 5 folds x 3 heads x 2 conditions) on the real "
+        f"corpora ({sum(n for n, _ in REAL_CORPORA.values())} utterances, {real_audio_seconds() / 3600:.1f} h, "
+        f"step cost scaled by mean utterance length {real_mean_seconds():.2f}/{synth_mean:.2f} s):",
+        f"  on the fly:  {hours(fly_grid)}",
+        f"  from cache:  {hours(cache_grid)} = extraction {hours(real_extract)} + head training "
+        f"{hours(cache_grid - real_extract)}; cache on disk about {real_bytes / 2**30:.0f} GiB",
+        f"  grid speed-up: {fly_grid / cache_grid:.1f}x",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.benchmark_cache", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30, help="training steps per path")
+    parser.add_argument("--warmup", type=int, default=5, help="first steps left out of the timing")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--head", default="linear", choices=["linear", "cnn_selfatt", "transformer"])
+    parser.add_argument("--projector-dim", type=int, default=768, help="the paper's projector width")
+    parser.add_argument("--corpus", default="emodb", help="matched training corpus")
+    parser.add_argument("--per-class", type=int, default=2, help="synthetic utterances per speaker and class")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--worker", choices=["extract", "onthefly", "cached"], help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.warmup >= args.steps - 2:
+        raise SystemExit("--warmup must leave at least two timed steps")
+    if args.worker:
+        part = worker_extract(args) if args.worker == "extract" else worker_train(args)
+        print(json.dumps(part))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="benchmark_cache_") as scratch:
+        args.workdir = (args.workdir or Path(scratch)).resolve()
+        print(f"preparing synthetic corpora and a random HuBERT base in {args.workdir} ...", file=sys.stderr)
+        synth_mean = prepare_inputs(args.workdir, args.per_class)
+        parts: Dict[str, dict] = {}
+        for name in ("extract", "onthefly", "cached"):
+            print(f"running {name} ...", file=sys.stderr)
+            parts[name] = run_worker(args, name)
+        print(report(parts["extract"], parts["onthefly"], parts["cached"], synth_mean, args))
+        if args.json:
+            from .io_utils import write_json
+
+            write_json(args.json, {"args": {k: str(v) for k, v in vars(args).items()}, "synthetic_mean_seconds":
+                                   synth_mean, **parts})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""``DownstreamExpert`` of the s3prl downstream ``crosscorpus_emotion`` (legacy runner interface).
+
+s3prl's runner builds it as ``DownstreamExpert(upstream_dim, upstream_rate, **config, **vars(args))``
+and calls ``get_dataloader``, ``forward`` and ``log_records``. This expert decides the dev-best
+checkpoint on dev UAR, logs UAR/WA/macro-F1 per split and per corpus, and, when a checkpoint is
+evaluated on test, writes SUPERB-style predict/truth files and one shared-schema result per test corpus.
+"""
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributed import is_initialized
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, DistributedSampler
+
+from .audio import load_audio
+from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
+                      collate, load_experiment)
+from .heads import HEAD_DISPLAY, build_model
+from .io_utils import atomic_open, sha256_file
+from .labels import CORPORA, LABELS
+from .metrics import scores
+from .results import make_result, package_versions, result_path, write_result
+
+#: s3prl upstream name -> name used in system names; others are used as given.
+UPSTREAM_DISPLAY: Dict[str, str] = {
+    "hubert": "HuBERT", "hubert_base": "HuBERT", "hubert_local": "HuBERT", "hubert_url": "HuBERT",
+    "hubert_large_ll60k": "HuBERT-Large", "wavlm": "WavLM", "wavlm_base": "WavLM-Base",
+    "wavlm_base_plus": "WavLM-Base+", "wavlm_large": "WavLM-Large", "wav2vec2": "wav2vec2",
+    "fbank": "FBANK", "mfcc": "MFCC", "spectrogram": "Spectrogram",
+}
+BEST_CKPT = "dev-best.ckpt"
+
+
+def system_name(upstream: str, head: str, override: Optional[str] = None) -> str:
+    """Table row of a run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins."""
+    return override or f"{UPSTREAM_DISPLAY.get(upstream, upstream)}-{HEAD_DISPLAY.get(head, head)}"
+
+
+def expected_results(results_dir: str, upstream: str, head: str, condition: str, test_corpus: Optional[str],
+                     corpora: Sequence[str], fold: int, system: Optional[str] = None) -> List[Path]:
+    """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty)."""
+    tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
+    return [result_path(Path(results_dir), system_name(upstream, head, system), condition, corpus, int(fold))
+            for corpus in tested]
+
+
+def validate_config(config: Mapping[str, Any]) -> DataSettings:
+    """Check a whole runner config for this downstream before anything is trained; raise ConfigError."""
+    for section in ("runner", "optimizer", "downstream_expert"):
+        if section not in config:
+            raise ConfigError(f"the config has no '{section}' section (see downstream_configs/)")
+    expert = config["downstream_expert"]
+    if "datarc" not in expert or "modelrc" not in expert:
+        raise ConfigError("downstream_expert needs 'datarc' and 'modelrc' sections (see downstream_configs/)")
+    eval_splits = config["runner"].get("eval_dataloaders") or []
+    if "dev" not in eval_splits:
+        raise ConfigError("runner.eval_dataloaders must include 'dev': dev UAR chooses dev-best.ckpt")
+    if int(config["runner"].get("eval_step", 0)) > int(config["runner"].get("total_steps", 0)):
+        raise ConfigError(f"runner.eval_step {config['runner'].get('eval_step')} is above runner.total_steps "
+                          f"{config['runner'].get('total_steps')}: dev would never be evaluated, so no dev-best.ckpt")
+    try:
+        build_model(8, expert["modelrc"])
+    except ValueError as err:
+        raise ConfigError(f"downstream_expert.modelrc: {err}") from err
+    settings = DataSettings.from_config(expert["datarc"])
+    load_experiment(settings)
+    return settings
+
+
+def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[str]) -> Dict[str, dict]:
+    """``scores`` overall ("all") and, when the records mix corpora, per corpus."""
+    summary = {"all": scores(truth, predict)}
+    if len(set(corpora)) < 2:
+        return summary
+    for corpus in CORPORA:
+        picked = [k for k, c in enumerate(corpora) if c == corpus]
+        if picked:
+            summary[corpus] = scores([truth[k] for k in picked], [predict[k] for k in picked])
+    return summary
+
+
+class DownstreamExpert(nn.Module):
+    """Cross-corpus 4-class emotion recognition over the shared folds."""
+
+    def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
+                 expdir: str, **kwargs: Any):
+        super().__init__()
+        self.expdir = Path(expdir)
+        self.expert_config = dict(downstream_expert)
+        self.run_args = kwargs  # the runner's config sections and command-line args
+        self.settings = DataSettings.from_config(downstream_expert["datarc"])
+        self.init_seed = int(kwargs.get("seed", 0))
+        self.modelrc = dict(downstream_expert["modelrc"])
+        self.model = build_model(upstream_dim, self.modelrc)
+        self.split, self.datasets = None, {}
+        if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
+            self.split, by_id = load_experiment(self.settings)
+            self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
+        # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
+        self.loss_weights: Optional[Tensor] = (class_weights(self.datasets["train"].labels)
+                                               if self.settings.balance == "loss" and self.datasets else None)
+
+        self.best: Dict[str, Any] = {"uar": -1.0, "step": 0, "per_corpus": {}, "train_seconds": 0.0}
+        self._started = time.time()
+        self._eval_started: Dict[str, float] = {}
+        if self.split is not None:
+            print(f"[crosscorpus_emotion] {self.split.condition} fold {self.split.fold}: train on "
+                  f"{list(self.split.train_corpora)} ({len(self.split.train)} utts), dev {len(self.split.dev)}, "
+                  f"test on {list(self.split.test_corpora)} ({len(self.split.test)}); head {self.model.head_name}")
+
+    # The best dev score travels in the checkpoint without being a buffer (see loss_weights).
+    def get_extra_state(self) -> dict:
+        return dict(self.best)
+
+    def set_extra_state(self, state: dict) -> None:
+        self.best = dict(state)
+
+    # ---- data -------------------------------------------------------------------------------
+    def get_dataloader(self, split: str, epoch: int = 0) -> DataLoader:
+        """Train: shuffled (seeded by --seed and the epoch) or class-balanced; dev/test: in id order."""
+        if split not in self.datasets:
+            raise ValueError(f"unknown split {split!r}; crosscorpus_emotion has {', '.join(SPLITS)}")
+        datarc = self.expert_config["datarc"]
+        dataset = self.datasets[split]
+        workers = int(datarc.get("num_workers", 0))
+        if split != "train":
+            return DataLoader(dataset, batch_size=int(datarc.get("eval_batch_size", 1)), shuffle=False,
+                              num_workers=workers, collate_fn=collate)
+        sampler = None
+        generator = torch.Generator().manual_seed(self.init_seed + epoch)
+        if self.settings.balance == "sampler":
+            if is_initialized():
+                raise ConfigError("datarc.balance=sampler is not supported with DDP; use balance=loss")
+            sampler = balanced_sampler(dataset.labels, self.init_seed + epoch)
+        elif is_initialized():
+            sampler = DistributedSampler(dataset, shuffle=True, seed=self.init_seed)
+            sampler.set_epoch(epoch)
+        return DataLoader(dataset, batch_size=int(datarc.get("train_batch_size", 4)),
+                          shuffle=sampler is None, sampler=sampler, generator=generator,
+                          num_workers=workers, collate_fn=collate, drop_last=False)
+
+    def load_audio(self, path: str) -> Tensor:
+        """Used by the runner's ``-m inference``: any rate / channel count to 16 kHz mono."""
+        return torch.from_numpy(load_audio(path))
+
+    # ---- model ------------------------------------------------------------------------------
+    def logits(self, features: List[Tensor]) -> Tensor:
+        """Logits of a list of unpadded (T, D) feature tensors."""
+        lengths = torch.tensor([len(f) for f in features], dtype=torch.long, device=features[0].device)
+        return self.model(pad_sequence(features, batch_first=True), lengths)
+
+    def forward(self, split: str, features: List[Tensor], labels: Sequence[int], ids: Sequence[str],
+                corpora: Sequence[str], records: Dict[str, list], **kwargs: Any) -> Tensor:
+        if split != "train":
+            self._eval_started.setdefault(split, time.time())
+        logits = self.logits(features)
+        target = torch.as_tensor(list(labels), dtype=torch.long, device=logits.device)
+        weights = None if self.loss_weights is None else self.loss_weights.to(logits.device)
+        loss = F.cross_entropy(logits, target, weight=weights)
+        probabilities = torch.softmax(logits.detach().float(), dim=-1).cpu()
+        records["loss"].append(loss.item())
+        records["id"] += list(ids)
+        records["corpus"] += list(corpora)
+        records["truth"] += [LABELS[i] for i in target.tolist()]
+        records["predict"] += [LABELS[i] for i in probabilities.argmax(dim=-1).tolist()]
+        records["probabilities"] += probabilities.tolist()
+        return loss
+
+    def inference(self, features: List[Tensor], filenames: Sequence[str]) -> None:
+        """The runner's ``-m inference -t FILE``: print and append ``FILE label p_neu p_hap p_ang p_sad``."""
+        with torch.no_grad():
+            probabilities = torch.softmax(self.logits(features), dim=-1).cpu()
+        lines = [f"{name} {LABELS[int(p.argmax())]} " + " ".join(f"{x:.4f}" for x in p.tolist())
+                 for name, p in zip(filenames, probabilities)]
+        print("\n".join(lines))
+        with open(self.expdir / "inference.txt", "a") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+    # ---- logging, selection, outputs ----------------------------------------------------------
+    def log_records(self, split: str, records: Dict[str, list], logger: Any, global_step: int,
+                    **kwargs: Any) -> List[str]:
+        """Log UAR/WA/macro-F1 (overall and per corpus); return ["dev-best.ckpt"] when dev UAR improves."""
+        if not records["truth"]:
+            return []
+        summary = uar_summary(records["truth"], records["predict"], records["corpus"])
+        loss = float(torch.tensor(records["loss"]).mean())
+        logger.add_scalar(f"crosscorpus_emotion/{split}-loss", loss, global_step=global_step)
+        lines = []
+        for group, metrics in summary.items():
+            prefix = split if group == "all" else f"{split}-{group}"
+            for key in ("uar", "wa", "macro_f1"):
+                logger.add_scalar(f"crosscorpus_emotion/{prefix}-{key}", metrics[key], global_step=global_step)
+            lines.append(f"{prefix} at step {global_step}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
+                         f"macro_f1 {metrics['macro_f1']:.4f} n {metrics['n']}")
+        lines[0] += f" loss {loss:.4f}"
+
+        save_names = []
+        training = self.run_args.get("mode") == "train"
+        if split == "dev" and training and summary["all"]["uar"] > self.best["uar"]:
+            self.best = {"uar": summary["all"]["uar"], "step": int(global_step),
+                         "per_corpus": {c: m["uar"] for c, m in summary.items() if c != "all"}
+                         or {self.split.train_corpora[0]: summary["all"]["uar"]},
+                         "train_seconds": time.time() - self._started}
+            lines.append(f"new best dev uar at step {global_step}: {summary['all']['uar']:.4f}")
+            save_names.append(BEST_CKPT)
+        self._log(lines)
+
+        if split in ("dev", "test"):
+            self._write_superb_files(split, records)
+        if split == "test" and not training:
+            self._write_results(records)
+        return save_names
+
+    def _log(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            print(f"[crosscorpus_emotion] {line}")
+        with open(self.expdir / "log.log", "a") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+
+    def _write_superb_files(self, split: str, records: Mapping[str, list]) -> None:
+        """``<split>_fold<k>_predict.txt`` and ``_truth.txt``: lines ``<utt_id> <label>``."""
+        for kind in ("predict", "truth"):
+            path = self.expdir / f"{split}_fold{self.split.fold}_{kind}.txt"
+            with atomic_open(path, "w") as handle:
+                handle.writelines(f"{utt} {label}\n" for utt, label in zip(records["id"], records[kind]))
+
+    def results_dir(self) -> Path:
+        return Path(self.expert_config.get("results_dir") or self.expdir / "results")
+
+    def system(self) -> str:
+        return system_name(str(self.run_args.get("upstream")), self.model.head_name,
+                           self.expert_config.get("system_name"))
+
+    def _write_results(self, records: Mapping[str, list]) -> List[Path]:
+        """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
+        if sorted(records["id"]) != sorted(self.split.test):
+            raise RuntimeError(f"evaluated {len(records['id'])} test utterances but the split has "
+                               f"{len(self.split.test)}; keep runner.evaluate_ratio at 1 to write results")
+        rows = defaultdict(list)
+        for k, corpus in enumerate(records["corpus"]):
+            rows[corpus].append(k)
+        seconds = time.time() - self._eval_started.get("test", time.time())
+        written = []
+        for corpus in self.split.test_corpora:
+            picked = rows[corpus]
+            result = make_result(
+                system=self.system(), family="dnn", features=str(self.run_args.get("upstream")),
+                head=self.model.head_name, split=self.split, test_corpus=corpus, seed=self.settings.seed,
+                hyperparameters=self._hyperparameters(), dev_uar=max(self.best["uar"], 0.0),
+                ids=[records["id"][k] for k in picked], labels=[records["truth"][k] for k in picked],
+                predictions=[records["predict"][k] for k in picked],
+                probabilities=[records["probabilities"][k] for k in picked],
+                timings={"train_seconds_to_best": float(self.best.get("train_seconds", 0.0)),
+                         "test_seconds": seconds},
+                versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config())
+            result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
+            path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
+            written.append(write_result(path, result))
+            self._log([f"wrote {path} (test uar {result['metrics']['uar']:.4f})"])
+        return written
+
+    def _hyperparameters(self) -> dict:
+        runner = self.run_args.get("runner", {})
+        datarc = self.expert_config["datarc"]
+        return {
+            "step": int(self.best["step"]), "total_steps": runner.get("total_steps"),
+            "upstream": self.run_args.get("upstream"),
+            "feature_selection": self.run_args.get("upstream_feature_selection"),
+            "upstream_trainable": bool(self.run_args.get("upstream_trainable")),
+            "modelrc": self.modelrc, "optimizer": self.run_args.get("optimizer"),
+            "train_batch_size": datarc.get("train_batch_size"),
+            "gradient_accumulate_steps": runner.get("gradient_accumulate_steps"),
+            "balance": self.settings.balance, "init_seed": self.init_seed,
+        }
+
+    def _run_config(self) -> dict:
+        ckpt = self.run_args.get("upstream_ckpt")
+        config = {"data_dir": self.settings.data_dir, "corpora": list(self.settings.corpora),
+                  "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
+                  "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
+        if ckpt and Path(str(ckpt)).is_file():
+            config["upstream_ckpt_sha256"] = sha256_file(ckpt)
+        return config

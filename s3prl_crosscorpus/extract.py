@@ -1,0 +1,311 @@
+"""``extract``: run a frozen s3prl upstream once per utterance and cache all its hidden layers.
+
+The upstream is built exactly as s3prl's runner builds it (``getattr(s3prl.hub, NAME)(ckpt=...)``),
+each utterance is forwarded alone (so its features never depend on batch-mates' padding) and
+cut to the frame count s3prl's Featurizer would keep. See :mod:`feature_cache` for the format.
+Under torchrun each rank takes a disjoint share of the shards; a re-run skips complete shards.
+"""
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from .audio import TARGET_RATE, AudioError, load_audio
+from .corpora import Utterance
+from .feature_cache import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space,
+                            estimate_bytes, estimate_frames, human_bytes, key_of, prepare_root, read_header,
+                            remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
+from .io_utils import read_json, sha256_file
+from .manifest import ManifestError, load_manifest
+
+
+# --------------------------------------------------------------------------- upstream
+
+def pick_device(requested: str = "auto", local_rank: int = 0) -> str:
+    """``auto``: this rank's GPU when CUDA is available, else the CPU."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+
+
+class UpstreamExtractor:
+    """A frozen s3prl upstream: 16 kHz mono samples -> fp32 hidden states ``[frames, layers, hidden]``."""
+
+    def __init__(self, name: str, ckpt: Optional[str] = None, device: str = "cpu",
+                 model_config: Optional[str] = None):
+        from . import compat
+
+        compat.apply()
+        import s3prl.hub as hub
+
+        if not hasattr(hub, name):
+            raise CacheError(f"unknown s3prl upstream {name!r}; see s3prl.hub.options() for the names")
+        if ckpt is not None and "://" not in ckpt and not Path(ckpt).is_file():
+            raise CacheError(f"upstream checkpoint {ckpt} does not exist")
+        self.name, self.ckpt, self.device = name, ckpt, device
+        # The same call as s3prl's Runner._get_upstream, so cached and on-the-fly features agree.
+        self.upstream = getattr(hub, name)(ckpt=ckpt, model_config=model_config, refresh=False).to(device)
+        self.upstream.eval()
+        self.downsample_rate = int(self.upstream.get_downsample_rates("hidden_states"))
+        probe = self(np.zeros(TARGET_RATE, dtype=np.float32))
+        self.num_layers, self.hidden_size = int(probe.shape[1]), int(probe.shape[2])
+
+    def key(self) -> UpstreamKey:
+        ckpt_sha = sha256_file(self.ckpt) if self.ckpt and Path(self.ckpt).is_file() else None
+        return UpstreamKey(self.name, ckpt_sha, self.num_layers, self.hidden_size, self.downsample_rate)
+
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            samples = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)).to(self.device)
+            hidden = hidden_states(self.upstream([samples]))
+            if len({h.shape[-1] for h in hidden}) != 1:
+                raise CacheError(f"upstream {self.name} has layers of different widths "
+                                 f"{sorted({h.shape[-1] for h in hidden})}; the cache needs one width")
+            stacked = torch.stack([h[0] for h in hidden], dim=1)  # [T, L, D]
+        keep = round(len(wav) / self.downsample_rate)  # s3prl Featurizer.tolist keeps round(len(wav)/rate)
+        return stacked[:keep].float().cpu().numpy()
+
+
+def hidden_states(output: dict) -> List:
+    """The ``hidden_states`` entry as a list of [1, T, D] tensors (s3prl Featurizer's selection rules)."""
+    feature = output["hidden_states"]
+    if isinstance(feature, dict):
+        feature = list(feature.values())
+    if not isinstance(feature, (list, tuple)):
+        feature = [feature]
+    return list(feature)
+
+
+# --------------------------------------------------------------------------- planning
+
+def dist_rank() -> Tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when run alone."""
+    env = os.environ
+    return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
+
+
+def estimated_frames(utts: Sequence[Utterance], downsample_rate: int) -> Dict[str, int]:
+    """Utterance id -> estimated frames, from the manifest's sample counts and rates."""
+    return {u.id: estimate_frames(samples_at_16k(u.num_frames, u.sample_rate), downsample_rate) for u in utts}
+
+
+def shard_looks_done(root: Path, shard: int) -> bool:
+    """Cheap check for the disk estimate: index present and array of the indexed size."""
+    npy, index_path = shard_paths(root, shard)
+    if not (npy.exists() and index_path.exists()):
+        return False
+    try:
+        return npy.stat().st_size == read_json(index_path)["bytes"]
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+@dataclass
+class DiskEstimate:
+    total_frames: int
+    total_bytes: int
+    remaining_bytes: int
+    free_bytes: int = 0
+
+    def describe(self, key: UpstreamKey, root: Path) -> str:
+        return (f"disk estimate: {self.total_frames} frames x {key.num_layers} layers x {key.hidden_size} "
+                f"x 2 bytes = {human_bytes(self.total_bytes)} in all, {human_bytes(self.remaining_bytes)} still "
+                f"to write; {human_bytes(self.free_bytes)} free at {root}")
+
+
+def disk_estimate(root: Path, plan: ShardPlan, frames: Dict[str, int], key: UpstreamKey) -> DiskEstimate:
+    """Bytes of the whole cache and of the shards not yet written; refuse if the disk lacks them."""
+    per_shard = [estimate_bytes(sum(frames[i] for i in ids), key.num_layers, key.hidden_size)
+                 for ids in plan.shards]
+    remaining = sum(size for k, size in enumerate(per_shard) if not shard_looks_done(root, k))
+    total_frames = sum(frames.values())
+    estimate = DiskEstimate(total_frames, estimate_bytes(total_frames, key.num_layers, key.hidden_size), remaining)
+    estimate.free_bytes = check_disk_space(root, remaining)
+    return estimate
+
+
+# --------------------------------------------------------------------------- extraction
+
+@dataclass
+class ExtractReport:
+    """What one rank did: shards written (with the reason they were (re)done) and skipped."""
+
+    rank: int
+    world_size: int
+    shards: List[int] = field(default_factory=list)
+    written: Dict[int, str] = field(default_factory=dict)
+    skipped: List[int] = field(default_factory=list)
+    utterances: int = 0
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+    estimate: Optional[DiskEstimate] = None
+
+
+def audio_hashes(utts: Sequence[Utterance], desc: str, quiet: bool) -> Dict[str, str]:
+    """Utterance id -> sha256 of its audio file's bytes (the cache key of its features)."""
+    return {u.id: sha256_file(u.path) for u in tqdm(utts, desc=desc, unit="file", disable=quiet, leave=False)}
+
+
+class AudioStream:
+    """Decoded audio of the utterances to extract, in order; decoding overlaps the forward when
+    ``workers`` > 0 (a torch DataLoader)."""
+
+    def __init__(self, utts: Sequence[Utterance], workers: int):
+        self.utts, self.workers = list(utts), workers
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def __getitem__(self, k: int) -> Tuple[str, np.ndarray]:
+        return self.utts[k].id, load_audio(self.utts[k].path)
+
+    def __iter__(self) -> Iterator[Tuple[str, np.ndarray]]:
+        if self.workers <= 0:
+            return (self[k] for k in range(len(self)))
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(self, batch_size=None, shuffle=False, num_workers=self.workers,
+                            collate_fn=lambda item: item, prefetch_factor=4)
+        return iter(loader)
+
+
+def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None, *, device: str = "auto",
+            shard_size: int = DEFAULT_SHARD_SIZE, rank: Optional[int] = None, world_size: Optional[int] = None,
+            workers: int = 1, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
+            quiet: bool = False) -> ExtractReport:
+    """Extract this rank's share of the manifest into ``out``; return what was done."""
+    start = time.perf_counter()
+    env_rank, env_world, local_rank = dist_rank()
+    rank = env_rank if rank is None else rank
+    world_size = env_world if world_size is None else world_size
+    out = Path(out)
+    utts = sorted(load_manifest(data_dir), key=lambda u: u.id)
+    if extractor is None:
+        extractor = UpstreamExtractor(upstream, ckpt, pick_device(device, local_rank))
+    elif (extractor.name, extractor.ckpt) != (upstream, ckpt):
+        raise CacheError(f"extractor holds {extractor.name} {extractor.ckpt}, asked for {upstream} {ckpt}")
+    key = extractor.key()
+    plan = ShardPlan.from_ids((u.id for u in utts), shard_size)
+    check_owner(out, key)
+    frames = estimated_frames(utts, key.downsample_rate)
+    report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
+    report.estimate = disk_estimate(out, plan, frames, key)
+    say(quiet, rank, f"{key.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
+                     f"{key.downsample_rate} samples, on {extractor.device}")
+    say(quiet, rank, report.estimate.describe(key, out))
+    prepare_root(out, key, plan, extra={"data": str(Path(data_dir).resolve()), "ckpt": ckpt})
+
+    by_id = {u.id: u for u in utts}
+    todo = plan_work(out, plan, report, by_id, key, full_check, quiet)
+    run_shards(out, plan, todo, by_id, key, extractor, workers, report, quiet)
+    report.seconds = time.perf_counter() - start
+    say(quiet, rank, f"rank {rank}/{world_size}: wrote {len(report.written)} shards, kept {len(report.skipped)} "
+                     f"complete ones ({report.utterances} utterances, {report.audio_seconds:.0f} s of audio "
+                     f"in {report.seconds:.1f} s)")
+    missing = [k for k in range(len(plan)) if not shard_looks_done(out, k)]
+    say(quiet, rank, f"cache {out}: " + ("complete" if not missing else
+                                         f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
+    return report
+
+
+def check_owner(out: Path, key: UpstreamKey) -> None:
+    """Refuse a cache folder made by another upstream or checkpoint before doing any work."""
+    if (Path(out) / HEADER).exists():
+        old = key_of(read_header(out))
+        if old.identity() != key.identity():
+            raise CacheError(f"{out} holds features of {old.describe()}, not of {key.describe()}; "
+                             f"extract into another --out folder")
+
+
+def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str, Utterance],
+              key: UpstreamKey, full_check: bool, quiet: bool) -> Dict[int, List[Tuple[str, str]]]:
+    """This rank's shards that must be (re)done -> their (id, audio sha256) rows; complete ones are skipped."""
+    mine = [by_id[i] for k in report.shards for i in plan.shards[k]]
+    hashes = audio_hashes(mine, f"rank {report.rank}: hashing audio", quiet)
+    todo = {}
+    for k in report.shards:
+        expected = [(i, hashes[i]) for i in plan.shards[k]]
+        problem = shard_problem(out, k, key, expected, full=full_check)
+        if problem is None:
+            report.skipped.append(k)
+            continue
+        if problem != "not written yet":
+            say(quiet, report.rank, f"shard {k}: redoing it ({problem})")
+        report.written[k] = problem
+        todo[k] = expected
+    return todo
+
+
+def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]], by_id: Dict[str, Utterance],
+               key: UpstreamKey, extractor: UpstreamExtractor, workers: int, report: ExtractReport,
+               quiet: bool) -> None:
+    """Forward every utterance of the shards in ``todo`` and write each shard when its last one is done."""
+    order = [(k, utt_id) for k in sorted(todo) for utt_id, _ in todo[k]]
+    seconds = sum(by_id[i].seconds for _, i in order)
+    stream = AudioStream([by_id[i] for _, i in order], workers)
+    bar = tqdm(total=seconds, unit="s audio", desc=f"rank {report.rank}: extracting", disable=quiet,
+               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]")
+    pending: List[Tuple[str, str, np.ndarray]] = []
+    for (k, utt_id), (loaded_id, wav) in zip(order, stream):
+        assert loaded_id == utt_id, (loaded_id, utt_id)
+        try:
+            feats = extractor(wav)
+        except Exception as err:
+            raise CacheError(f"{by_id[utt_id].path}: upstream {key.name} failed on this utterance ({err})") from err
+        pending.append((utt_id, dict(todo[k])[utt_id], feats.astype(np.float16)))
+        report.utterances += 1
+        report.audio_seconds += len(wav) / TARGET_RATE
+        bar.update(len(wav) / TARGET_RATE)
+        if len(pending) == len(todo[k]):
+            remove_stale(out, k)
+            write_shard(out, k, key, pending)
+            pending = []
+    bar.close()
+
+
+def say(quiet: bool, rank: int, message: str) -> None:
+    if not quiet:
+        prefix = f"[extract rank {rank}] " if int(os.environ.get("WORLD_SIZE", 1)) > 1 else "[extract] "
+        print(prefix + message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3prl-crosscorpus extract",
+        description="Run a frozen s3prl upstream once over the manifest and store all hidden layers "
+                    "(fp16, memory-mapped shards). Re-running resumes; under torchrun each rank takes a share.")
+    parser.add_argument("-u", "--upstream", required=True, help="s3prl upstream name (hubert, hubert_local, fbank, ...)")
+    parser.add_argument("-k", "--upstream_ckpt", "--ckpt", dest="ckpt", help="checkpoint for *_local upstreams")
+    parser.add_argument("--data", required=True, type=Path, help="DATA_DIR holding manifest.jsonl (from `prepare`)")
+    parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
+    parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard")
+    parser.add_argument("--workers", type=int, default=1, help="audio decoding processes (0: in the main process)")
+    parser.add_argument("--quick-check", action="store_true",
+                        help="on resume trust a shard whose size and header match, without re-hashing it")
+    parser.add_argument("--rank", type=int, help="this process's share (default: $RANK from torchrun, else 0)")
+    parser.add_argument("--world-size", type=int, help="number of shares (default: $WORLD_SIZE, else 1)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        extract(args.data, args.out, args.upstream, args.ckpt, device=args.device, shard_size=args.shard_size,
+                rank=args.rank, world_size=args.world_size, workers=args.workers, full_check=not args.quick_check)
+    except (CacheError, ManifestError, AudioError) as err:
+        print(f"extract: error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,350 @@
+"""On-disk cache of a frozen upstream's hidden layers: format, shard writer/reader, validation.
+
+Layout of a cache folder::
+
+    CACHE/cache.json            header: format, upstream key (name, checkpoint sha256), layers, width,
+                                downsample rate, shard plan (shard size, number of shards)
+    CACHE/shards/00003.npy      fp16 array [sum of frames, layers, width] of the shard's utterances
+    CACHE/shards/00003.json     shard index: file size and sha256, one row per utterance
+                                (id, audio sha256, offset, length), written after the .npy
+
+A shard is complete only when its index exists and describes its ``.npy``: the index is the
+commit marker, both files are written to temporary names and renamed. A run keeps complete
+shards whose upstream key and per-utterance audio hashes match, and redoes the others.
+Shards are a fixed number of utterances in sorted-id order, so the plan is deterministic
+and torchrun rank ``r`` of ``W`` takes shards ``r, r+W, ...``.
+"""
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .io_utils import atomic_open, read_json, sha256_file, write_json
+
+FORMAT_VERSION = 1
+HEADER = "cache.json"
+SHARD_DIR = "shards"
+DTYPE = "float16"
+BYTES_PER_VALUE = 2
+DEFAULT_SHARD_SIZE = 32
+FP16_MAX = float(np.finfo(np.float16).max)
+
+
+class CacheError(RuntimeError):
+    """A cache that is missing, incomplete, made by another upstream, or that cannot be written."""
+
+
+@dataclass(frozen=True)
+class UpstreamKey:
+    """What the stored features depend on besides the audio: the upstream and its checkpoint."""
+
+    name: str
+    ckpt_sha256: Optional[str]
+    num_layers: int
+    hidden_size: int
+    downsample_rate: int
+
+    def identity(self) -> Tuple[str, Optional[str]]:
+        return self.name, self.ckpt_sha256
+
+    def describe(self) -> str:
+        ckpt = f"checkpoint sha256 {self.ckpt_sha256[:16]}…" if self.ckpt_sha256 else "no checkpoint file"
+        return f"upstream {self.name!r} ({ckpt})"
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """Utterance ids of every shard: sorted ids cut into runs of ``shard_size``."""
+
+    shard_size: int
+    shards: Tuple[Tuple[str, ...], ...]
+
+    @classmethod
+    def from_ids(cls, ids: Iterable[str], shard_size: int = DEFAULT_SHARD_SIZE) -> "ShardPlan":
+        if shard_size < 1:
+            raise CacheError(f"shard size must be at least 1, got {shard_size}")
+        ordered = sorted(set(ids))
+        return cls(shard_size, tuple(tuple(ordered[i:i + shard_size]) for i in range(0, len(ordered), shard_size)))
+
+    def __len__(self) -> int:
+        return len(self.shards)
+
+    def for_rank(self, rank: int, world_size: int) -> List[int]:
+        """Shard numbers of one torchrun rank: ``rank, rank + world_size, ...`` (disjoint, covering)."""
+        if not 0 <= rank < world_size:
+            raise CacheError(f"rank {rank} is outside world size {world_size}")
+        return list(range(rank, len(self.shards), world_size))
+
+
+def shard_paths(root: Path, shard: int) -> Tuple[Path, Path]:
+    """(array file, index file) of one shard."""
+    base = Path(root) / SHARD_DIR / f"{shard:05d}"
+    return base.with_suffix(".npy"), base.with_suffix(".json")
+
+
+def estimate_frames(num_samples_16k: int, downsample_rate: int) -> int:
+    """Upper estimate of an utterance's frame count: s3prl's ``round(len(wav) / rate)``, at least 1."""
+    return max(1, round(num_samples_16k / downsample_rate))
+
+
+def samples_at_16k(num_frames: int, sample_rate: int) -> int:
+    """Number of samples a file of ``num_frames`` at ``sample_rate`` has after resampling to 16 kHz."""
+    return -(-num_frames * 16000 // sample_rate)
+
+
+def estimate_bytes(total_frames: int, num_layers: int, hidden_size: int) -> int:
+    """Disk use of the stored features: frames x layers x width x 2 bytes (fp16)."""
+    return int(total_frames) * num_layers * hidden_size * BYTES_PER_VALUE
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def check_disk_space(path: Path, needed: int) -> int:
+    """Free bytes at ``path`` (or its nearest existing parent); raise CacheError when below ``needed``."""
+    probe = Path(path).resolve()
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise CacheError(f"not enough disk space for the feature cache at {path}: it needs about "
+                         f"{human_bytes(needed)} ({needed} bytes) but only {human_bytes(free)} ({free} bytes) "
+                         f"are free on {probe}; choose another --out or free space")
+    return free
+
+
+# --------------------------------------------------------------------------- header
+
+def make_header(key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> dict:
+    return {"format_version": FORMAT_VERSION, "dtype": DTYPE, "layout": "[frames, layers, hidden]",
+            "upstream": asdict(key), "shard_size": plan.shard_size, "num_shards": len(plan),
+            "num_utterances": sum(len(s) for s in plan.shards), **dict(extra or {})}
+
+
+def read_header(root: Path) -> dict:
+    path = Path(root) / HEADER
+    if not path.exists():
+        raise CacheError(f"{path}: no feature cache here; run `s3prl-crosscorpus extract ... --out {root}`")
+    header = read_json(path)
+    if header.get("format_version") != FORMAT_VERSION:
+        raise CacheError(f"{path}: cache format {header.get('format_version')} is not the supported "
+                         f"{FORMAT_VERSION}; extract again into a new folder")
+    return header
+
+
+def key_of(header: Mapping) -> UpstreamKey:
+    return UpstreamKey(**header["upstream"])
+
+
+def prepare_root(root: Path, key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> None:
+    """Write the header; refuse a folder that already holds another upstream's features."""
+    root = Path(root)
+    if (root / HEADER).exists():
+        old = key_of(read_header(root))
+        if old.identity() != key.identity():
+            raise CacheError(f"{root} holds features of {old.describe()}, not of {key.describe()}; "
+                             f"extract into another --out folder")
+    (root / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+    write_json(root / HEADER, make_header(key, plan, extra))
+
+
+# --------------------------------------------------------------------------- shards
+
+def write_shard(root: Path, shard: int, key: UpstreamKey,
+                items: Sequence[Tuple[str, str, np.ndarray]]) -> dict:
+    """Store ``(utt id, audio sha256, features [T, L, D])`` of one shard; return its index.
+
+    The array goes to a temporary name and is renamed, then the index (the commit marker) is written.
+    """
+    if not items:
+        raise CacheError(f"shard {shard} has no utterances")
+    rows, arrays, offset = [], [], 0
+    for utt_id, audio_sha, feats in items:
+        feats = check_features(utt_id, feats, key)
+        rows.append({"id": utt_id, "audio_sha256": audio_sha, "offset": offset, "length": int(feats.shape[0])})
+        arrays.append(feats)
+        offset += feats.shape[0]
+    array = np.concatenate(arrays, axis=0)
+    npy, index_path = shard_paths(root, shard)
+    if index_path.exists():
+        index_path.unlink()  # an old index must never describe the new array
+    with atomic_open(npy, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+    index = {"format_version": FORMAT_VERSION, "shard": shard, "upstream": asdict(key), "file": npy.name,
+             "bytes": npy.stat().st_size, "sha256": sha256_file(npy), "shape": list(array.shape),
+             "rows": rows}
+    write_json(index_path, index)
+    return index
+
+
+def check_features(utt_id: str, feats: np.ndarray, key: UpstreamKey) -> np.ndarray:
+    """fp16 [T, L, D] with the key's layers and width and finite values, or a CacheError naming the utterance."""
+    feats = np.asarray(feats)
+    expected = (key.num_layers, key.hidden_size)
+    if feats.ndim != 3 or feats.shape[1:] != expected or feats.shape[0] < 1:
+        raise CacheError(f"{utt_id}: features of shape {feats.shape} do not match [frames, {expected[0]}, "
+                         f"{expected[1]}] of {key.describe()}")
+    if not np.all(np.isfinite(feats)):
+        raise CacheError(f"{utt_id}: upstream features hold non-finite values")
+    if np.abs(feats).max() > FP16_MAX:
+        raise CacheError(f"{utt_id}: upstream features exceed the fp16 range (max |x| "
+                         f"{float(np.abs(feats).max()):.1f} > {FP16_MAX:.0f})")
+    return feats.astype(np.float16, copy=False)
+
+
+def shard_problem(root: Path, shard: int, key: UpstreamKey, expected: Sequence[Tuple[str, str]],
+                  full: bool = True) -> Optional[str]:
+    """Why shard ``shard`` must be (re)done, or None when it is complete and current.
+
+    ``expected`` is the shard's ``(utt id, audio sha256)`` list. ``full`` also re-hashes the
+    array file, which catches same-size corruption; without it only size and header are checked.
+    """
+    npy, index_path = shard_paths(root, shard)
+    if not index_path.exists():
+        return "not written yet" if not npy.exists() else "array without index (interrupted)"
+    try:
+        index = read_json(index_path)
+    except (OSError, json.JSONDecodeError) as err:
+        return f"unreadable index ({err})"
+    try:
+        made_by = UpstreamKey(**index["upstream"])
+    except (KeyError, TypeError):
+        return "index without a valid upstream key"
+    if made_by != key:
+        return f"made by {made_by.describe()}"
+    if [(r["id"], r["audio_sha256"]) for r in index.get("rows", [])] != list(expected):
+        return "utterances or their audio changed"
+    if not npy.exists():
+        return "array file missing"
+    size = npy.stat().st_size
+    if size != index["bytes"]:
+        return f"array file has {size} bytes, index says {index['bytes']} (truncated or replaced)"
+    problem = array_header_problem(npy, index)
+    if problem:
+        return problem
+    if full and sha256_file(npy) != index["sha256"]:
+        return "array file checksum differs from the index (corrupted)"
+    return None
+
+
+def array_header_problem(npy: Path, index: Mapping) -> Optional[str]:
+    """Check the .npy header: shape as indexed, fp16."""
+    try:
+        array = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        return f"array file unreadable ({err})"
+    if list(array.shape) != list(index["shape"]) or array.dtype != np.float16:
+        return f"array file holds {array.dtype} {list(array.shape)}, index says float16 {index['shape']}"
+    return None
+
+
+# --------------------------------------------------------------------------- reader
+
+@dataclass(frozen=True)
+class Entry:
+    shard: int
+    offset: int
+    length: int
+    audio_sha256: str
+
+
+class FeatureCache:
+    """Read side: utterance id -> memory-mapped fp16 features ``[frames, layers, hidden]``.
+
+    Opening checks every shard's index against the header and its array's size and shape;
+    ``full=True`` also re-hashes the arrays.
+    """
+
+    def __init__(self, root: Path, full: bool = False):
+        self.root = Path(root)
+        self.header = read_header(self.root)
+        self.key = key_of(self.header)
+        self.entries: Dict[str, Entry] = {}
+        self.problems: Dict[int, str] = {}
+        self._arrays: Dict[int, np.ndarray] = {}
+        for shard in range(self.header["num_shards"]):
+            self._open_index(shard, full)
+
+    def _open_index(self, shard: int, full: bool) -> None:
+        npy, index_path = shard_paths(self.root, shard)
+        if not index_path.exists():
+            self.problems[shard] = "not written"
+            return
+        index = read_json(index_path)
+        expected = [(r["id"], r["audio_sha256"]) for r in index["rows"]]
+        problem = shard_problem(self.root, shard, self.key, expected, full=full)
+        if problem:
+            self.problems[shard] = problem
+            return
+        for row in index["rows"]:
+            self.entries[row["id"]] = Entry(shard, row["offset"], row["length"], row["audio_sha256"])
+
+    @property
+    def num_layers(self) -> int:
+        return self.key.num_layers
+
+    @property
+    def hidden_size(self) -> int:
+        return self.key.hidden_size
+
+    @property
+    def downsample_rate(self) -> int:
+        return self.key.downsample_rate
+
+    def __contains__(self, utt_id: str) -> bool:
+        return utt_id in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def length(self, utt_id: str) -> int:
+        return self.entries[utt_id].length
+
+    def features(self, utt_id: str) -> np.ndarray:
+        """Read-only fp16 view ``[frames, layers, hidden]`` of one utterance."""
+        try:
+            entry = self.entries[utt_id]
+        except KeyError:
+            raise CacheError(f"{self.root}: utterance {utt_id!r} is not in the cache; "
+                             f"run `s3prl-crosscorpus extract` over this manifest") from None
+        array = self._arrays.get(entry.shard)
+        if array is None:
+            array = self._arrays[entry.shard] = np.load(shard_paths(self.root, entry.shard)[0], mmap_mode="r")
+        return array[entry.offset:entry.offset + entry.length]
+
+    def require(self, ids: Iterable[str], audio_sha256: Optional[Mapping[str, str]] = None) -> None:
+        """Raise CacheError unless every id is stored (and, if given, from the same audio bytes)."""
+        ids = list(ids)
+        missing = [i for i in ids if i not in self.entries]
+        if missing:
+            broken = "; ".join(f"shard {k}: {why}" for k, why in sorted(self.problems.items())[:5])
+            raise CacheError(f"{self.root}: {len(missing)} of {len(ids)} utterances are not in the cache "
+                             f"(first: {missing[0]}){'; ' + broken if broken else ''}; run "
+                             f"`s3prl-crosscorpus extract` again to finish it")
+        if audio_sha256 is not None:
+            changed = [i for i in ids if audio_sha256.get(i) not in (None, self.entries[i].audio_sha256)]
+            if changed:
+                raise CacheError(f"{self.root}: the audio of {len(changed)} utterances changed since extraction "
+                                 f"(first: {changed[0]}); run `s3prl-crosscorpus extract` again")
+
+    def __getstate__(self) -> dict:
+        # Memory maps are reopened lazily in each DataLoader worker.
+        state = dict(self.__dict__)
+        state["_arrays"] = {}
+        return state
+
+
+def remove_stale(root: Path, shard: int) -> None:
+    """Delete a shard's files (before redoing it) so a crash never leaves a mismatched pair."""
+    for path in shard_paths(root, shard)[::-1]:
+        if path.exists():
+            os.unlink(path)

@@ -1,0 +1,99 @@
+"""Emotion probabilities of new audio from a ``dev-best.ckpt`` of the crosscorpus_emotion downstream.
+
+The checkpoint written by s3prl's runner holds everything needed: ``Args`` (upstream name, ``-k``
+checkpoint, feature selection), ``Config`` (the head's ``modelrc``), and the trained ``Featurizer``
+(layer weights) and ``Downstream`` (projector + head) states (plus ``Upstream`` when fine-tuned).
+"""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .heads import EmotionModel, build_model
+from .labels import LABELS
+
+
+class CheckpointError(ValueError):
+    """A file that is not a crosscorpus_emotion checkpoint of s3prl's runner."""
+
+
+@dataclass
+class DnnPredictor:
+    """Frozen upstream -> featurizer (weighted layer sum) -> projector + head, in eval mode."""
+
+    upstream: nn.Module
+    featurizer: nn.Module
+    model: EmotionModel
+    args: Any
+    config: dict
+    device: str = "cpu"
+    labels: Sequence[str] = LABELS
+
+    @classmethod
+    def from_checkpoint(cls, ckpt_path: Union[str, Path], device: str = "cpu",
+                        upstream_ckpt: Optional[str] = None) -> "DnnPredictor":
+        """Rebuild the whole model of a runner checkpoint; ``upstream_ckpt`` replaces a moved ``-k`` file."""
+        from . import compat
+
+        compat.apply()
+        from s3prl import hub
+        from s3prl.upstream.interfaces import Featurizer
+
+        ckpt = load_checkpoint(ckpt_path)
+        args, config = ckpt["Args"], ckpt["Config"]
+        upstream = getattr(hub, args.upstream)(
+            ckpt=upstream_ckpt or args.upstream_ckpt, model_config=args.upstream_model_config, refresh=False,
+        ).to(device)
+        if "Upstream" in ckpt:  # saved only when the upstream was fine-tuned (-f)
+            upstream.load_state_dict(ckpt["Upstream"])
+        upstream.eval()
+        featurizer = Featurizer(upstream=upstream, feature_selection=args.upstream_feature_selection,
+                                layer_selection=args.upstream_layer_selection, upstream_device=device,
+                                normalize=args.upstream_feature_normalize).to(device)
+        featurizer.load_state_dict(ckpt["Featurizer"])
+        model = build_model(featurizer.output_dim, config["downstream_expert"]["modelrc"]).to(device)
+        model.load_state_dict({k[len("model."):]: v for k, v in ckpt["Downstream"].items() if k.startswith("model.")})
+        return cls(upstream, featurizer.eval(), model.eval(), args, config, device)
+
+    @torch.no_grad()
+    def predict_proba(self, waves: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities [N, 4] (columns in LABELS order) of 16 kHz mono float waves.
+
+        Each wave goes through the upstream alone: HuBERT's first conv layer normalises over the
+        whole (padded) input, so batching would make a prediction depend on its batch-mates.
+        """
+        rows = []
+        for wave in waves:
+            wave = np.asarray(wave, dtype=np.float32)
+            if wave.ndim != 1 or not len(wave):
+                raise ValueError(f"each wave must be a non-empty 1-d 16 kHz mono array, got shape {wave.shape}")
+            wavs = [torch.from_numpy(wave).to(self.device)]
+            features = self.featurizer(wavs, self.upstream(wavs))
+            lengths = torch.tensor([len(features[0])], device=self.device)
+            rows.append(torch.softmax(self.model(features[0].unsqueeze(0), lengths), dim=-1)[0].cpu().numpy())
+        return np.stack(rows) if rows else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+    def predict(self, waves: Sequence[np.ndarray]) -> List[str]:
+        """The most probable label of each wave."""
+        return [LABELS[int(k)] for k in self.predict_proba(waves).argmax(axis=1)]
+
+
+def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
+    """Load a runner checkpoint on CPU and check that it is one of this downstream."""
+    from . import compat
+
+    compat.apply()
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    ckpt = torch.load(path, map_location="cpu")
+    missing = [k for k in ("Args", "Config", "Featurizer", "Downstream") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (missing {', '.join(missing)})")
+    if getattr(ckpt["Args"], "downstream", None) != "crosscorpus_emotion":
+        raise CheckpointError(f"{path}: trained for downstream {getattr(ckpt['Args'], 'downstream', None)!r}, "
+                              "not crosscorpus_emotion")
+    return ckpt
