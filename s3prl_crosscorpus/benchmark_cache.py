@@ -167,7 +167,8 @@ def report(extraction: dict, fly: dict, cached: dict, synth_mean: float, args: a
         f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), head {args.head}, "
         f"projector {args.projector_dim}, batch {args.batch_size}, matched {args.corpus} fold 1, "
         f"{args.steps} steps ({args.warmup} warm-up steps not timed), device {args.device}, "
-        f"{args.threads} threads, synthetic utterances of {synth_mean:.2f} s on average",
+        f"{args.threads} threads, synthetic utterances of {synth_mean:.2f} s on average; load average "
+        f"before/after {args.load_before:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
         "",
         f"{'path':<28}{'s/step':>10}{'steps/s':>10}{'peak RSS':>12}",
         f"{'on the fly (run-downstream)':<28}{fly['seconds_per_step']:>10.4f}{1 / fly['seconds_per_step']:>10.2f}"
@@ -220,6 +221,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.workdir = (args.workdir or Path(scratch)).resolve()
         print(f"preparing synthetic corpora and a random HuBERT base in {args.workdir} ...", file=sys.stderr)
         synth_mean = prepare_inputs(args.workdir, args.per_class)
+        args.load_before = os.getloadavg()[0]
         parts: Dict[str, dict] = {}
         for name in ("extract", "onthefly", "cached"):
             print(f"running {name} ...", file=sys.stderr)

@@ -16,7 +16,7 @@ _APPLIED: Dict[str, bool] = {}
 
 
 def _fail_with(message: str):
-    """A callable (and decorator factory result) that raises a RuntimeError with ``message``."""
+    """A function that raises a RuntimeError with ``message`` whatever it is called with."""
     def fail(*args, **kwargs):
         raise RuntimeError(message)
     return fail
@@ -42,8 +42,8 @@ def torchaudio_without_extension() -> bool:
     stub._load_lib = lambda lib: False
 
     def fail_if_no_align(func):
-        return functools.wraps(func)(_fail_with(f"torchaudio.{func.__name__} needs torchaudio's compiled extension, "
-                          "which does not load with this torch build"))
+        message = f"torchaudio.{func.__name__} needs torchaudio's compiled extension, which does not load here"
+        return functools.wraps(func)(_fail_with(message))
 
     stub.fail_if_no_align = fail_if_no_align
     sys.modules["torchaudio._extension"] = stub

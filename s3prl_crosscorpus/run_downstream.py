@@ -57,6 +57,16 @@ def missing_config(argv: Sequence[str]) -> Optional[str]:
             "or -e CHECKPOINT to continue or evaluate an experiment")
 
 
+def default_device(argv: Sequence[str]) -> List[str]:
+    """``--device cpu`` when none is given and CUDA is absent (s3prl's default, cuda, cannot work there)."""
+    import torch
+
+    argv = list(argv)
+    if torch.cuda.is_available() or any(a == "--device" or a.startswith("--device=") for a in argv):
+        return argv
+    return argv + ["--device", "cpu"]
+
+
 def validating(get_args: Callable) -> Callable:
     """Wrap s3prl's ``get_downstream_args`` so that a crosscorpus_emotion config is checked (data,
     folds, heads) right after parsing: bad configurations stop before the upstream loads or training."""
@@ -76,7 +86,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run s3prl's ``run_downstream`` main with ``argv``; 2 on a configuration error."""
     from .dataset import ConfigError
 
-    argv = compat.torchrun_args(sys.argv[1:] if argv is None else argv)
+    argv = default_device(compat.torchrun_args(sys.argv[1:] if argv is None else argv))
     message = missing_config(argv)
     if message:
         print(f"error: {message}", file=sys.stderr)

@@ -96,7 +96,6 @@ def test_first_steps_give_the_same_losses_from_the_cache_as_on_the_fly(tmp_path,
                                rtol=LOSS_RTOL, atol=1e-5)
     assert not np.allclose(fly.featurizer.model.weights.detach(), [1.5, -1.0, 0.5])  # the weighting learned
     control = np.asarray(runs["control"][1])
-    print("control", np.max(np.abs(control - fly_losses) / np.abs(fly_losses)))
     assert np.max(np.abs(control - fly_losses) / np.abs(fly_losses)) > 10 * LOSS_RTOL
 
 

@@ -10,7 +10,7 @@ from s3prl_crosscorpus.dataset import (ConfigError, DataSettings, EmotionDataset
                                        collate, load_experiment)
 from s3prl_crosscorpus.folds import make_split
 from s3prl_crosscorpus.io_utils import read_json, write_json
-from s3prl_crosscorpus.labels import LABEL_TO_INDEX, LABELS
+from s3prl_crosscorpus.labels import LABEL_TO_INDEX
 
 
 def settings(data_dir, **datarc) -> DataSettings:

@@ -205,3 +205,12 @@ def test_bad_configuration_stops_before_training(data_dir, tmp_path, capsys, cas
     assert code == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("exp/*.ckpt"))
+
+
+def test_device_defaults_to_cpu_without_cuda():
+    from s3prl_crosscorpus.run_downstream import default_device
+
+    given = ["-m", "train", "--device", "cuda:1"]
+    assert default_device(given) == given
+    expected = given[:2] + ([] if torch.cuda.is_available() else ["--device", "cpu"])
+    assert default_device(given[:2]) == expected

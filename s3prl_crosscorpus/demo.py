@@ -1,0 +1,136 @@
+"""``demo``: the whole study on synthetic corpora, end to end, on a laptop CPU in minutes.
+
+synthesise -> prepare -> eGeMAPS-SVM and a DNN head (tiny random HuBERT, read once into a
+feature cache) on five folds, matched and extended -> leaderboard, plots, bundle, validate.
+Every step resumes: re-running the command skips what is already done.
+"""
+import argparse
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from .folds import FOLDS
+from .labels import CORPORA
+
+DNN_SYSTEM = "TinyRandomHuBERT-Linear"
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def ensure_corpora(out: Path, per_class: int, seed: int) -> dict:
+    """Synthesise the corpora once; a finished tree (marked by a stamp file) is reused."""
+    from .synth import synthesize
+
+    root, stamp = out / "corpora", out / "corpora" / ".complete"
+    roots = {c: root / c for c in CORPORA}
+    if stamp.exists() and stamp.read_text() == f"{per_class} {seed}":
+        print(f"reusing {root}")
+        return roots
+    synthesize(root, per_class, seed)
+    stamp.write_text(f"{per_class} {seed}")
+    return roots
+
+
+def experiments(folds: Sequence[int]) -> List[Tuple[str, Optional[str], int]]:
+    """(condition, test corpus or None = every corpus, fold) of the demo grid."""
+    plan = [("matched", corpus, fold) for corpus in CORPORA for fold in folds]
+    return plan + [("extended", None, fold) for fold in folds]
+
+
+def run_svm(data: Path, results: Path, folds: Sequence[int], grid: str) -> None:
+    from baseline_svm.run import RunConfig, run
+
+    for condition, test_corpus in [("matched", c) for c in CORPORA] + [("extended", "all")]:
+        run(RunConfig(data_dir=data, out=results, feature_set="eGeMAPSv02", condition=condition,
+                      test_corpus=test_corpus, folds=tuple(folds), grid=grid, skip_done=True))
+
+
+def dnn_done(results: Path, condition: str, test_corpus: Optional[str], fold: int) -> bool:
+    from .results import result_path
+
+    corpora = [test_corpus] if test_corpus else list(CORPORA)
+    return all(result_path(results, DNN_SYSTEM, condition, c, fold).exists() for c in corpora)
+
+
+def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: str, steps: int, seed: int) -> None:
+    """Tiny random HuBERT -> one extraction pass -> s3prl's runner trains each fold from the cache."""
+    from .cli import main as cli
+    from .extract import extract
+    from .random_hubert import write_random_hubert
+    from .run_downstream import config_path
+
+    ckpt = out / "upstream" / "tiny_random_hubert.pt"
+    if not ckpt.exists():
+        write_random_hubert(ckpt, size="tiny", seed=seed)
+    cache = out / "cache" / "tiny_random_hubert"
+    extract(data, cache, "hubert_local", str(ckpt))
+    d = "config.downstream_expert"
+    for condition, test_corpus, fold in experiments(folds):
+        if dnn_done(results, condition, test_corpus, fold):
+            print(f"skip {DNN_SYSTEM} {condition} {test_corpus or 'all'} fold {fold}: result exists")
+            continue
+        expdir = out / "exp" / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}"
+        overrides = ",,".join([
+            f"{d}.datarc.data_dir='{data}'", f"{d}.datarc.condition='{condition}'",
+            f"{d}.datarc.test_corpus={test_corpus!r}", f"{d}.datarc.fold={fold}",
+            f"{d}.results_dir='{results}'", f"{d}.system_name='{DNN_SYSTEM}'", f"{d}.modelrc.head='{head}'",
+            f"config.runner.total_steps={steps}", f"config.runner.eval_step={max(steps // 4, 1)}",
+            f"config.runner.save_step={steps}", f"config.runner.log_step={max(steps // 4, 1)}",
+        ])
+        code = cli(["train-cached", "--cache", str(cache), "--no-audio-check", "-c", str(config_path("smoke")),
+                    "-p", str(expdir), "-o", overrides, "--seed", str(seed)])
+        if code:
+            raise SystemExit(f"demo: DNN training failed for {condition} {test_corpus or 'all'} fold {fold}")
+
+
+def report(results: Path, out: Path, data: Path) -> bool:
+    """Print the leaderboard, write plots and the bundle, validate it; True when valid."""
+    from .bundle import build_bundle
+    from .leaderboard import load_cells, render_markdown, summary
+    from .plots import plot_all
+    from .validate import validate_bundle
+
+    cells, sha = load_cells(results)
+    table = summary(cells, sha)
+    print(render_markdown(table))
+    plots = plot_all(cells, table, out / "plots")
+    bundle = out / "bundle.zip"
+    build_bundle(results, bundle, plots=True)
+    check = validate_bundle(bundle, data_dir=data)
+    for problem in check.problems:
+        print(f"problem: {problem}")
+    print(f"\nplots: {out / 'plots'} ({len(plots)} PNG files)\nbundle: {bundle} -> validate: {check.describe()}")
+    return check.ok
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="working folder (default demo_out)")
+    parser.add_argument("--utterances-per-class", type=int, default=2, help="per speaker and class (1..4)")
+    parser.add_argument("--folds", type=int, nargs="+", default=list(FOLDS), choices=FOLDS)
+    parser.add_argument("--head", default="linear", choices=("linear", "cnn_selfatt", "transformer"))
+    parser.add_argument("--steps", type=int, default=150, help="DNN training steps per fold")
+    parser.add_argument("--svm-grid", default="coarse", help="SVM C/gamma grid (coarse or libsvm)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-dnn", action="store_true", help="run the SVM only")
+    args = parser.parse_args(argv)
+    start, out = time.perf_counter(), args.out.resolve()
+    data, results = out / "data", out / "results"
+
+    step("1/5 synthesising EmoDB, RAVDESS and IEMOCAP in their real layouts")
+    roots = ensure_corpora(out, args.utterances_per_class, args.seed)
+    step("2/5 preparing the manifest")
+    from .manifest import prepare, summary
+
+    print(summary(prepare(roots, data)))
+    step("3/5 eGeMAPS-SVM, matched and extended, folds " + " ".join(map(str, args.folds)))
+    run_svm(data, results, args.folds, args.svm_grid)
+    if not args.skip_dnn:
+        step(f"4/5 {DNN_SYSTEM}: tiny random HuBERT, frozen, cached once; {args.steps} steps per fold")
+        run_dnn(data, out, results, args.folds, args.head, args.steps, args.seed)
+    step("5/5 leaderboard (UAR %, mean ± std over folds [paper, difference]), plots, bundle")
+    ok = report(results, out, data)
+    print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {results}")
+    return 0 if ok else 1

@@ -1,0 +1,28 @@
+"""recipes/run_all_folds.sh -> run_fold.sh: train + evaluate a fold, then skip it once its results exist."""
+import os
+import subprocess
+from pathlib import Path
+
+from s3prl_crosscorpus.random_hubert import write_random_hubert
+from s3prl_crosscorpus.results import load_results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_all_folds_writes_results_and_skips_finished_folds(data_dir, tmp_path):
+    ckpt = write_random_hubert(tmp_path / "tiny.pt", size="tiny")
+    env = dict(os.environ, OMP_NUM_THREADS="1", DATA_DIR=str(data_dir), UPSTREAM="hubert_local", CKPT=str(ckpt),
+               CONFIG=str(ROOT / "downstream_configs" / "smoke.yaml"), HEAD="cnn_selfatt", CONDITION="matched",
+               TEST_CORPUS="emodb", FOLDS="4", RESULTS="results", DEVICE="cpu",
+               EXTRA="config.runner.total_steps=4,,config.runner.eval_step=2,,config.runner.save_step=4")
+    recipe = str(ROOT / "recipes" / "run_all_folds.sh")
+    first = subprocess.run([recipe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-4000:]
+    results = load_results(tmp_path / "results")
+    assert [(r["system"], r["condition"], r["test_corpus"], r["fold"]) for r in results] == [
+        ("HuBERT-CNNSelfAtt", "matched", "emodb", 4)]
+    assert (tmp_path / "exp/hubert_local-cnn_selfatt/matched-emodb/fold4/dev-best.ckpt").exists()
+
+    again = subprocess.run([recipe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "fold 4: results exist, skipped" in again.stderr
+    assert load_results(tmp_path / "results")[0]["created"] == results[0]["created"]
