@@ -1,4 +1,5 @@
 """s3prl-crosscorpus: cross-corpus speech emotion recognition on s3prl + openSMILE."""
+from glob import glob
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -14,8 +15,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["s3prl_crosscorpus*", "baseline_svm*"]),
-    package_data={"s3prl_crosscorpus": ["VERSION", "*.json", "configs/*.yaml"]},
-    include_package_data=True,
+    package_data={"s3prl_crosscorpus": ["VERSION", "*.json", "*.md"], "baseline_svm": ["*.md"]},
+    # The YAML configs live at the top level for s3prl's -c; installs get a copy under <prefix>/share.
+    data_files=[("share/s3prl-crosscorpus/downstream_configs",
+                 sorted(glob("downstream_configs/*.yaml")))],
     # Every torch requirement must be satisfiable by the CPU build torch==2.13.0.
     install_requires=[
         "torch>=2.1",

@@ -17,7 +17,25 @@ from typing import Callable, List, Optional, Sequence
 from . import compat
 
 DOWNSTREAM = "crosscorpus_emotion"
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "downstream_configs"
+
+
+def find_config_dir() -> Path:
+    """``downstream_configs/`` of a source checkout, else the copy pip installs under ``<prefix>/share``."""
+    checkout = Path(__file__).resolve().parent.parent / "downstream_configs"
+    installed = Path(sys.prefix) / "share" / "s3prl-crosscorpus" / "downstream_configs"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+CONFIG_DIR = find_config_dir()
+
+
+def config_path(name: str) -> Path:
+    """A shipped config by name (``linear``, ``cnn_selfatt``, ``transformer``, ``smoke``)."""
+    path = CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))) or "none"
+        raise FileNotFoundError(f"{path}: no such shipped config (shipped: {shipped})")
+    return path
 PROG = "s3prl-crosscorpus run-downstream"
 
 

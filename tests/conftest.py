@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from s3prl_crosscorpus.manifest import load_manifest, prepare
 from s3prl_crosscorpus.synth import synthesize
@@ -9,6 +10,9 @@ from s3prl_crosscorpus.synth import synthesize
 #: Utterances per speaker and class in the shared synthetic corpora
 #: (EmoDB 80, RAVDESS 192, IEMOCAP 80 usable utterances).
 PER_CLASS = 2
+
+# One torch thread: CI machines have 2 cores, and oversubscribed threads make small CPU runs slower.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
