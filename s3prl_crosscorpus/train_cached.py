@@ -2,8 +2,9 @@
 
 Everything but the upstream is the on-the-fly path's code: s3prl's ``Runner`` loop (optimizer,
 scheduler, clipping, logging, dev evaluation, checkpoints), s3prl's ``Featurizer`` (softmax layer
-weights over every stored layer), and the ``crosscorpus_emotion`` expert (heads, shared folds,
-dev-UAR selection, predict/truth files, shared-schema results). The upstream is replaced by
+weights over every stored layer; only its weighted sum is computed without temporaries), and the
+``crosscorpus_emotion`` expert (heads, shared folds, dev-UAR selection, predict/truth files,
+shared-schema results). The upstream is replaced by
 :class:`CachedUpstream`, whose "waves" are the cached ``[frames, layers, hidden]`` arrays, so a
 training step costs only the head. Checkpoints are ordinary s3prl checkpoints: a model trained
 here also runs with ``s3prl-crosscorpus run-downstream -m evaluate -e CKPT`` on raw audio.
@@ -17,6 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
@@ -28,6 +30,8 @@ from .labels import LABEL_TO_INDEX
 PROG = "s3prl-crosscorpus train-cached"
 #: Frames of the stand-in output the Featurizer sees when it probes the upstream at start-up.
 PROBE_FRAMES = 50
+#: Extra key of the stand-in upstream's output: the padded batch with all layers, ``[B, T, L, D]``.
+STACKED = "stacked_hidden_states"
 
 
 class CachedUpstream(nn.Module):
@@ -45,12 +49,38 @@ class CachedUpstream(nn.Module):
     def get_downsample_rates(self, key: str) -> int:
         return 1
 
-    def forward(self, inputs: Sequence[Tensor]) -> Dict[str, List[Tensor]]:
+    def forward(self, inputs: Sequence[Tensor]) -> Dict[str, Any]:
         if inputs[0].dim() == 1:  # the Featurizer's start-up probe sends one random wave
-            probe = inputs[0].new_zeros(1, PROBE_FRAMES, self.key.hidden_size)
-            return {"hidden_states": [probe] * self.key.num_layers}
-        padded = pad_sequence(list(inputs), batch_first=True)  # [B, T_max, L, D]
-        return {"hidden_states": list(padded.unbind(dim=2))}
+            probe = inputs[0].new_zeros(1, PROBE_FRAMES, self.key.num_layers, self.key.hidden_size)
+        else:
+            probe = None
+        padded = probe if probe is not None else pad_sequence(list(inputs), batch_first=True)  # [B, T, L, D]
+        return {"hidden_states": list(padded.unbind(dim=2)), STACKED: padded}
+
+
+def cached_featurizer_class():
+    """s3prl's legacy ``Featurizer`` whose weighted sum reads the padded ``[B, T, L, D]`` batch in place.
+
+    Same parameters (``weights``, so checkpoints are interchangeable) and the same formula as s3prl's
+    ``_weighted_sum``: optional per-frame layer norm, then ``sum_l softmax(weights)_l * h_l``. s3prl
+    stacks the L layers into a new tensor and multiplies before summing (three full-size temporaries
+    forward and backward); a matrix product over the layer axis avoids them, which matters when the
+    upstream costs nothing.
+    """
+    from s3prl.upstream.interfaces import Featurizer
+
+    class CachedFeaturizer(Featurizer):
+        def forward(self, paired_wavs: Sequence[Any], paired_features: Dict[str, Any]) -> List[Tensor]:
+            stacked = paired_features.get(STACKED)
+            if (stacked is None or not hasattr(self, "weights") or self.feature_selection != "hidden_states"
+                    or self.layer_selection is not None or self.layer_num != stacked.size(2)):
+                return super().forward(paired_wavs, paired_features)
+            if self.normalize:
+                stacked = F.layer_norm(stacked, (stacked.shape[-1],))
+            weighted = torch.matmul(F.softmax(self.weights, dim=-1), stacked)  # [L] @ [B, T, L, D] -> [B, T, D]
+            return self.tolist(paired_wavs, weighted)
+
+    return CachedFeaturizer
 
 
 class CachedEmotionDataset(EmotionDataset):
@@ -106,6 +136,15 @@ def cached_runner_class():
             model = CachedUpstream(self.cache_key).to(self.args.device)
             return self._init_model(model=model, name="Upstream", trainable=False,
                                     interfaces=["get_downsample_rates"])
+
+        def _get_featurizer(self):
+            # Runner._get_featurizer, with the in-place weighted sum of the cached layers.
+            model = cached_featurizer_class()(
+                upstream=self.upstream.model, feature_selection=self.args.upstream_feature_selection,
+                layer_selection=self.args.upstream_layer_selection, upstream_device=self.args.device,
+                normalize=self.args.upstream_feature_normalize).to(self.args.device)
+            return self._init_model(model=model, name="Featurizer", trainable=True,
+                                    interfaces=["output_dim", "downsample_rate"])
 
         def _get_downstream(self):
             # Runner._get_downstream, with the expert class fixed and the true upstream rate passed on.
