@@ -254,6 +254,19 @@ def render(table: Mapping, fmt: str, metric: str) -> str:
     return json.dumps(table, indent=2) + "\n"
 
 
+def load_cells_for_cli(results_dir: Path) -> Optional[Tuple[List[Cell], str]]:
+    """``load_cells`` for a command: errors and the fold-file warning go to stderr; None on error."""
+    try:
+        cells, sha = load_cells(results_dir)
+    except (LeaderboardError, ResultError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+    warning = installed_fold_warning(sha)
+    if warning:
+        print(warning, file=sys.stderr)
+    return cells, sha
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="s3prl-crosscorpus leaderboard",
@@ -265,14 +278,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the md and csv tables")
     parser.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
     args = parser.parse_args(argv)
-    try:
-        cells, sha = load_cells(args.results_dir)
-    except (LeaderboardError, ResultError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    loaded = load_cells_for_cli(args.results_dir)
+    if loaded is None:
         return 1
-    warning = installed_fold_warning(sha)
-    if warning:
-        print(warning, file=sys.stderr)
+    cells, sha = loaded
     text = render(summary(cells, sha), args.format, args.metric)
     if args.output:
         with atomic_open(args.output, "w", encoding="utf-8") as handle:

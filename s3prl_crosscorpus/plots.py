@@ -5,7 +5,6 @@ the caller's pyplot backend.
 """
 import argparse
 import re
-import sys
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
@@ -18,9 +17,8 @@ from matplotlib.patches import Patch
 from .folds import CONDITIONS, FOLDS
 from .io_utils import atomic_open
 from .labels import CORPORA, CORPUS_DISPLAY, LABELS
-from .leaderboard import METRIC_NAMES, METRICS, Cell, LeaderboardError, installed_fold_warning, load_cells, summary
+from .leaderboard import METRIC_NAMES, METRICS, Cell, load_cells_for_cli, summary
 from .paper import PAPER_METRIC
-from .results import ResultError
 
 CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
 
@@ -137,14 +135,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the PNG files (default RESULTS_DIR/plots)")
     parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the comparison chart")
     args = parser.parse_args(argv)
-    try:
-        cells, sha = load_cells(args.results_dir)
-    except (LeaderboardError, ResultError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    loaded = load_cells_for_cli(args.results_dir)
+    if loaded is None:
         return 1
-    warning = installed_fold_warning(sha)
-    if warning:
-        print(warning, file=sys.stderr)
+    cells, sha = loaded
     paths = plot_all(cells, summary(cells, sha), args.out or args.results_dir / "plots", args.metric)
     print(f"wrote {len(paths)} PNG files to {paths[0].parent}")
     return 0

@@ -188,6 +188,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     roots = synthesize(args.out, args.utterances_per_class, args.seed)
     print("wrote " + ", ".join(str(p) for p in roots.values()))
-    print(f"next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
+    print("next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
           + f" --out {args.out / 'data'}")
     return 0

@@ -24,15 +24,6 @@ SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.y
 CONDITIONS = {"matched": ("matched", "emodb", 2), "extended": ("extended", None, 1)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The test machine is small and shared: torch's thread pool only slows these runs down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_hubert(tmp_path_factory) -> Path:
     return write_random_hubert(tmp_path_factory.mktemp("upstream") / "tiny_hubert.pt", size="tiny", seed=0)

@@ -26,14 +26,6 @@ class Logger:
         self.scalars[tag] = value
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_expert(data_dir, tmp_path, mode="train", **datarc) -> DownstreamExpert:
     config = yaml.safe_load(SMOKE.read_text())
     config["downstream_expert"]["datarc"].update(data_dir=str(data_dir), **datarc)

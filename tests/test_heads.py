@@ -11,15 +11,6 @@ SMALL = {"linear": {}, "cnn_selfatt": {"hidden_dim": 12, "kernel_size": 5, "drop
          "transformer": {"layers": 2, "heads": 6, "ffn_dim": 48, "dropout": 0.1}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: torch's thread pool only adds contention on a small shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_model(head: str, seed: int = 0) -> EmotionModel:
     torch.manual_seed(seed)
     return build_model(UPSTREAM_DIM, {"head": head, "projector_dim": 24, head: SMALL[head]})
