@@ -6,12 +6,14 @@ config for the same number of steps through (a) s3prl's Runner with the upstream
 (``run-downstream``) and (b) the same Runner over the cache (``train-cached``). Each part runs in
 its own process so its peak memory (max RSS) is its own. It prints steady-state steps/second,
 their ratio, peak memory, extraction speed, and the projected wall time of the paper's grid
-(30000 steps x 5 folds x 3 heads x 2 conditions) for each path.
+(30000 steps x 5 folds x 3 heads x 2 conditions) for each path. The cache path is also timed
+for the other two heads, whose cost the grid projection needs.
 """
 import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +27,7 @@ GRID_STEPS = 30000 * 5 * 3 * 2
 #: Real 4-class corpora: utterances and approximate mean duration in seconds (EmoDB ~2.8 s,
 #: RAVDESS speech ~3.7 s, IEMOCAP ~4.5 s per utterance; about 7.9 hours in all).
 REAL_CORPORA = {"emodb": (339, 2.8), "ravdess": (672, 3.7), "iemocap": (5531, 4.5)}
-SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
+HEADS = ("linear", "cnn_selfatt", "transformer")
 
 
 def real_audio_seconds() -> float:
@@ -34,6 +36,12 @@ def real_audio_seconds() -> float:
 
 def real_mean_seconds() -> float:
     return real_audio_seconds() / sum(n for n, _ in REAL_CORPORA.values())
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mib() -> float:
@@ -48,25 +56,26 @@ def hours(seconds: float) -> str:
 # --------------------------------------------------------------------------- workers (own process each)
 
 def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
+    from .run_downstream import config_path
+
     overrides = ",,".join([
         f"config.downstream_expert.datarc.data_dir='{args.workdir / 'data'}'",
         f"config.downstream_expert.datarc.test_corpus='{args.corpus}'",
-        f"config.downstream_expert.datarc.train_batch_size={args.batch_size}",
-        f"config.downstream_expert.modelrc.head='{args.head}'",
-        f"config.downstream_expert.modelrc.projector_dim={args.projector_dim}",
+        f"config.downstream_expert.datarc.num_workers={args.workers}",
         f"config.runner.total_steps={args.steps}",
         # One dev evaluation after the last step (the expert requires one); it is not timed.
         f"config.runner.eval_step={args.steps}", "config.runner.log_step=1000000", "config.runner.save_step=1000000",
     ])
     return ["-m", "train", "-u", "hubert_local", "-k", str(args.workdir / "hubert_base_random.pt"),
-            "-d", "crosscorpus_emotion", "-c", str(SMOKE_CONFIG), "-p", str(expdir), "-o", overrides,
+            "-d", "crosscorpus_emotion", "-c", str(config_path(args.head)), "-p", str(expdir), "-o", overrides,
             "--device", args.device, "--seed", "0"]
 
 
 def time_training(runner) -> List[float]:
-    """Run ``runner.train()``; return the start time of every training forward of the expert.
+    """Run ``runner.train()``; return the start time of every optimizer step.
 
-    A step lasts from one training forward to the next, data loading included."""
+    A step lasts from its first training forward (of ``gradient_accumulate_steps``) to the next
+    step's, data loading included; the last step (followed by the dev evaluation) is left out."""
     starts: List[float] = []
 
     def stamp(module, inputs):
@@ -76,7 +85,7 @@ def time_training(runner) -> List[float]:
     handle = runner.downstream.model.register_forward_pre_hook(stamp)
     runner.train()
     handle.remove()
-    return starts
+    return starts[::int(runner.config["runner"]["gradient_accumulate_steps"])]
 
 
 def worker_train(args: argparse.Namespace) -> dict:
@@ -101,10 +110,16 @@ def worker_train(args: argparse.Namespace) -> dict:
         run_args, config = parse_s3prl_args(argv)
         seed_everything(run_args.seed)
         runner = Runner(run_args, config)
+    wall_before, cpu_before = time.perf_counter(), cpu_seconds()
     starts = time_training(runner)
+    wall, cpu = time.perf_counter() - wall_before, cpu_seconds() - cpu_before
     steps = [b - a for a, b in zip(starts, starts[1:])][args.warmup:]
+    config = runner.config
     return {"path": args.worker, "steps_timed": len(steps), "seconds_per_step": mean(steps),
-            "median_seconds_per_step": median(steps), "peak_rss_mib": peak_rss_mib()}
+            "utterances_per_step": config["downstream_expert"]["datarc"]["train_batch_size"]
+            * config["runner"]["gradient_accumulate_steps"],
+            "median_seconds_per_step": median(steps), "peak_rss_mib": peak_rss_mib(),
+            "busy_cores": cpu / wall}
 
 
 def worker_extract(args: argparse.Namespace) -> dict:
@@ -114,24 +129,27 @@ def worker_extract(args: argparse.Namespace) -> dict:
     from .feature_cache import FeatureCache
 
     torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    report = extract(args.workdir / "data", args.workdir / "cache", "hubert_local",
-                     str(args.workdir / "hubert_base_random.pt"), device=args.device, workers=1, quiet=True)
-    seconds = time.perf_counter() - start
+    from .extract import UpstreamExtractor
+
+    extractor = UpstreamExtractor("hubert_local", str(args.workdir / "hubert_base_random.pt"), args.device)
+    start, cpu_before = time.perf_counter(), cpu_seconds()
+    report = extract(args.workdir / "data", args.workdir / "cache", "hubert_local", extractor.ckpt,
+                     extractor=extractor, quiet=True)
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_before
     cache = FeatureCache(args.workdir / "cache")
     frames = sum(cache.length(i) for i in cache.entries)
     size = sum(p.stat().st_size for p in (args.workdir / "cache").rglob("*.npy"))
     return {"seconds": seconds, "audio_seconds": report.audio_seconds, "utterances": report.utterances,
             "frames": frames, "bytes": size, "layers": cache.num_layers, "hidden": cache.hidden_size,
-            "peak_rss_mib": peak_rss_mib()}
+            "peak_rss_mib": peak_rss_mib(), "busy_cores": cpu / seconds}
 
 
-def run_worker(args: argparse.Namespace, name: str) -> dict:
+def run_worker(args: argparse.Namespace, name: str, head: Optional[str] = None) -> dict:
     """Run one part in a fresh process; return its JSON report."""
     command = [sys.executable, "-m", "s3prl_crosscorpus.benchmark_cache", "--worker", name,
                "--workdir", str(args.workdir), "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--batch-size", str(args.batch_size), "--head", args.head, "--corpus", args.corpus,
-               "--projector-dim", str(args.projector_dim), "--device", args.device, "--threads", str(args.threads)]
+               "--head", head or args.head, "--corpus", args.corpus, "--workers", str(args.workers),
+               "--device", args.device, "--threads", str(args.threads)]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"benchmark part {name} failed:\n{result.stderr[-4000:]}")
@@ -154,39 +172,55 @@ def prepare_inputs(workdir: Path, per_class: int) -> float:
     return mean(u.seconds for u in utts)
 
 
-def report(extraction: dict, fly: dict, cached: dict, synth_mean: float, args: argparse.Namespace) -> str:
+def grid_projection(extraction: dict, fly: dict, cached: Dict[str, dict], head: str,
+                    synth_mean: float) -> Dict[str, float]:
+    """Projected seconds of the paper grid on the real corpora, per path.
+
+    Each head runs a third of the grid's steps. The cache path's step is measured for every head;
+    on the fly, a step of another head is the measured one of ``head`` plus the heads' difference
+    measured from the cache (the upstream part is the same whatever the head). Step costs are scaled
+    by the real/synthetic mean utterance length (both paths are about linear in frames)."""
+    scale = real_mean_seconds() / synth_mean
+    per_head = GRID_STEPS / len(cached) * scale
+    upstream_part = fly["seconds_per_step"] - cached[head]["seconds_per_step"]
+    extraction_seconds = real_audio_seconds() / (extraction["audio_seconds"] / extraction["seconds"])
+    heads = sum(part["seconds_per_step"] for part in cached.values()) * per_head
+    return {"on_the_fly": heads + upstream_part * per_head * len(cached), "extraction": extraction_seconds,
+            "cached_heads": heads, "cache": extraction_seconds + heads}
+
+
+def report(extraction: dict, fly: dict, cached: Dict[str, dict], synth_mean: float, args: argparse.Namespace) -> str:
     """The printed table: measured figures, then the projection to the paper grid on real corpora."""
-    ratio = fly["seconds_per_step"] / cached["seconds_per_step"]
+    mine = cached[args.head]
     speed = extraction["audio_seconds"] / extraction["seconds"]
-    scale = real_mean_seconds() / synth_mean  # step cost grows with utterance length
-    real_extract = real_audio_seconds() / speed
-    fly_grid = GRID_STEPS * fly["seconds_per_step"] * scale
-    cache_grid = real_extract + GRID_STEPS * cached["seconds_per_step"] * scale
+    grid = grid_projection(extraction, fly, cached, args.head, synth_mean)
     real_bytes = extraction["bytes"] / extraction["audio_seconds"] * real_audio_seconds()
+    rows = [(f"on the fly, {args.head}", fly)] + [(f"from cache, {name}", part) for name, part in cached.items()]
     lines = [
-        f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), head {args.head}, "
-        f"projector {args.projector_dim}, batch {args.batch_size}, matched {args.corpus} fold 1, "
-        f"{args.steps} steps ({args.warmup} warm-up steps not timed), device {args.device}, "
-        f"{args.threads} threads, synthetic utterances of {synth_mean:.2f} s on average; load average "
-        f"before/after {args.load_before:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
+        f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), paper configs "
+        f"downstream_configs/HEAD.yaml ({fly['utterances_per_step']} utterances per step), matched {args.corpus} "
+        f"fold 1, {args.steps} steps per run ({args.warmup} warm-up steps and the last not timed), data workers "
+        f"{args.workers}, device {args.device}, {args.threads} threads, synthetic utterances of {synth_mean:.2f} s "
+        f"on average; load average before/after {args.load_before:.2f}/{os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} cores",
         "",
-        f"{'path':<28}{'s/step':>10}{'steps/s':>10}{'peak RSS':>12}",
-        f"{'on the fly (run-downstream)':<28}{fly['seconds_per_step']:>10.4f}{1 / fly['seconds_per_step']:>10.2f}"
-        f"{fly['peak_rss_mib']:>9.0f} MiB",
-        f"{'from cache (train-cached)':<28}{cached['seconds_per_step']:>10.4f}"
-        f"{1 / cached['seconds_per_step']:>10.2f}{cached['peak_rss_mib']:>9.0f} MiB",
-        f"ratio: {ratio:.1f}x fewer seconds per training step from the cache",
+        f"{'path, head':<26}{'s/step':>10}{'steps/s':>10}{'peak RSS':>12}{'busy cores':>12}",
+        *(f"{name:<26}{part['seconds_per_step']:>10.4f}{1 / part['seconds_per_step']:>10.2f}"
+          f"{part['peak_rss_mib']:>8.0f} MiB{part['busy_cores']:>12.2f}" for name, part in rows),
+        f"ratio ({args.head} head): {fly['seconds_per_step'] / mine['seconds_per_step']:.1f}x fewer seconds per "
+        "training step from the cache",
         f"extraction: {extraction['utterances']} utterances, {extraction['audio_seconds']:.0f} s of audio in "
         f"{extraction['seconds']:.1f} s ({speed:.1f} s of audio per second), {extraction['bytes'] / 2**20:.0f} MiB "
-        f"fp16, peak RSS {extraction['peak_rss_mib']:.0f} MiB",
+        f"fp16, peak RSS {extraction['peak_rss_mib']:.0f} MiB, {extraction['busy_cores']:.2f} busy cores",
+        "(busy cores = CPU seconds / wall seconds; below the thread count means other processes held the cores)",
         "",
         f"projected paper grid ({GRID_STEPS:,} steps = 30000 x 5 folds x 3 heads x 2 conditions) on the real "
-        f"corpora ({sum(n for n, _ in REAL_CORPORA.values())} utterances, {real_audio_seconds() / 3600:.1f} h, "
-        f"step cost scaled by mean utterance length {real_mean_seconds():.2f}/{synth_mean:.2f} s):",
-        f"  on the fly:  {hours(fly_grid)}",
-        f"  from cache:  {hours(cache_grid)} = extraction {hours(real_extract)} + head training "
-        f"{hours(cache_grid - real_extract)}; cache on disk about {real_bytes / 2**30:.0f} GiB",
-        f"  grid speed-up: {fly_grid / cache_grid:.1f}x",
+        f"corpora ({sum(n for n, _ in REAL_CORPORA.values())} utterances, {real_audio_seconds() / 3600:.1f} h of "
+        f"audio; step costs scaled by the mean utterance length {real_mean_seconds():.2f}/{synth_mean:.2f} s):",
+        f"  on the fly:  {hours(grid['on_the_fly'])}",
+        f"  from cache:  {hours(grid['cache'])} = one extraction pass {hours(grid['extraction'])} + head training "
+        f"{hours(grid['cached_heads'])}; cache on disk about {real_bytes / 2**30:.0f} GiB",
+        f"  grid speed-up: {grid['on_the_fly'] / grid['cache']:.1f}x",
     ]
     return "\n".join(lines)
 
@@ -194,16 +228,18 @@ def report(extraction: dict, fly: dict, cached: dict, synth_mean: float, args: a
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.benchmark_cache", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30, help="training steps per path")
-    parser.add_argument("--warmup", type=int, default=5, help="first steps left out of the timing")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--head", default="linear", choices=["linear", "cnn_selfatt", "transformer"])
-    parser.add_argument("--projector-dim", type=int, default=768, help="the paper's projector width")
-    parser.add_argument("--corpus", default="emodb", help="matched training corpus")
+    parser.add_argument("--steps", type=int, default=20, help="training steps (optimizer updates) per path")
+    parser.add_argument("--warmup", type=int, default=3, help="first steps left out of the timing")
+    parser.add_argument("--head", default="linear", choices=HEADS,
+                        help="head trained on both paths (paper config downstream_configs/HEAD.yaml); the cache "
+                             "path also times the other heads for the grid projection")
+    parser.add_argument("--corpus", default="iemocap", help="matched training corpus (the paper's HuBERT rows)")
+    parser.add_argument("--workers", type=int, default=0, help="data loader workers in both paths")
     parser.add_argument("--per-class", type=int, default=2, help="synthetic utterances per speaker and class")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
-    parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here (default: a temporary folder)")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep inputs and outputs here (default: a temporary folder); its cache/ is rebuilt")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--worker", choices=["extract", "onthefly", "cached"], help=argparse.SUPPRESS)
     return parser
@@ -223,10 +259,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         synth_mean = prepare_inputs(args.workdir, args.per_class)
         args.load_before = os.getloadavg()[0]
         parts: Dict[str, dict] = {}
-        for name in ("extract", "onthefly", "cached"):
+        shutil.rmtree(args.workdir / "cache", ignore_errors=True)  # extraction is timed from scratch
+        for name in ("extract", "onthefly"):
             print(f"running {name} ...", file=sys.stderr)
             parts[name] = run_worker(args, name)
-        print(report(parts["extract"], parts["onthefly"], parts["cached"], synth_mean, args))
+        cached = {}
+        for head in [args.head] + [h for h in HEADS if h != args.head]:
+            print(f"running cached {head} ...", file=sys.stderr)
+            cached[head] = run_worker(args, "cached", head)
+        parts["cached"] = cached
+        print(report(parts["extract"], parts["onthefly"], cached, synth_mean, args))
         if args.json:
             from .io_utils import write_json
 

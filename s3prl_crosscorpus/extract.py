@@ -52,7 +52,11 @@ class UpstreamExtractor:
             raise CacheError(f"upstream checkpoint {ckpt} does not exist")
         self.name, self.ckpt, self.device = name, ckpt, device
         # The same call as s3prl's Runner._get_upstream, so cached and on-the-fly features agree.
-        self.upstream = getattr(hub, name)(ckpt=ckpt, model_config=model_config, refresh=False).to(device)
+        try:
+            self.upstream = getattr(hub, name)(ckpt=ckpt, model_config=model_config, refresh=False).to(device)
+        except Exception as err:  # s3prl raises anything from a failed download to a bad checkpoint
+            raise CacheError(f"cannot build s3prl upstream {name!r}{f' from {ckpt}' if ckpt else ''}: {err!r}; "
+                             "without a network use a local checkpoint (e.g. -u hubert_local -k FILE)") from err
         self.upstream.eval()
         self.downsample_rate = int(self.upstream.get_downsample_rates("hidden_states"))
         probe = self(np.zeros(TARGET_RATE, dtype=np.float32))
@@ -181,7 +185,7 @@ class AudioStream:
 
 def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None, *, device: str = "auto",
             shard_size: int = DEFAULT_SHARD_SIZE, rank: Optional[int] = None, world_size: Optional[int] = None,
-            workers: int = 1, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
+            workers: Optional[int] = None, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
             quiet: bool = False) -> ExtractReport:
     """Extract this rank's share of the manifest into ``out``; return what was done."""
     start = time.perf_counter()
@@ -192,6 +196,8 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     utts = sorted(load_manifest(data_dir), key=lambda u: u.id)
     if extractor is None:
         extractor = UpstreamExtractor(upstream, ckpt, pick_device(device, local_rank))
+    if workers is None:  # decoding competes with the forward for the cores unless a GPU runs the model
+        workers = 0 if str(extractor.device).startswith("cpu") else 2
     elif (extractor.name, extractor.ckpt) != (upstream, ckpt):
         raise CacheError(f"extractor holds {extractor.name} {extractor.ckpt}, asked for {upstream} {ckpt}")
     key = extractor.key()
@@ -292,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
     parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard")
-    parser.add_argument("--workers", type=int, default=1, help="audio decoding processes (0: in the main process)")
+    parser.add_argument("--workers", type=int,
+                        help="audio decoding processes (default: 0, in the main process, on CPU; 2 with a GPU)")
     parser.add_argument("--quick-check", action="store_true",
                         help="on resume trust a shard whose size and header match, without re-hashing it")
     parser.add_argument("--rank", type=int, help="this process's share (default: $RANK from torchrun, else 0)")

@@ -24,7 +24,7 @@ def write_cache(root, ids, shard_size=3, key=KEY):
     for k, shard_ids in enumerate(plan.shards):
         items = []
         for n, utt in enumerate(shard_ids):
-            truth[utt] = fake_features(hash(utt) % 1000, 4 + n)
+            truth[utt] = fake_features(len(truth), 4 + n)
             items.append((utt, f"sha-{utt}", truth[utt]))
         fc.write_shard(root, k, key, items)
     return truth, plan

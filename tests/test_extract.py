@@ -2,7 +2,6 @@
 import os
 import shutil
 import subprocess
-import sys
 from collections import namedtuple
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import soundfile as sf
 
 from s3prl_crosscorpus import extract as ex
 from s3prl_crosscorpus.audio import load_audio
-from s3prl_crosscorpus.feature_cache import CacheError, FeatureCache, ShardPlan, shard_paths
+from s3prl_crosscorpus.feature_cache import CacheError, FeatureCache, shard_paths
 from s3prl_crosscorpus.io_utils import write_jsonl
 
 
@@ -160,7 +159,7 @@ def test_torchrun_two_processes_fill_the_cache(tmp_path, utterances, tiny_ckpt):
         pytest.fail("torchrun is not installed with torch")
     data = subset_data(tmp_path, utterances, 12)
     out = tmp_path / "cache"
-    command = ["torchrun", "--nproc_per_node=2", "--master_port=29571", "-m", "s3prl_crosscorpus", "extract",
+    command = ["torchrun", "--standalone", "--nproc_per_node=2", "-m", "s3prl_crosscorpus", "extract",
                "-u", "hubert_local", "-k", tiny_ckpt, "--data", str(data), "--out", str(out),
                "--shard-size", "2", "--device", "cpu", "--workers", "0"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240,
