@@ -96,7 +96,9 @@ class DownstreamExpert(nn.Module):
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
         self.init_seed = int(kwargs.get("seed", 0))
         self.modelrc = dict(downstream_expert["modelrc"])
-        self.model = build_model(upstream_dim, self.modelrc)
+        with torch.random.fork_rng():  # head init depends on --seed only, not on how the upstream was built
+            torch.manual_seed(self.init_seed)
+            self.model = build_model(upstream_dim, self.modelrc)
         self.split, self.datasets = None, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
