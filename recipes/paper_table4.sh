@@ -6,12 +6,7 @@
 # Any run_fold.sh setting can be given (e.g. UPSTREAM=hubert_local CKPT=/path/hubert_base_ls960.pt
 # for an offline copy of the weights, RESULTS=..., DEVICE=...). Resumable: finished folds are skipped.
 set -euo pipefail
-for assignment in "$@"; do
-  case "$assignment" in
-    *=*) export "${assignment?}" ;;
-    *) echo "paper_table4.sh: arguments are KEY=value settings, got '$assignment'" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "$0")/settings.sh" "$@"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${DATA_DIR:?set DATA_DIR to the folder made by s3prl-crosscorpus prepare}"
 export UPSTREAM=${UPSTREAM:-hubert}

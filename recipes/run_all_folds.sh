@@ -4,12 +4,7 @@
 # from its last states-*.ckpt. Same settings as run_fold.sh (environment or KEY=value arguments),
 # plus FOLDS (default "1 2 3 4 5").
 set -euo pipefail
-for assignment in "$@"; do
-  case "$assignment" in
-    *=*) export "${assignment?}" ;;
-    *) echo "run_all_folds.sh: arguments are KEY=value settings, got '$assignment'" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "$0")/settings.sh" "$@"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 UPSTREAM=${UPSTREAM:-hubert}
 HEAD=${HEAD:-linear}

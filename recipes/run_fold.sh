@@ -22,12 +22,7 @@
 #   SYSTEM_NAME  result system name                                                 (default e.g. HuBERT-Linear)
 #   EXTRA        more s3prl -o overrides, joined with ',,'                          (default none)
 set -euo pipefail
-for assignment in "$@"; do
-  case "$assignment" in
-    *=*) export "${assignment?}" ;;
-    *) echo "run_fold.sh: arguments are KEY=value settings, got '$assignment'" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "$0")/settings.sh" "$@"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 : "${DATA_DIR:?set DATA_DIR to the folder made by s3prl-crosscorpus prepare}"
 UPSTREAM=${UPSTREAM:-hubert}
