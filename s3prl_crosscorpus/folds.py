@@ -95,13 +95,14 @@ def draw_dev(train_partition: Sequence[Utterance], seed: int) -> Tuple[List[str]
     return sorted(train), sorted(dev)
 
 
-def corpus_partition(utts: Iterable[Utterance], corpus: str, fold: int, seed: int
-                     ) -> Tuple[List[str], List[str], List[str]]:
-    """(train, dev, test) ids of one corpus for one fold."""
-    mine = [u for u in utts if u.corpus == corpus]
-    test = sorted(u.id for u in mine if test_fold_of(u) == fold)
-    train, dev = draw_dev([u for u in mine if test_fold_of(u) != fold], seed)
-    return train, dev, test
+def test_ids(utts: Iterable[Utterance], corpus: str, fold: int) -> List[str]:
+    """Ids of one corpus' fold-``fold`` test partition."""
+    return sorted(u.id for u in utts if u.corpus == corpus and test_fold_of(u) == fold)
+
+
+def train_dev_ids(utts: Iterable[Utterance], corpus: str, fold: int, seed: int) -> Tuple[List[str], List[str]]:
+    """(train, dev) ids of one corpus' fold-``fold`` training partition."""
+    return draw_dev([u for u in utts if u.corpus == corpus and test_fold_of(u) != fold], seed)
 
 
 def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus: Optional[str] = None,
@@ -123,12 +124,12 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
     else:
         train_corpora = tuple(c for c in corpora if c != test_corpus)
     test_corpora = (test_corpus,) if test_corpus else corpora
-    parts = {c: corpus_partition(utts, c, fold, seed) for c in set(train_corpora) | set(test_corpora)}
+    train_dev = [train_dev_ids(utts, c, fold, seed) for c in train_corpora]
     split = Split(
         condition=condition, fold=fold, train_corpora=train_corpora, test_corpora=test_corpora,
-        train=tuple(i for c in train_corpora for i in parts[c][0]),
-        dev=tuple(i for c in train_corpora for i in parts[c][1]),
-        test=tuple(i for c in test_corpora for i in parts[c][2]),
+        train=tuple(i for train, _ in train_dev for i in train),
+        dev=tuple(i for _, dev in train_dev for i in dev),
+        test=tuple(i for c in test_corpora for i in test_ids(utts, c, fold)),
     )
     for name in ("train", "dev", "test"):
         if not getattr(split, name):

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from .bundle import (BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, SUMMARY_MD, run_record, sha256_bytes,
                      summary_markdown)
-from .folds import FOLDS, corpus_partition
+from .folds import FOLDS, test_ids
 from .labels import LABELS
 from .leaderboard import METRICS, collect_cells, fold_hash_problems, installed_fold_warning, summary
 from .manifest import ManifestError, load_manifest
@@ -427,7 +427,7 @@ def rule_test_sets_match_manifest(b: Bundle, data_dir: Path) -> List[str]:
         if "truth" not in kinds or fold not in FOLDS:
             continue
         if (corpus, fold) not in expected:
-            expected[(corpus, fold)] = set(corpus_partition(utts, corpus, fold, seed=0)[2])
+            expected[(corpus, fold)] = set(test_ids(utts, corpus, fold))
         result = b.valid_results.get((key, fold), {})
         excluded = {path_to_id.get(e["path"]) for e in result.get("excluded", [])}
         ids = {i for i, _ in b.lines(kinds["truth"])}
