@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import numpy as np
-
 from s3prl_crosscorpus.folds import FOLDS
 from s3prl_crosscorpus.io_utils import write_json
+from s3prl_crosscorpus.leaderboard import load_cells, render_markdown, summary
 from s3prl_crosscorpus.manifest import load_manifest, prepare
-from s3prl_crosscorpus.results import load_results
 from s3prl_crosscorpus.synth import synthesize
 
 from .features import FEATURE_SETS, cache_folder, default_jobs, extract
@@ -55,17 +53,9 @@ def full_grid(data_dir: Path, out: Path, cache: Path, grid: str, n_jobs: int) ->
 
 
 def uar_table(out: Path) -> str:
-    """Mean test UAR over folds per (system, condition, corpus), in %."""
-    cells: Dict[tuple, List[float]] = {}
-    for r in load_results(out):
-        cells.setdefault((r["system"], r["condition"], r["test_corpus"]), []).append(r["metrics"]["uar"])
-    lines = [f"{'system':<12} {'condition':<9} " + " ".join(f"{c:>8}" for c in ("emodb", "ravdess", "iemocap"))]
-    for system in SYSTEMS.values():
-        for condition in CONDITIONS:
-            values = [cells.get((system, condition, c)) for c in ("emodb", "ravdess", "iemocap")]
-            lines.append(f"{system:<12} {condition:<9} "
-                         + " ".join(f"{100 * np.mean(v):8.1f}" if v else f"{'-':>8}" for v in values))
-    return "\n".join(lines)
+    """The leaderboard of the benchmark's results: mean ± std test UAR over folds, in %."""
+    cells, sha = load_cells(out)
+    return render_markdown(summary(cells, sha))
 
 
 def report(extraction: Dict[str, dict], grid_rows: Dict[str, dict], settings: dict) -> str:
@@ -111,7 +101,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     "grid": args.grid, "grid_points": len(GRIDS[args.grid]["log2_C"]) * len(GRIDS[args.grid]["log2_gamma"])}
         print(report(extraction, grid_rows, settings))
         if grid_rows:
-            print("\nmean test UAR (%) over 5 folds on the synthetic corpora:\n" + uar_table(results))
+            print("\nsynthetic corpora (the paper's figures show the layout only):\n" + uar_table(results))
         write_json(work / "benchmark.json", {"settings": settings, "extraction": extraction, "grid": grid_rows})
     finally:
         if args.out is None:

@@ -11,7 +11,7 @@ from s3prl_crosscorpus.manifest import ManifestError
 from s3prl_crosscorpus.results import ResultError
 
 from .features import FEATURE_SETS, FeatureError
-from .model import GRIDS
+from .model import GRIDS, ModelError
 from .run import ALL, RunConfig, parse_folds, run
 
 
@@ -72,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     try:
         report = run(config)
-    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError) as err:
+    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     excluded = report.extraction.excluded if report.extraction else []

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -22,7 +22,7 @@ from s3prl_crosscorpus.results import (ResultError, make_result, package_version
                                        validate_result, write_result)
 
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version
-from .model import GRIDS, fit_final, predict, save_model, search
+from .model import GRIDS, ModelError, fit_final, predict, save_model, search
 
 #: Feature set -> the system name (leaderboard row) its results carry.
 SYSTEMS: Dict[str, str] = {"GeMAPSv01b": "GeMAPS-SVM", "eGeMAPSv02": "eGeMAPS-SVM", "ComParE_2016": "ComParE-SVM"}
@@ -134,10 +134,23 @@ def design(ids: Sequence[str], by_id: Dict[str, Utterance], features: Extraction
     return features.matrix([by_id[i].path for i in ids]), [by_id[i].label for i in ids]
 
 
+def check_usable(job: Job, config: RunConfig, sets: Mapping[str, Sequence[str]], by_id: Dict[str, Utterance]) -> None:
+    """Stop with a message naming the experiment when excluded files leave a set unusable."""
+    where = f"{config.system} {config.condition} fold {job.split.fold}"
+    for name in ("train", "dev"):
+        if len({by_id[i].label for i in sets[name]}) < 2:
+            raise ModelError(f"{where}: after excluding files that failed extraction, the {name} set holds "
+                             f"{len(sets[name])} utterance(s) of fewer than 2 classes")
+    for corpus in job.test_corpora:
+        if not any(by_id[i].corpus == corpus for i in sets["test"]):
+            raise ModelError(f"{where}: every {corpus} test file was excluded (failed extraction)")
+
+
 def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction) -> List[Path]:
     """Search C/gamma on dev, refit on train, predict the test ids, write one result per test corpus."""
     split = job.split
     train, dev, test = (with_features(ids, by_id, features) for ids in (split.train, split.dev, split.test))
+    check_usable(job, config, {"train": train, "dev": dev, "test": test}, by_id)
     (X_train, y_train), (X_dev, y_dev) = design(train, by_id, features), design(dev, by_id, features)
 
     start = time.perf_counter()

@@ -16,7 +16,6 @@ from .folds import FOLDS
 from .labels import CORPORA
 
 
-
 def dnn_system(head: str) -> str:
     """Leaderboard row of the demo's DNN: named for what it is, not for the paper's HuBERT."""
     from .heads import HEAD_DISPLAY
@@ -37,6 +36,7 @@ def ensure_corpora(out: Path, per_class: int, seed: int) -> dict:
     if stamp.exists() and stamp.read_text() == f"{per_class} {seed}":
         print(f"reusing {root}")
         return roots
+    stamp.unlink(missing_ok=True)  # an interrupted re-synthesis must not pass for the old, finished tree
     synthesize(root, per_class, seed)
     stamp.write_text(f"{per_class} {seed}")
     return roots

@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .audio import AudioError, load_audio
+from .io_utils import atomic_open
 from .labels import LABELS
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -52,8 +53,11 @@ def predict_dnn(ckpt: Path, paths: Sequence[Path], device: str) -> Tuple[List[Op
     for i, path in enumerate(paths):
         try:
             proba[i] = predictor.predict_proba([load_audio(path)])[0]
-        except AudioError as err:
+        except AudioError as err:  # the message names the file
             print(f"skipped {err}", file=sys.stderr)
+            continue
+        except RuntimeError as err:  # e.g. a clip shorter than the upstream's first convolutions
+            print(f"skipped {path}: {err}", file=sys.stderr)
             continue
         labels[i] = LABELS[int(np.argmax(proba[i]))]
     return labels, proba
@@ -106,8 +110,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     text = render(rows, args.format)
     if args.output:
-        from .io_utils import atomic_open
-
         with atomic_open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
     else:

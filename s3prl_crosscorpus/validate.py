@@ -65,6 +65,10 @@ class Bundle:
         text = self.members[name].decode("utf-8", "replace")
         return [tuple(line.split()) for line in text.splitlines() if len(line.split()) == 2]
 
+    def superb_members(self) -> List[str]:
+        """Every predict/truth member, in name order."""
+        return sorted(name for kinds in self.fold_members.values() for kind, name in kinds.items() if kind != "result")
+
     def cells(self) -> Dict[CellKey, Dict[int, Dict[str, str]]]:
         by_cell: Dict[CellKey, Dict[int, Dict[str, str]]] = defaultdict(dict)
         for (key, fold), kinds in sorted(self.fold_members.items()):
@@ -86,8 +90,7 @@ class Bundle:
     @cached_property
     def superb_problems(self) -> Dict[str, List[str]]:
         """Per predict/truth member: malformed lines, repeated ids, no lines."""
-        return {name: superb_file_problems(self, name) for kinds in self.fold_members.values()
-                for kind, name in kinds.items() if kind != "result"}
+        return {name: superb_file_problems(self, name) for name in self.superb_members()}
 
     @cached_property
     def recomputed(self) -> Dict[FoldKey, dict]:
@@ -201,7 +204,8 @@ def rule_all_folds(b: Bundle) -> List[str]:
     cells = b.cells()
     listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
               if isinstance(c, dict)}
-    for key in sorted(listed | set(cells)):
+    # str keys: a tampered summary cell may lack a field (None), which must be reported, not crash the sort.
+    for key in sorted(listed | set(cells), key=lambda k: tuple(map(str, k))):
         where = "/".join(map(str, key))
         if key not in cells:
             problems.append(f"{where}: in the summary but the zip holds none of its folds")
@@ -241,11 +245,8 @@ def superb_file_problems(b: Bundle, name: str) -> List[str]:
 
 def rule_superb_files(b: Bundle) -> List[str]:
     """Predict and truth files are '<id> <label>' lines, each id once, the same ids, as in the result file."""
-    problems = []
+    problems = [problem for name in b.superb_members() for problem in b.superb_problems[name]]
     for (key, fold), kinds in sorted(b.fold_members.items()):
-        for kind in ("predict", "truth"):
-            if kind in kinds:
-                problems += b.superb_problems[kinds[kind]]
         if "predict" not in kinds or "truth" not in kinds:
             continue
         predicted, truth = dict(b.lines(kinds["predict"])), dict(b.lines(kinds["truth"]))
@@ -268,13 +269,11 @@ def rule_superb_files(b: Bundle) -> List[str]:
 def rule_labels_known(b: Bundle) -> List[str]:
     """Every label in a predict or truth file is one of LABELS."""
     problems = []
-    for kinds in b.fold_members.values():
-        for kind in ("predict", "truth"):
-            if kind in kinds:
-                unknown = Counter(lab for _, lab in b.lines(kinds[kind]) if lab not in LABELS)
-                if unknown:
-                    problems.append(f"{kinds[kind]}: label(s) {', '.join(sorted(unknown))} are not in the label set "
-                                    f"{', '.join(LABELS)} ({sum(unknown.values())} line(s))")
+    for name in b.superb_members():
+        unknown = Counter(lab for _, lab in b.lines(name) if lab not in LABELS)
+        if unknown:
+            problems.append(f"{name}: label(s) {', '.join(sorted(unknown))} are not in the label set "
+                            f"{', '.join(LABELS)} ({sum(unknown.values())} line(s))")
     return problems
 
 

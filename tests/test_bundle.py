@@ -243,6 +243,11 @@ def test_edited_summary_is_rejected(good, tmp_path):
     assert "summary of ComParE-SVM/matched/emodb does not match the predictions: uar" in problems[0]
 
 
+def test_summary_cell_lacking_its_names_is_reported_not_a_crash(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: meta["summary"]["cells"].append({"condition": "matched"}))
+    assert "None/matched/None: in the summary but the zip holds none of its folds" in problems_of(path)
+
+
 def test_edited_summary_md_is_rejected(good, tmp_path):
     edit = lambda m, meta: m.update({SUMMARY_MD: m[SUMMARY_MD].replace(b"|", b"!", 1)})
     assert problems_of(repack(good, tmp_path, edit)) == [f"{SUMMARY_MD}: does not show the summary table of {MANIFEST}"]

@@ -78,6 +78,11 @@ def test_predict_formats_and_bad_input(demo, audio_files, tmp_path, capsys):
     assert main(["predict", "--model", model, str(tmp_path / "missing.wav")]) == 2
     assert "missing.wav: no such file" in capsys.readouterr().err
     (tmp_path / "broken.wav").write_bytes(b"not audio")
+    sf.write(str(tmp_path / "short.wav"), np.full(100, 0.01, dtype=np.float32), 16000)  # shorter than HuBERT's convs
+    ckpt = str(demo / "exp/matched-emodb/fold1/dev-best.ckpt")
+    assert main(["predict", "--model", ckpt, str(tmp_path / "short.wav"), str(audio_files / "b_16k.wav")]) == 1
+    captured = capsys.readouterr()
+    assert "short.wav" in captured.err and "ERROR" in captured.out
     assert main(["predict", "--model", model, str(tmp_path / "broken.wav"), str(audio_files / "b_16k.wav")]) == 1
     captured = capsys.readouterr()
     assert "broken.wav" in captured.err and "ERROR" in captured.out

@@ -161,3 +161,22 @@ def test_reachable_as_s3prl_crosscorpus_subcommand(capsys):
         top(["svm", "run", "--help"])
     assert exit_info.value.code == 0
     assert "--feature-set {GeMAPSv01b,eGeMAPSv02,ComParE_2016}" in capsys.readouterr().out
+
+
+def test_sets_emptied_by_exclusions_stop_with_the_experiment_named(utterances, tmp_path):
+    from baseline_svm.model import ModelError
+    from baseline_svm.run import Job, RunConfig, check_usable
+    from s3prl_crosscorpus.folds import make_split
+
+    split = make_split(utterances, "matched", 1, "emodb")
+    by_id = {u.id: u for u in utterances}
+    job = Job(split, ("emodb",))
+    config = RunConfig(data_dir=tmp_path, out=tmp_path, feature_set="eGeMAPSv02", condition="matched",
+                       test_corpus="emodb", folds=(1,))
+    sets = {"train": split.train, "dev": split.dev, "test": split.test}
+    check_usable(job, config, sets, by_id)  # nothing excluded: fine
+    with pytest.raises(ModelError, match="eGeMAPS-SVM matched fold 1: every emodb test file was excluded"):
+        check_usable(job, config, {**sets, "test": ()}, by_id)
+    one_class = tuple(i for i in split.train if by_id[i].label == "neu")
+    with pytest.raises(ModelError, match="fold 1: .* the train set holds .* fewer than 2 classes"):
+        check_usable(job, config, {**sets, "train": one_class}, by_id)
