@@ -95,7 +95,7 @@ def worker_train(args: argparse.Namespace) -> dict:
     from .train_cached import build_runner, parse_s3prl_args, seed_everything
 
     torch.set_num_threads(args.threads)
-    expdir = args.workdir / f"exp_{args.worker}"
+    expdir = args.workdir / f"exp_{args.worker}_{args.head}"  # one folder per run: no mixed logs/checkpoints
     argv = runner_argv(args, expdir)
     if args.worker == "cached":
         runner, _ = build_runner(argv, args.workdir / "cache")
@@ -125,11 +125,10 @@ def worker_train(args: argparse.Namespace) -> dict:
 def worker_extract(args: argparse.Namespace) -> dict:
     import torch
 
-    from .extract import extract
+    from .extract import UpstreamExtractor, extract
     from .feature_cache import FeatureCache
 
     torch.set_num_threads(args.threads)
-    from .extract import UpstreamExtractor
 
     extractor = UpstreamExtractor("hubert_local", str(args.workdir / "hubert_base_random.pt"), args.device)
     start, cpu_before = time.perf_counter(), cpu_seconds()

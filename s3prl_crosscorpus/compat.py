@@ -6,6 +6,7 @@ written into s3prl's installed package: the patches live in this process only.
 """
 import argparse
 import functools
+import importlib
 import io
 import os
 import sys
@@ -28,7 +29,7 @@ def _fail_with(message: str):
 def torchaudio_without_extension() -> bool:
     """Import torchaudio; if its compiled extension fails to load, import it without the extension."""
     try:
-        import torchaudio  # noqa: F401
+        importlib.import_module("torchaudio")
         return False
     except OSError as err:
         if "torchaudio" not in str(err):
@@ -47,7 +48,7 @@ def torchaudio_without_extension() -> bool:
 
     stub.fail_if_no_align = fail_if_no_align
     sys.modules["torchaudio._extension"] = stub
-    import torchaudio  # noqa: F401  (now without the extension)
+    importlib.import_module("torchaudio")  # now without the extension
     return True
 
 

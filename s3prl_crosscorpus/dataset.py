@@ -14,9 +14,9 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 
 from .audio import load_audio
 from .corpora import Utterance
-from .folds import DEFAULT_SEED, Split, check_request, make_split
+from .folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
 from .labels import CORPORA, LABEL_TO_INDEX, LABELS
-from .manifest import load_manifest
+from .manifest import ManifestError, load_manifest
 
 SPLITS = ("train", "dev", "test")
 BALANCE = ("none", "sampler", "loss")
@@ -71,9 +71,6 @@ def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]
     Raises :class:`ConfigError` naming what is wrong: unknown condition/corpus/fold, missing
     manifest, fold-file mismatch, a pool corpus absent from the manifest, or an empty set.
     """
-    from .folds import FoldError
-    from .manifest import ManifestError
-
     try:
         check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora)
         utts = load_manifest(Path(settings.data_dir))

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from .audio import TARGET_RATE, AudioError, load_audio
 from .corpora import Utterance
-from .feature_cache import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space,
-                            estimate_bytes, estimate_frames, human_bytes, key_of, prepare_root, read_header,
+from .feature_cache import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space,
+                            check_features, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root,
                             remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
 from .io_utils import read_json, sha256_file
 from .manifest import ManifestError, load_manifest
@@ -196,10 +196,10 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     utts = sorted(load_manifest(data_dir), key=lambda u: u.id)
     if extractor is None:
         extractor = UpstreamExtractor(upstream, ckpt, pick_device(device, local_rank))
-    if workers is None:  # decoding competes with the forward for the cores unless a GPU runs the model
-        workers = 0 if str(extractor.device).startswith("cpu") else 2
     elif (extractor.name, extractor.ckpt) != (upstream, ckpt):
         raise CacheError(f"extractor holds {extractor.name} {extractor.ckpt}, asked for {upstream} {ckpt}")
+    if workers is None:  # decoding competes with the forward for the cores unless a GPU runs the model
+        workers = 0 if str(extractor.device).startswith("cpu") else 2
     key = extractor.key()
     plan = ShardPlan.from_ids((u.id for u in utts), shard_size)
     check_owner(out, key)
@@ -222,15 +222,6 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     say(quiet, rank, f"cache {out}: " + ("complete" if not missing else
                                          f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
     return report
-
-
-def check_owner(out: Path, key: UpstreamKey) -> None:
-    """Refuse a cache folder made by another upstream or checkpoint before doing any work."""
-    if (Path(out) / HEADER).exists():
-        old = key_of(read_header(out))
-        if old.identity() != key.identity():
-            raise CacheError(f"{out} holds features of {old.describe()}, not of {key.describe()}; "
-                             f"extract into another --out folder")
 
 
 def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str, Utterance],
@@ -256,19 +247,20 @@ def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]
                key: UpstreamKey, extractor: UpstreamExtractor, workers: int, report: ExtractReport,
                quiet: bool) -> None:
     """Forward every utterance of the shards in ``todo`` and write each shard when its last one is done."""
-    order = [(k, utt_id) for k in sorted(todo) for utt_id, _ in todo[k]]
-    seconds = sum(by_id[i].seconds for _, i in order)
-    stream = AudioStream([by_id[i] for _, i in order], workers)
+    order = [(k, utt_id, audio_sha) for k in sorted(todo) for utt_id, audio_sha in todo[k]]
+    seconds = sum(by_id[i].seconds for _, i, _ in order)
+    stream = AudioStream([by_id[i] for _, i, _ in order], workers)
     bar = tqdm(total=seconds, unit="s audio", desc=f"rank {report.rank}: extracting", disable=quiet,
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]")
     pending: List[Tuple[str, str, np.ndarray]] = []
-    for (k, utt_id), (loaded_id, wav) in zip(order, stream):
+    for (k, utt_id, audio_sha), (loaded_id, wav) in zip(order, stream):
         assert loaded_id == utt_id, (loaded_id, utt_id)
         try:
             feats = extractor(wav)
         except Exception as err:
             raise CacheError(f"{by_id[utt_id].path}: upstream {key.name} failed on this utterance ({err})") from err
-        pending.append((utt_id, dict(todo[k])[utt_id], feats.astype(np.float16)))
+        # Checked before the fp16 cast, which would turn an out-of-range value into inf.
+        pending.append((utt_id, audio_sha, check_features(str(by_id[utt_id].path), feats, key)))
         report.utterances += 1
         report.audio_seconds += len(wav) / TARGET_RATE
         bar.update(len(wav) / TARGET_RATE)
@@ -312,7 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         extract(args.data, args.out, args.upstream, args.ckpt, device=args.device, shard_size=args.shard_size,
                 rank=args.rank, world_size=args.world_size, workers=args.workers, full_check=not args.quick_check)
-    except (CacheError, ManifestError, AudioError) as err:
+    except (CacheError, ManifestError, AudioError, OSError) as err:  # OSError: e.g. an audio file gone
         print(f"extract: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -134,9 +134,13 @@ def read_header(root: Path) -> dict:
     path = Path(root) / HEADER
     if not path.exists():
         raise CacheError(f"{path}: no feature cache here; run `s3prl-crosscorpus extract ... --out {root}`")
-    header = read_json(path)
-    if header.get("format_version") != FORMAT_VERSION:
-        raise CacheError(f"{path}: cache format {header.get('format_version')} is not the supported "
+    try:
+        header = read_json(path)
+    except (OSError, ValueError) as err:
+        raise CacheError(f"{path}: unreadable cache header ({err})") from err
+    if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
+        version = header.get("format_version") if isinstance(header, dict) else None
+        raise CacheError(f"{path}: cache format {version} is not the supported "
                          f"{FORMAT_VERSION}; extract again into a new folder")
     return header
 
@@ -145,14 +149,19 @@ def key_of(header: Mapping) -> UpstreamKey:
     return UpstreamKey(**header["upstream"])
 
 
-def prepare_root(root: Path, key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> None:
-    """Write the header; refuse a folder that already holds another upstream's features."""
-    root = Path(root)
-    if (root / HEADER).exists():
+def check_owner(root: Path, key: UpstreamKey) -> None:
+    """Refuse a cache folder that already holds another upstream's (or checkpoint's) features."""
+    if (Path(root) / HEADER).exists():
         old = key_of(read_header(root))
         if old.identity() != key.identity():
             raise CacheError(f"{root} holds features of {old.describe()}, not of {key.describe()}; "
                              f"extract into another --out folder")
+
+
+def prepare_root(root: Path, key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> None:
+    """Write the header; refuse a folder that already holds another upstream's features."""
+    root = Path(root)
+    check_owner(root, key)
     (root / SHARD_DIR).mkdir(parents=True, exist_ok=True)
     write_json(root / HEADER, make_header(key, plan, extra))
 
@@ -279,8 +288,12 @@ class FeatureCache:
         if not index_path.exists():
             self.problems[shard] = "not written"
             return
-        index = read_json(index_path)
-        expected = [(r["id"], r["audio_sha256"]) for r in index["rows"]]
+        try:
+            index = read_json(index_path)
+            expected = [(r["id"], r["audio_sha256"]) for r in index["rows"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:  # one broken index must not stop the reader
+            self.problems[shard] = f"unreadable index {index_path} ({err!r})"
+            return
         problem = shard_problem(self.root, shard, self.key, expected, full=full)
         if problem:
             self.problems[shard] = problem

@@ -89,7 +89,12 @@ def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
     path = Path(ckpt_path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    ckpt = torch.load(path, map_location="cpu")
+    try:
+        ckpt = torch.load(path, map_location="cpu")
+    except Exception as err:  # torch raises several types for a truncated or foreign file
+        raise CheckpointError(f"{path}: cannot load the checkpoint ({err})") from err
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (holds {type(ckpt).__name__})")
     missing = [k for k in ("Args", "Config", "Featurizer", "Downstream") if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (missing {', '.join(missing)})")

@@ -36,6 +36,8 @@ def config_path(name: str) -> Path:
         shipped = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))) or "none"
         raise FileNotFoundError(f"{path}: no such shipped config (shipped: {shipped})")
     return path
+
+
 PROG = "s3prl-crosscorpus run-downstream"
 
 

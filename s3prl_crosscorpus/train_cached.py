@@ -51,10 +51,9 @@ class CachedUpstream(nn.Module):
 
     def forward(self, inputs: Sequence[Tensor]) -> Dict[str, Any]:
         if inputs[0].dim() == 1:  # the Featurizer's start-up probe sends one random wave
-            probe = inputs[0].new_zeros(1, PROBE_FRAMES, self.key.num_layers, self.key.hidden_size)
+            padded = inputs[0].new_zeros(1, PROBE_FRAMES, self.key.num_layers, self.key.hidden_size)
         else:
-            probe = None
-        padded = probe if probe is not None else pad_sequence(list(inputs), batch_first=True)  # [B, T, L, D]
+            padded = pad_sequence(list(inputs), batch_first=True)  # [B, T, L, D]
         return {"hidden_states": list(padded.unbind(dim=2)), STACKED: padded}
 
 

@@ -51,7 +51,6 @@ def test_items_are_16k_mono_with_label_id_and_corpus(data_dir, utterances):
 
 
 def test_class_balancing_options(data_dir):
-    split, by_id = load_experiment(settings(data_dir, condition="extended"))
     labels = [0] * 30 + [1] * 10 + [2] * 10 + [3] * 50
     weights = class_weights(labels)
     counts = np.bincount(labels)
