@@ -56,7 +56,7 @@ def hours(seconds: float) -> str:
 # --------------------------------------------------------------------------- workers (own process each)
 
 def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
-    from .run_downstream import config_path
+    from .run_downstream import DOWNSTREAM, config_path
 
     overrides = ",,".join([
         f"config.downstream_expert.datarc.data_dir='{args.workdir / 'data'}'",
@@ -67,7 +67,7 @@ def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
         f"config.runner.eval_step={args.steps}", "config.runner.log_step=1000000", "config.runner.save_step=1000000",
     ])
     return ["-m", "train", "-u", "hubert_local", "-k", str(args.workdir / "hubert_base_random.pt"),
-            "-d", "crosscorpus_emotion", "-c", str(config_path(args.head)), "-p", str(expdir), "-o", overrides,
+            "-d", DOWNSTREAM, "-c", str(config_path(args.head)), "-p", str(expdir), "-o", overrides,
             "--device", args.device, "--seed", "0"]
 
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from .heads import EmotionModel, build_model
 from .labels import LABELS
+from .run_downstream import DOWNSTREAM
 
 
 class CheckpointError(ValueError):
@@ -98,7 +99,7 @@ def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
     missing = [k for k in ("Args", "Config", "Featurizer", "Downstream") if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (missing {', '.join(missing)})")
-    if getattr(ckpt["Args"], "downstream", None) != "crosscorpus_emotion":
+    if getattr(ckpt["Args"], "downstream", None) != DOWNSTREAM:
         raise CheckpointError(f"{path}: trained for downstream {getattr(ckpt['Args'], 'downstream', None)!r}, "
-                              "not crosscorpus_emotion")
+                              f"not {DOWNSTREAM}")
     return ckpt

@@ -10,7 +10,7 @@ import argparse
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .corpora.emodb import EMODB_SPEAKERS
 from .corpora.ravdess import ravdess_gender
+from .labels import EMODB_SOURCE, IEMOCAP_SOURCE, LABELS, RAVDESS_SOURCE, four_class
 
 #: Prosody per synthetic emotion: pitch factor, pitch range (semitones), gain,
 #: syllable seconds, spectral tilt (higher = darker). Excluded classes get their own.
@@ -86,7 +87,17 @@ def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> No
 
 
 EMODB_TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
-EMODB_LETTER = {"neu": "N", "hap": "F", "ang": "W", "sad": "T"}
+def codes_by_label(corpus: str, source_of: Mapping[str, str]) -> Dict[str, Tuple[str, ...]]:
+    """4-class label -> the corpus' file/label codes that the readers map to it (from labels.py)."""
+    codes: Dict[str, List[str]] = {label: [] for label in LABELS}
+    for code, source in source_of.items():
+        label = four_class(corpus, source)
+        if label is not None:
+            codes[label].append(code)
+    return {label: tuple(found) for label, found in codes.items()}
+
+
+EMODB_LETTER = {label: codes[0] for label, codes in codes_by_label("emodb", EMODB_SOURCE).items()}
 
 
 def synth_emodb(root: Path, per_class: int, seed: int) -> int:
@@ -103,7 +114,7 @@ def synth_emodb(root: Path, per_class: int, seed: int) -> int:
     return count
 
 
-RAVDESS_CODE = {"neu": "01", "hap": "03", "sad": "04", "ang": "05"}
+RAVDESS_CODE = {label: codes[0] for label, codes in codes_by_label("ravdess", RAVDESS_SOURCE).items()}
 
 
 def synth_ravdess(root: Path, per_class: int, seed: int) -> int:
@@ -128,7 +139,7 @@ def synth_ravdess(root: Path, per_class: int, seed: int) -> int:
     return count
 
 
-IEMOCAP_CODES = {"neu": ("neu",), "hap": ("hap", "exc"), "ang": ("ang",), "sad": ("sad",)}
+IEMOCAP_CODES = codes_by_label("iemocap", {code: code for code in IEMOCAP_SOURCE})  # hap: hap and exc
 IEMOCAP_HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 EVALUATOR = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "ang": "Anger", "sad": "Sadness",
              "fru": "Frustration", "xxx": "Other", "sur": "Surprise"}
