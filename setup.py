@@ -15,7 +15,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["s3prl_crosscorpus*", "baseline_svm*"]),
-    package_data={"s3prl_crosscorpus": ["VERSION", "*.json", "*.md"], "baseline_svm": ["*.md"]},
+    package_data={"s3prl_crosscorpus": ["VERSION", "*/*.json", "*/*.md"], "baseline_svm": ["*.md"]},
     # The YAML configs live at the top level for s3prl's -c; installs get a copy under <prefix>/share.
     data_files=[("share/s3prl-crosscorpus/downstream_configs",
                  sorted(glob("downstream_configs/*.yaml")))],
@@ -38,7 +38,7 @@ setup(
     extras_require={"test": ["pytest>=7"]},
     entry_points={
         "console_scripts": [
-            "s3prl-crosscorpus=s3prl_crosscorpus.cli:main",
+            "s3prl-crosscorpus=s3prl_crosscorpus.commands.main:main",
             "baseline-svm=baseline_svm.cli:main",
         ]
     },

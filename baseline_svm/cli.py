@@ -4,11 +4,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from s3prl_crosscorpus.corpora import CorpusError
-from s3prl_crosscorpus.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
-from s3prl_crosscorpus.labels import CORPORA
-from s3prl_crosscorpus.manifest import ManifestError
-from s3prl_crosscorpus.results import ResultError
+from s3prl_crosscorpus.core.corpora import CorpusError
+from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
+from s3prl_crosscorpus.core.labels import CORPORA
+from s3prl_crosscorpus.core.manifest import ManifestError
+from s3prl_crosscorpus.results.schema import ResultError
 
 from .features import FEATURE_SETS, FeatureError
 from .model import GRIDS, ModelError

@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from tqdm import tqdm
 
-from s3prl_crosscorpus.audio import TARGET_RATE, load_audio
-from s3prl_crosscorpus.io_utils import atomic_open, sha256_file
+from s3prl_crosscorpus.core.audio import TARGET_RATE, load_audio
+from s3prl_crosscorpus.core.io_utils import atomic_open, sha256_file
 
 #: Feature set name -> number of functionals openSMILE returns for it.
 FEATURE_SETS: Dict[str, int] = {"GeMAPSv01b": 62, "eGeMAPSv02": 88, "ComParE_2016": 6373}

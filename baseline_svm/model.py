@@ -19,9 +19,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from s3prl_crosscorpus.io_utils import atomic_open
-from s3prl_crosscorpus.labels import LABELS
-from s3prl_crosscorpus.metrics import uar
+from s3prl_crosscorpus.core.io_utils import atomic_open
+from s3prl_crosscorpus.core.labels import LABELS
+from s3prl_crosscorpus.core.metrics import uar
 
 #: log2 exponents of C and gamma. "libsvm" is LIBSVM grid.py's default grid
 #: (C = 2^-5..2^15, gamma = 2^-15..2^3, steps of 2^2); "coarse" steps by 2^4 for quick runs.

@@ -1,7 +1,7 @@
 """One SVM experiment: (feature set, condition, test corpus, folds) -> result files and model files.
 
-Splits come only from :func:`s3prl_crosscorpus.folds.make_split`; results are built and
-written with :mod:`s3prl_crosscorpus.results`, so they share the DNN system's schema.
+Splits come only from :func:`s3prl_crosscorpus.core.folds.make_split`; results are built and
+written with :mod:`s3prl_crosscorpus.results.schema`, so they share the DNN system's schema.
 """
 import hashlib
 import sys
@@ -13,12 +13,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from s3prl_crosscorpus.corpora import Utterance
-from s3prl_crosscorpus.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
-from s3prl_crosscorpus.io_utils import read_json
-from s3prl_crosscorpus.labels import CORPORA, LABELS
-from s3prl_crosscorpus.manifest import load_manifest
-from s3prl_crosscorpus.results import (ResultError, make_result, package_versions, result_path,
+from s3prl_crosscorpus.core.corpora import Utterance
+from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.io_utils import read_json
+from s3prl_crosscorpus.core.labels import CORPORA, LABELS
+from s3prl_crosscorpus.core.manifest import load_manifest
+from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                        validate_result, write_result)
 
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from s3prl_crosscorpus.manifest import load_manifest, prepare
-from s3prl_crosscorpus.synth import synthesize
+from s3prl_crosscorpus.core.manifest import load_manifest, prepare
+from s3prl_crosscorpus.demo.synth import synthesize
 
 #: Utterances per speaker and class in the shared synthetic corpora
 #: (EmoDB 80, RAVDESS 192, IEMOCAP 80 usable utterances).

@@ -3,9 +3,9 @@ import random
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from s3prl_crosscorpus.folds import FOLDS, make_split
-from s3prl_crosscorpus.labels import CORPORA, LABELS
-from s3prl_crosscorpus.results import make_result, result_path, write_result
+from s3prl_crosscorpus.core.folds import FOLDS, make_split
+from s3prl_crosscorpus.core.labels import CORPORA, LABELS
+from s3prl_crosscorpus.results.schema import make_result, result_path, write_result
 
 #: system -> (family, features, head)
 SYSTEMS: Dict[str, Tuple[str, str, Optional[str]]] = {

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s3prl_crosscorpus.audio import AudioError, load_audio
+from s3prl_crosscorpus.core.audio import AudioError, load_audio
 
 
 def tone(rate: int, seconds: float = 0.5, freq: float = 440.0) -> np.ndarray:

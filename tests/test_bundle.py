@@ -6,10 +6,10 @@ import zipfile
 import pytest
 
 from resultgen import write_results
-from s3prl_crosscorpus import bundle as submit
-from s3prl_crosscorpus import validate
-from s3prl_crosscorpus.bundle import MANIFEST, SUMMARY_MD, BundleError, build_bundle, sha256_bytes
-from s3prl_crosscorpus.validate import validate_bundle
+from s3prl_crosscorpus.submission import bundle as submit
+from s3prl_crosscorpus.submission import validate
+from s3prl_crosscorpus.submission.bundle import MANIFEST, SUMMARY_MD, BundleError, build_bundle, sha256_bytes
+from s3prl_crosscorpus.submission.validate import validate_bundle
 
 CELL = "HuBERT-Linear/matched/iemocap"
 

@@ -6,8 +6,8 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from s3prl_crosscorpus import feature_cache as fc
-from s3prl_crosscorpus.feature_cache import CacheError, FeatureCache, ShardPlan, UpstreamKey
+from s3prl_crosscorpus.cache import format as fc
+from s3prl_crosscorpus.cache.format import CacheError, FeatureCache, ShardPlan, UpstreamKey
 
 KEY = UpstreamKey("fake_upstream", "ab" * 32, num_layers=3, hidden_size=5, downsample_rate=320)
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 import yaml
 
-from s3prl_crosscorpus import extract as ex
-from s3prl_crosscorpus import train_cached as tc
-from s3prl_crosscorpus.folds import make_split
-from s3prl_crosscorpus.io_utils import write_jsonl
-from s3prl_crosscorpus.results import load_results
+from s3prl_crosscorpus.cache import extract as ex
+from s3prl_crosscorpus.superb import train_cached as tc
+from s3prl_crosscorpus.core.folds import make_split
+from s3prl_crosscorpus.core.io_utils import write_jsonl
+from s3prl_crosscorpus.results.schema import load_results
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: fp16 keeps 11 significant bits: each stored value is within 2**-11 (4.9e-4) of the fp32 one, relative.
@@ -24,7 +24,7 @@ LOSS_RTOL = 2 ** -11
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> str:
-    from s3prl_crosscorpus.random_hubert import write_random_hubert
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 
     return str(write_random_hubert(tmp_path_factory.mktemp("upstream") / "tiny_hubert.pt", size="tiny", seed=0))
 
@@ -46,8 +46,8 @@ def runner_argv(expdir: Path, data_dir: Path, ckpt: Optional[str], *overrides: s
 
 def on_the_fly_runner(argv):
     """s3prl's own Runner with the upstream computed on the fly, built as run-downstream builds it."""
-    from s3prl_crosscorpus import compat
-    from s3prl_crosscorpus.run_downstream import register
+    from s3prl_crosscorpus.superb import compat
+    from s3prl_crosscorpus.superb.runner import register
 
     compat.apply()
     register()
@@ -134,7 +134,7 @@ def test_train_cached_writes_schema_valid_results_on_the_shared_folds(extended_r
 
 
 def test_a_cache_trained_checkpoint_runs_on_raw_audio_through_s3prl(extended_run, tmp_path):
-    from s3prl_crosscorpus.run_downstream import main as run_downstream
+    from s3prl_crosscorpus.superb.runner import main as run_downstream
 
     cached = {r["test_corpus"]: r for r in load_results(extended_run / "results")}
     results_dir = tmp_path / "raw_audio_results"

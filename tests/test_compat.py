@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from s3prl_crosscorpus import compat
+from s3prl_crosscorpus.superb import compat
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -29,7 +29,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 #: it prints a JSON object: workaround name -> whether it patched.
 FIXED_STACK = """
 import argparse, json, os, sys, torch
-from s3prl_crosscorpus import compat
+from s3prl_crosscorpus.superb import compat
 applied = {}
 applied["torchaudio_without_extension"] = compat.torchaudio_without_extension()
 import torchaudio.functional as F
@@ -71,9 +71,9 @@ print(json.dumps(applied))
 #: Without the workaround: the same use as above, on the unpatched stack (each must fail here).
 BROKEN = {
     "torchaudio_without_extension": "import torchaudio",
-    "torchaudio_legacy_api": "from s3prl_crosscorpus import compat\ncompat.torchaudio_without_extension()\n"
+    "torchaudio_legacy_api": "from s3prl_crosscorpus.superb import compat\ncompat.torchaudio_without_extension()\n"
                              "import s3prl.hub",
-    "huggingface_hub_legacy_names": "from s3prl_crosscorpus import compat\ncompat.torchaudio_without_extension()\n"
+    "huggingface_hub_legacy_names": "from s3prl_crosscorpus.superb import compat\ncompat.torchaudio_without_extension()\n"
                                     "compat.torchaudio_legacy_api()\nimport s3prl.downstream.runner",
     "namespace_loadable": "import os, torch\ntorch.load(os.environ['CKPT'], map_location='cpu')",
     "cpu_ddp": "import torch\ntorch.cuda.set_device(0)",
@@ -154,8 +154,8 @@ def test_apply_is_idempotent_and_rejects_unknown_skips(monkeypatch):
 
 
 def test_registration_aliases_the_expert_without_writing_into_s3prl():
-    from s3prl_crosscorpus import expert
-    from s3prl_crosscorpus.run_downstream import register
+    from s3prl_crosscorpus.superb import expert
+    from s3prl_crosscorpus.superb.runner import register
 
     compat.apply()
     register()

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s3prl_crosscorpus.corpora import CorpusError, read_emodb, read_iemocap, read_ravdess
-from s3prl_crosscorpus.corpora.iemocap import SUMMARY, iemocap_speaker
-from s3prl_crosscorpus.labels import LABELS
+from s3prl_crosscorpus.core.corpora import CorpusError, read_emodb, read_iemocap, read_ravdess
+from s3prl_crosscorpus.core.corpora.iemocap import SUMMARY, iemocap_speaker
+from s3prl_crosscorpus.core.labels import LABELS
 
 from conftest import PER_CLASS
 
@@ -30,7 +30,7 @@ def test_emodb_reads_four_classes_with_speakers_and_genders(synth_roots):
 
 def test_emodb_letter_mapping():
     pass_map = {"W": "ang", "F": "hap", "T": "sad", "N": "neu"}
-    from s3prl_crosscorpus.labels import EMODB_SOURCE, four_class
+    from s3prl_crosscorpus.core.labels import EMODB_SOURCE, four_class
     assert {k: four_class("emodb", EMODB_SOURCE[k]) for k in pass_map} == pass_map
     assert four_class("emodb", EMODB_SOURCE["L"]) is None
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s3prl_crosscorpus.dataset import (ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
+from s3prl_crosscorpus.superb.dataset import (ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                                        collate, load_experiment)
-from s3prl_crosscorpus.folds import make_split
-from s3prl_crosscorpus.io_utils import read_json, write_json
-from s3prl_crosscorpus.labels import LABEL_TO_INDEX
+from s3prl_crosscorpus.core.folds import make_split
+from s3prl_crosscorpus.core.io_utils import read_json, write_json
+from s3prl_crosscorpus.core.labels import LABEL_TO_INDEX
 
 
 def settings(data_dir, **datarc) -> DataSettings:

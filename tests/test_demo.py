@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s3prl_crosscorpus.cli import main
-from s3prl_crosscorpus.labels import LABELS
-from s3prl_crosscorpus.leaderboard import load_cells
-from s3prl_crosscorpus.synth import Voice, rng_for, synth_utterance
-from s3prl_crosscorpus.validate import validate_bundle
+from s3prl_crosscorpus.commands.main import main
+from s3prl_crosscorpus.core.labels import LABELS
+from s3prl_crosscorpus.results.leaderboard import load_cells
+from s3prl_crosscorpus.demo.synth import Voice, rng_for, synth_utterance
+from s3prl_crosscorpus.submission.validate import validate_bundle
 
 DEMO_ARGS = ["--utterances-per-class", "1", "--steps", "20"]
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from s3prl_crosscorpus import cli
-from s3prl_crosscorpus.audio import load_audio
-from s3prl_crosscorpus.folds import make_split
-from s3prl_crosscorpus.heads import HEAD_DISPLAY
-from s3prl_crosscorpus.io_utils import read_json, sha256_file, write_json
-from s3prl_crosscorpus.labels import CORPORA, LABELS
-from s3prl_crosscorpus.metrics import uar
-from s3prl_crosscorpus.random_hubert import write_random_hubert
-from s3prl_crosscorpus.results import load_results
+from s3prl_crosscorpus.commands import main as cli
+from s3prl_crosscorpus.core.audio import load_audio
+from s3prl_crosscorpus.core.folds import make_split
+from s3prl_crosscorpus.superb.heads import HEAD_DISPLAY
+from s3prl_crosscorpus.core.io_utils import read_json, sha256_file, write_json
+from s3prl_crosscorpus.core.labels import CORPORA, LABELS
+from s3prl_crosscorpus.core.metrics import uar
+from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+from s3prl_crosscorpus.results.schema import load_results
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: (condition, test corpus, fold) of the two conditions every head is run in.
@@ -118,7 +118,7 @@ def test_train_and_evaluate_writes_checkpoint_superb_files_and_results(trained, 
 
 
 def test_checkpoint_predictor_reproduces_the_evaluated_probabilities(trained, utterances):
-    from s3prl_crosscorpus.inference import DnnPredictor
+    from s3prl_crosscorpus.superb.inference import DnnPredictor
 
     expdir = trained("cnn_selfatt", "extended")
     predictor = DnnPredictor.from_checkpoint(expdir / "dev-best.ckpt")
@@ -199,7 +199,7 @@ def test_bad_configuration_stops_before_training(data_dir, tmp_path, capsys, cas
 
 
 def test_device_defaults_to_cpu_without_cuda():
-    from s3prl_crosscorpus.run_downstream import default_device
+    from s3prl_crosscorpus.superb.runner import default_device
 
     given = ["-m", "train", "--device", "cuda:1"]
     assert default_device(given) == given

@@ -7,10 +7,10 @@ import torch
 import yaml
 from torch.utils.data import WeightedRandomSampler
 
-from s3prl_crosscorpus.heads import masked_mean, valid_mask
-from s3prl_crosscorpus.expert import BEST_CKPT, DownstreamExpert, expected_results, system_name
-from s3prl_crosscorpus.labels import LABEL_TO_INDEX, LABELS
-from s3prl_crosscorpus.results import load_results
+from s3prl_crosscorpus.superb.heads import masked_mean, valid_mask
+from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert, expected_results, system_name
+from s3prl_crosscorpus.core.labels import LABEL_TO_INDEX, LABELS
+from s3prl_crosscorpus.results.schema import load_results
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 DIM = 6

@@ -3,8 +3,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from s3prl_crosscorpus.random_hubert import write_random_hubert
-from s3prl_crosscorpus.results import load_results
+from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+from s3prl_crosscorpus.results.schema import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 

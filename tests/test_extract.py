@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s3prl_crosscorpus import extract as ex
-from s3prl_crosscorpus.audio import load_audio
-from s3prl_crosscorpus.feature_cache import CacheError, FeatureCache, shard_paths
-from s3prl_crosscorpus.io_utils import write_jsonl
+from s3prl_crosscorpus.cache import extract as ex
+from s3prl_crosscorpus.core.audio import load_audio
+from s3prl_crosscorpus.cache.format import CacheError, FeatureCache, shard_paths
+from s3prl_crosscorpus.core.io_utils import write_jsonl
 
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> str:
-    from s3prl_crosscorpus.random_hubert import write_random_hubert
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 
     return str(write_random_hubert(tmp_path_factory.mktemp("upstream") / "tiny_hubert.pt", size="tiny", seed=0))
 

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from s3prl_crosscorpus.folds import (CONDITIONS, DEV_FRACTION, FOLDS, FoldError, describe, make_split,
+from s3prl_crosscorpus.core.folds import (CONDITIONS, DEV_FRACTION, FOLDS, FoldError, describe, make_split,
                                      speaker_folds)
-from s3prl_crosscorpus.labels import CORPORA
+from s3prl_crosscorpus.core.labels import CORPORA
 
 
 def by_id(utts):

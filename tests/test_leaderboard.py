@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from resultgen import write_results
-from s3prl_crosscorpus import leaderboard
-from s3prl_crosscorpus.folds import fold_file_sha256
-from s3prl_crosscorpus.io_utils import read_json, write_json
-from s3prl_crosscorpus.leaderboard import (LeaderboardError, collect_cells, load_cells, render_csv,
+from s3prl_crosscorpus.results import leaderboard
+from s3prl_crosscorpus.core.folds import fold_file_sha256
+from s3prl_crosscorpus.core.io_utils import read_json, write_json
+from s3prl_crosscorpus.results.leaderboard import (LeaderboardError, collect_cells, load_cells, render_csv,
                                            render_markdown, summary)
-from s3prl_crosscorpus.paper import paper_uar
+from s3prl_crosscorpus.results.paper import paper_uar
 
 SHA = fold_file_sha256()
 

@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from s3prl_crosscorpus.cli import main
-from s3prl_crosscorpus.corpora import read_emodb
-from s3prl_crosscorpus.folds import fold_file_sha256
-from s3prl_crosscorpus.manifest import ManifestError, load_manifest
+from s3prl_crosscorpus.commands.main import main
+from s3prl_crosscorpus.core.corpora import read_emodb
+from s3prl_crosscorpus.core.folds import fold_file_sha256
+from s3prl_crosscorpus.core.manifest import ManifestError, load_manifest
 
 FIELDS = ["id", "corpus", "path", "speaker", "gender", "language", "label", "source_label",
           "sample_rate", "channels", "num_frames"]

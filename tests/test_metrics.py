@@ -1,7 +1,7 @@
-"""UAR, WA and macro-F1 of s3prl_crosscorpus.metrics against hand-computed cases."""
+"""UAR, WA and macro-F1 of s3prl_crosscorpus.core.metrics against hand-computed cases."""
 import pytest
 
-from s3prl_crosscorpus.metrics import scores, uar
+from s3prl_crosscorpus.core.metrics import scores, uar
 
 
 def test_hand_computed_mixed_case():

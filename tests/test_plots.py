@@ -4,11 +4,11 @@ import pytest
 from matplotlib.image import imread
 
 from resultgen import write_results
-from s3prl_crosscorpus import plots
-from s3prl_crosscorpus.folds import fold_file_sha256
-from s3prl_crosscorpus.leaderboard import collect_cells, summary
-from s3prl_crosscorpus.paper import paper_uar
-from s3prl_crosscorpus.results import load_results
+from s3prl_crosscorpus.results import plots
+from s3prl_crosscorpus.core.folds import fold_file_sha256
+from s3prl_crosscorpus.results.leaderboard import collect_cells, summary
+from s3prl_crosscorpus.results.paper import paper_uar
+from s3prl_crosscorpus.results.schema import load_results
 
 
 def texts(ax):

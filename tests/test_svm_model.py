@@ -4,8 +4,8 @@ import pytest
 
 from baseline_svm.model import (GRIDS, ModelError, build_pipeline, fit_final, grid_values,
                                 load_model, predict, save_model, search)
-from s3prl_crosscorpus.labels import LABELS
-from s3prl_crosscorpus.metrics import uar
+from s3prl_crosscorpus.core.labels import LABELS
+from s3prl_crosscorpus.core.metrics import uar
 
 
 def blobs(n_per_class: int, seed: int, spread: float = 1.0):

@@ -8,10 +8,10 @@ import pytest
 from baseline_svm.cli import main
 from baseline_svm.model import GRIDS, load_model, predict_files
 from baseline_svm.run import RunConfig, run
-from s3prl_crosscorpus.folds import DEFAULT_SEED, FOLDS, fold_file_sha256, make_split
-from s3prl_crosscorpus.io_utils import read_jsonl, write_jsonl
-from s3prl_crosscorpus.labels import CORPORA
-from s3prl_crosscorpus.results import load_results, result_path
+from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.io_utils import read_jsonl, write_jsonl
+from s3prl_crosscorpus.core.labels import CORPORA
+from s3prl_crosscorpus.results.schema import load_results, result_path
 from svm_helpers import write_broken_files
 
 CHANCE = 0.25
@@ -155,7 +155,7 @@ def test_runtime_errors_are_reported_not_raised(data_dir, tmp_path, capsys):
 
 
 def test_reachable_as_s3prl_crosscorpus_subcommand(capsys):
-    from s3prl_crosscorpus.cli import main as top
+    from s3prl_crosscorpus.commands.main import main as top
 
     with pytest.raises(SystemExit) as exit_info:
         top(["svm", "run", "--help"])
@@ -166,7 +166,7 @@ def test_reachable_as_s3prl_crosscorpus_subcommand(capsys):
 def test_sets_emptied_by_exclusions_stop_with_the_experiment_named(utterances, tmp_path):
     from baseline_svm.model import ModelError
     from baseline_svm.run import Job, RunConfig, check_usable
-    from s3prl_crosscorpus.folds import make_split
+    from s3prl_crosscorpus.core.folds import make_split
 
     split = make_split(utterances, "matched", 1, "emodb")
     by_id = {u.id: u for u in utterances}

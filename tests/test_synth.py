@@ -4,8 +4,8 @@ from collections import defaultdict
 import numpy as np
 import soundfile as sf
 
-from s3prl_crosscorpus.audio import load_audio
-from s3prl_crosscorpus.synth import Voice, rng_for, synth_utterance
+from s3prl_crosscorpus.core.audio import load_audio
+from s3prl_crosscorpus.demo.synth import Voice, rng_for, synth_utterance
 
 
 def test_layout_matches_the_real_corpora(synth_roots):

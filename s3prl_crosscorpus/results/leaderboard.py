@@ -16,11 +16,11 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
-from .io_utils import atomic_open
-from .labels import CORPORA, CORPUS_DISPLAY
+from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
+from ..core.io_utils import atomic_open
+from ..core.labels import CORPORA, CORPUS_DISPLAY
 from .paper import PAPER_METRIC, paper_uar, system_rank
-from .results import ResultError, load_result_files
+from .schema import ResultError, load_result_files
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}

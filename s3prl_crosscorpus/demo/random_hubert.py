@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
-from .io_utils import atomic_open
+from ..core.io_utils import atomic_open
 
 #: Overrides of s3prl's ``HubertConfig`` defaults (which are HuBERT base's) per size.
 SIZES: Dict[str, dict] = {
@@ -54,7 +54,7 @@ def write_random_hubert(path: Union[str, Path], size: str = "tiny", seed: int = 
     """Write a random HuBERT of ``size`` ("tiny" or "base") to ``path`` atomically; return the path."""
     import torch
 
-    from . import compat
+    from ..superb import compat
 
     compat.apply()  # s3prl's HuBERT classes import torchaudio
     path = Path(path)
@@ -65,7 +65,7 @@ def write_random_hubert(path: Union[str, Path], size: str = "tiny", seed: int = 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.random_hubert",
+    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.demo.random_hubert",
                                      description="Write a random HuBERT for `-u hubert_local -k PATH`.")
     parser.add_argument("out", type=Path, help="checkpoint file to write")
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .folds import CONDITIONS, FOLDS
-from .io_utils import atomic_open
-from .labels import CORPORA, CORPUS_DISPLAY, LABELS
+from ..core.folds import CONDITIONS, FOLDS
+from ..core.io_utils import atomic_open
+from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
 from .leaderboard import METRIC_NAMES, METRICS, Cell, load_cells_for_cli, summary
 from .paper import PAPER_METRIC
 

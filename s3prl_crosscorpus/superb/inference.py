@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from .heads import EmotionModel, build_model
-from .labels import LABELS
-from .run_downstream import DOWNSTREAM
+from ..core.labels import LABELS
+from .runner import DOWNSTREAM
 
 
 class CheckpointError(ValueError):

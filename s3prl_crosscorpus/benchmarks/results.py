@@ -1,4 +1,4 @@
-"""Time the results tooling on paper-scale results: ``python -m s3prl_crosscorpus.benchmark_results OUT``.
+"""Time the results tooling on paper-scale results: ``python -m s3prl_crosscorpus.benchmarks.results OUT``.
 
 Writes 6 systems x 3 conditions x 3 corpora x 5 folds of random predictions over test sets of the
 real corpus sizes (EmoDB 339, RAVDESS 672, IEMOCAP 5531 utterances), then prints how long the
@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from .bundle import build_bundle
-from .folds import CONDITIONS, FOLDS, Split
-from .labels import LABELS
-from .leaderboard import load_cells, render_markdown, summary
-from .paper import SYSTEM_ORDER
-from .plots import plot_all
-from .results import make_result, result_path, write_result
-from .validate import validate_bundle
+from ..submission.bundle import build_bundle
+from ..core.folds import CONDITIONS, FOLDS, Split
+from ..core.labels import LABELS
+from ..results.leaderboard import load_cells, render_markdown, summary
+from ..results.paper import SYSTEM_ORDER
+from ..results.plots import plot_all
+from ..results.schema import make_result, result_path, write_result
+from ..submission.validate import validate_bundle
 
 CORPUS_SIZES = {"emodb": 339, "ravdess": 672, "iemocap": 5531}
 

@@ -37,7 +37,7 @@ def torchaudio_without_extension() -> bool:
     for name in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
         del sys.modules[name]
     stub = types.ModuleType("torchaudio._extension")
-    stub.__doc__ = "Stand-in installed by s3prl_crosscorpus.compat: the compiled extension could not load."
+    stub.__doc__ = "Stand-in installed by s3prl_crosscorpus.superb.compat: the compiled extension could not load."
     stub._IS_TORCHAUDIO_EXT_AVAILABLE = False
     stub._IS_ALIGN_AVAILABLE = False
     stub._load_lib = lambda lib: False
@@ -67,7 +67,7 @@ def torchaudio_legacy_api() -> bool:
         import torchaudio.sox_effects  # noqa: F401
     except ImportError:
         sox = types.ModuleType("torchaudio.sox_effects")
-        sox.__doc__ = "Stand-in installed by s3prl_crosscorpus.compat: torchaudio no longer has sox_effects."
+        sox.__doc__ = "Stand-in installed by s3prl_crosscorpus.superb.compat: torchaudio no longer has sox_effects."
         message = "torchaudio.sox_effects was removed from torchaudio; this s3prl feature cannot run here"
         sox.apply_effects_tensor = _fail_with(message)
         sox.apply_effects_file = _fail_with(message)

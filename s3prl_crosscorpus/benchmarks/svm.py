@@ -1,4 +1,4 @@
-"""``python -m baseline_svm.benchmark``: extraction throughput and full-grid wall time on synthetic corpora.
+"""``python -m s3prl_crosscorpus.benchmarks.svm``: extraction throughput and full-grid wall time on synthetic corpora.
 
 Synthesises the three corpora, prepares a manifest, extracts every feature set with a cold
 cache (files per second), then runs the full grid (3 feature sets x 2 conditions x 3 test
@@ -12,15 +12,15 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from s3prl_crosscorpus.folds import FOLDS
-from s3prl_crosscorpus.io_utils import write_json
-from s3prl_crosscorpus.leaderboard import load_cells, render_markdown, summary
-from s3prl_crosscorpus.manifest import load_manifest, prepare
-from s3prl_crosscorpus.synth import synthesize
+from s3prl_crosscorpus.core.folds import FOLDS
+from s3prl_crosscorpus.core.io_utils import write_json
+from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
+from s3prl_crosscorpus.core.manifest import load_manifest, prepare
+from s3prl_crosscorpus.demo.synth import synthesize
 
-from .features import FEATURE_SETS, cache_folder, default_jobs, extract
-from .model import GRIDS
-from .run import SYSTEMS, RunConfig, run
+from baseline_svm.features import FEATURE_SETS, cache_folder, default_jobs, extract
+from baseline_svm.model import GRIDS
+from baseline_svm.run import SYSTEMS, RunConfig, run
 
 CONDITIONS = ("matched", "extended")
 
@@ -79,7 +79,7 @@ def report(extraction: Dict[str, dict], grid_rows: Dict[str, dict], settings: di
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m baseline_svm.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.benchmarks.svm", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="work folder to keep (default: a temporary one)")
     parser.add_argument("--per-class", type=int, default=3, help="synthetic utterances per speaker and class (1..4)")
     parser.add_argument("--grid", choices=list(GRIDS), default="libsvm")

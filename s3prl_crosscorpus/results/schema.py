@@ -9,11 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import __version__
-from .folds import Split, fold_file_sha256
-from .io_utils import read_json, write_json
-from .labels import LABELS
-from .metrics import scores
+from .. import __version__
+from ..core.folds import Split, fold_file_sha256
+from ..core.io_utils import read_json, write_json
+from ..core.labels import LABELS
+from ..core.metrics import scores
 
 SCHEMA_FILE = Path(__file__).with_name("result_schema.json")
 SCHEMA_VERSION = 1

@@ -16,13 +16,13 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from .audio import TARGET_RATE, AudioError, load_audio
-from .corpora import Utterance
-from .feature_cache import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space,
+from ..core.audio import TARGET_RATE, AudioError, load_audio
+from ..core.corpora import Utterance
+from .format import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space,
                             check_features, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root,
                             remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
-from .io_utils import read_json, sha256_file
-from .manifest import ManifestError, load_manifest
+from ..core.io_utils import read_json, sha256_file
+from ..core.manifest import ManifestError, load_manifest
 
 
 # --------------------------------------------------------------------------- upstream
@@ -41,7 +41,7 @@ class UpstreamExtractor:
 
     def __init__(self, name: str, ckpt: Optional[str] = None, device: str = "cpu",
                  model_config: Optional[str] = None):
-        from . import compat
+        from ..superb import compat
 
         compat.apply()
         import s3prl.hub as hub

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from .audio import load_audio
-from .corpora import Utterance
-from .folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
-from .labels import CORPORA, LABEL_TO_INDEX, LABELS
-from .manifest import ManifestError, load_manifest
+from ..core.audio import load_audio
+from ..core.corpora import Utterance
+from ..core.folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
+from ..core.labels import CORPORA, LABEL_TO_INDEX, LABELS
+from ..core.manifest import ManifestError, load_manifest
 
 SPLITS = ("train", "dev", "test")
 BALANCE = ("none", "sampler", "loss")

@@ -17,14 +17,14 @@ from torch.distributed import is_initialized
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .audio import load_audio
+from ..core.audio import load_audio
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment)
 from .heads import HEAD_DISPLAY, build_model
-from .io_utils import atomic_open, sha256_file
-from .labels import CORPORA, LABELS
-from .metrics import scores
-from .results import make_result, package_versions, result_path, write_result
+from ..core.io_utils import atomic_open, sha256_file
+from ..core.labels import CORPORA, LABELS
+from ..core.metrics import scores
+from ..results.schema import make_result, package_versions, result_path, write_result
 
 #: s3prl upstream name -> name used in system names; others are used as given.
 UPSTREAM_DISPLAY: Dict[str, str] = {

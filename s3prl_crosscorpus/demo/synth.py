@@ -16,9 +16,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from .corpora.emodb import EMODB_SPEAKERS
-from .corpora.ravdess import ravdess_gender
-from .labels import EMODB_SOURCE, IEMOCAP_SOURCE, LABELS, RAVDESS_SOURCE, four_class
+from ..core.corpora.emodb import EMODB_SPEAKERS
+from ..core.corpora.ravdess import ravdess_gender
+from ..core.labels import EMODB_SOURCE, IEMOCAP_SOURCE, LABELS, RAVDESS_SOURCE, four_class
 
 #: Prosody per synthetic emotion: pitch factor, pitch range (semitones), gain,
 #: syllable seconds, spectral tilt (higher = darker). Excluded classes get their own.

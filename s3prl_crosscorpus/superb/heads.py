@@ -10,7 +10,7 @@ from typing import Any, Dict, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from .labels import LABELS
+from ..core.labels import LABELS
 
 NUM_CLASSES = len(LABELS)
 #: config name -> name used in system names ("HuBERT-CNNSelfAtt").

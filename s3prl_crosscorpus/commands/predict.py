@@ -14,9 +14,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .audio import AudioError, load_audio
-from .io_utils import atomic_open
-from .labels import LABELS
+from ..core.audio import AudioError, load_audio
+from ..core.io_utils import atomic_open
+from ..core.labels import LABELS
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -45,7 +45,7 @@ def predict_svm(model_path: Path, paths: Sequence[Path]) -> Tuple[List[Optional[
 
 
 def predict_dnn(ckpt: Path, paths: Sequence[Path], device: str) -> Tuple[List[Optional[str]], np.ndarray]:
-    from .inference import DnnPredictor
+    from ..superb.inference import DnnPredictor
 
     predictor = DnnPredictor.from_checkpoint(ckpt, device=device)
     labels: List[Optional[str]] = [None] * len(paths)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from . import __version__
+from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
 from .folds import FOLD_FILE, fold_file_sha256
 from .io_utils import read_json, read_jsonl, write_json, write_jsonl

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from .dataset import ConfigError, EmotionDataset, Item
-from .feature_cache import CacheError, FeatureCache, UpstreamKey
-from .io_utils import atomic_open, sha256_file
-from .labels import LABEL_TO_INDEX
+from ..cache.format import CacheError, FeatureCache, UpstreamKey
+from ..core.io_utils import atomic_open, sha256_file
+from ..core.labels import LABEL_TO_INDEX
 
 PROG = "s3prl-crosscorpus train-cached"
 #: Frames of the stand-in output the Featurizer sees when it probes the upstream at start-up.
@@ -185,7 +185,7 @@ def has_option(argv: Sequence[str], *names: str) -> bool:
 def s3prl_argv(rest: Sequence[str], key: Optional[UpstreamKey], header: Optional[Mapping]) -> List[str]:
     """s3prl's argument list with this command's defaults: -m train, -d crosscorpus_emotion, the cache's
     upstream, and (as run-downstream) the CPU when there is no GPU."""
-    from .run_downstream import DOWNSTREAM, default_device
+    from .runner import DOWNSTREAM, default_device
 
     argv = list(rest)
     if not has_option(argv, "-m", "--mode"):
@@ -205,7 +205,7 @@ def parse_s3prl_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, dict]:
     restore), with the crosscorpus_emotion config check of the plugin."""
     import s3prl.run_downstream as s3prl_main
 
-    from .run_downstream import PROG as RUN_PROG, validating
+    from .runner import PROG as RUN_PROG, validating
 
     saved = sys.argv
     sys.argv = [RUN_PROG] + list(argv)
@@ -250,7 +250,7 @@ def seed_everything(seed: int) -> None:
 def build_runner(argv: Sequence[str], cache_dir: Optional[Path], check_audio: bool = True):
     """(runner, args): s3prl's Runner over the cache for an s3prl-style argument list."""
     from . import compat
-    from .run_downstream import register
+    from .runner import register
 
     compat.apply()
     register()
@@ -291,7 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if ours.help:
         parser.print_help()
         return 0
-    from .run_downstream import missing_config
+    from .runner import missing_config
 
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:
         print(f"{PROG}: error: runs in one process (no DDP): from the cache a head trains at the speed of the "

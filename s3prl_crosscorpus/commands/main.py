@@ -8,19 +8,19 @@ from typing import Dict, List, Optional, Tuple
 
 #: sub-command -> (module, one-line help). ``main(argv) -> int`` in each module.
 SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
-    "demo": ("s3prl_crosscorpus.demo", "synthetic end-to-end run of both systems (the README's main job)"),
-    "synth": ("s3prl_crosscorpus.synth", "write small synthetic corpora in the real layouts"),
-    "prepare": ("s3prl_crosscorpus.manifest", "read corpus roots into DATA_DIR/manifest.jsonl"),
-    "folds": ("s3prl_crosscorpus.folds", "print the shared folds over a manifest"),
+    "demo": ("s3prl_crosscorpus.demo.run", "synthetic end-to-end run of both systems (the README's main job)"),
+    "synth": ("s3prl_crosscorpus.demo.synth", "write small synthetic corpora in the real layouts"),
+    "prepare": ("s3prl_crosscorpus.core.manifest", "read corpus roots into DATA_DIR/manifest.jsonl"),
+    "folds": ("s3prl_crosscorpus.core.folds", "print the shared folds over a manifest"),
     "svm": ("baseline_svm.cli", "openSMILE functionals + RBF-SVM baseline (same as `baseline-svm`)"),
-    "run-downstream": ("s3prl_crosscorpus.run_downstream", "s3prl's run_downstream.py with this downstream"),
-    "extract": ("s3prl_crosscorpus.extract", "run a frozen upstream once and cache all hidden layers"),
-    "train-cached": ("s3prl_crosscorpus.train_cached", "train/evaluate heads from an extracted cache"),
-    "leaderboard": ("s3prl_crosscorpus.leaderboard", "paper-style table from result files"),
-    "plot": ("s3prl_crosscorpus.plots", "confusion matrices and matched-vs-extended charts"),
-    "submit": ("s3prl_crosscorpus.bundle", "pack results into a submission bundle"),
-    "validate": ("s3prl_crosscorpus.validate", "check a submission bundle"),
-    "predict": ("s3prl_crosscorpus.predict", "emotion of new audio files from a trained model"),
+    "run-downstream": ("s3prl_crosscorpus.superb.runner", "s3prl's run_downstream.py with this downstream"),
+    "extract": ("s3prl_crosscorpus.cache.extract", "run a frozen upstream once and cache all hidden layers"),
+    "train-cached": ("s3prl_crosscorpus.superb.train_cached", "train/evaluate heads from an extracted cache"),
+    "leaderboard": ("s3prl_crosscorpus.results.leaderboard", "paper-style table from result files"),
+    "plot": ("s3prl_crosscorpus.results.plots", "confusion matrices and matched-vs-extended charts"),
+    "submit": ("s3prl_crosscorpus.submission.bundle", "pack results into a submission bundle"),
+    "validate": ("s3prl_crosscorpus.submission.validate", "check a submission bundle"),
+    "predict": ("s3prl_crosscorpus.commands.predict", "emotion of new audio files from a trained model"),
 }
 
 

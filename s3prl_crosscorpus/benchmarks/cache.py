@@ -1,6 +1,6 @@
 """Benchmark: training steps through s3prl's on-the-fly runner vs. from the feature cache.
 
-``python -m s3prl_crosscorpus.benchmark_cache`` builds synthetic corpora and a randomly
+``python -m s3prl_crosscorpus.benchmarks.cache`` builds synthetic corpora and a randomly
 initialised HuBERT **base**, extracts the cache once, then trains the same head with the same
 config for the same number of steps through (a) s3prl's Runner with the upstream on the fly
 (``run-downstream``) and (b) the same Runner over the cache (``train-cached``). Each part runs in
@@ -56,7 +56,7 @@ def hours(seconds: float) -> str:
 # --------------------------------------------------------------------------- workers (own process each)
 
 def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
-    from .run_downstream import DOWNSTREAM, config_path
+    from ..superb.runner import DOWNSTREAM, config_path
 
     overrides = ",,".join([
         f"config.downstream_expert.datarc.data_dir='{args.workdir / 'data'}'",
@@ -92,7 +92,7 @@ def worker_train(args: argparse.Namespace) -> dict:
     """Train ``args.steps`` steps on the fly (s3prl Runner + HuBERT) or from the cache."""
     import torch
 
-    from .train_cached import build_runner, parse_s3prl_args, seed_everything
+    from ..superb.train_cached import build_runner, parse_s3prl_args, seed_everything
 
     torch.set_num_threads(args.threads)
     expdir = args.workdir / f"exp_{args.worker}_{args.head}"  # one folder per run: no mixed logs/checkpoints
@@ -100,8 +100,8 @@ def worker_train(args: argparse.Namespace) -> dict:
     if args.worker == "cached":
         runner, _ = build_runner(argv, args.workdir / "cache")
     else:
-        from . import compat
-        from .run_downstream import register
+        from ..superb import compat
+        from ..superb.runner import register
 
         compat.apply()
         register()
@@ -125,8 +125,8 @@ def worker_train(args: argparse.Namespace) -> dict:
 def worker_extract(args: argparse.Namespace) -> dict:
     import torch
 
-    from .extract import UpstreamExtractor, extract
-    from .feature_cache import FeatureCache
+    from ..cache.extract import UpstreamExtractor, extract
+    from ..cache.format import FeatureCache
 
     torch.set_num_threads(args.threads)
 
@@ -145,7 +145,7 @@ def worker_extract(args: argparse.Namespace) -> dict:
 
 def run_worker(args: argparse.Namespace, name: str, head: Optional[str] = None) -> dict:
     """Run one part in a fresh process; return its JSON report."""
-    command = [sys.executable, "-m", "s3prl_crosscorpus.benchmark_cache", "--worker", name,
+    command = [sys.executable, "-m", "s3prl_crosscorpus.benchmarks.cache", "--worker", name,
                "--workdir", str(args.workdir), "--steps", str(args.steps), "--warmup", str(args.warmup),
                "--head", head or args.head, "--corpus", args.corpus, "--workers", str(args.workers),
                "--device", args.device, "--threads", str(args.threads)]
@@ -159,9 +159,9 @@ def run_worker(args: argparse.Namespace, name: str, head: Optional[str] = None) 
 
 def prepare_inputs(workdir: Path, per_class: int) -> float:
     """Synthetic corpora, their manifest and a random HuBERT base; return the mean utterance seconds."""
-    from .manifest import load_manifest, prepare
-    from .random_hubert import write_random_hubert
-    from .synth import synthesize
+    from ..core.manifest import load_manifest, prepare
+    from ..demo.random_hubert import write_random_hubert
+    from ..demo.synth import synthesize
 
     if not (workdir / "data" / "manifest.jsonl").exists():
         prepare(synthesize(workdir / "corpora", per_class=per_class, seed=0), workdir / "data")
@@ -225,7 +225,7 @@ def report(extraction: dict, fly: dict, cached: Dict[str, dict], synth_mean: flo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.benchmark_cache", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.benchmarks.cache", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="training steps (optimizer updates) per path")
     parser.add_argument("--warmup", type=int, default=3, help="first steps left out of the timing")
@@ -269,7 +269,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parts["cached"] = cached
         print(report(parts["extract"], parts["onthefly"], cached, synth_mean, args))
         if args.json:
-            from .io_utils import write_json
+            from ..core.io_utils import write_json
 
             write_json(args.json, {"args": {k: str(v) for k, v in vars(args).items()}, "synthetic_mean_seconds":
                                    synth_mean, **parts})

@@ -12,13 +12,13 @@ from typing import List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from .folds import FOLDS
-from .labels import CORPORA
+from ..core.folds import FOLDS
+from ..core.labels import CORPORA
 
 
 def dnn_system(head: str) -> str:
     """Leaderboard row of the demo's DNN: named for what it is, not for the paper's HuBERT."""
-    from .heads import HEAD_DISPLAY
+    from ..superb.heads import HEAD_DISPLAY
 
     return f"TinyRandomHuBERT-{HEAD_DISPLAY[head]}"
 
@@ -57,7 +57,7 @@ def run_svm(data: Path, results: Path, folds: Sequence[int], grid: str) -> None:
 
 
 def dnn_done(results: Path, system: str, condition: str, test_corpus: Optional[str], fold: int) -> bool:
-    from .results import result_path
+    from ..results.schema import result_path
 
     corpora = [test_corpus] if test_corpus else list(CORPORA)
     return all(result_path(results, system, condition, c, fold).exists() for c in corpora)
@@ -65,10 +65,10 @@ def dnn_done(results: Path, system: str, condition: str, test_corpus: Optional[s
 
 def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: str, steps: int, seed: int) -> None:
     """Tiny random HuBERT -> one extraction pass -> s3prl's runner trains each fold from the cache."""
-    from .cli import main as cli
-    from .extract import extract
+    from ..commands.main import main as cli
+    from ..cache.extract import extract
     from .random_hubert import write_random_hubert
-    from .run_downstream import config_path
+    from ..superb.runner import config_path
 
     ckpt = out / "upstream" / "tiny_random_hubert.pt"
     if not ckpt.exists():
@@ -99,10 +99,10 @@ def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: st
 
 def report(results: Path, out: Path, data: Path) -> bool:
     """Print the leaderboard, write plots and the bundle, validate it; True when valid."""
-    from .bundle import build_bundle
-    from .leaderboard import load_cells, render_markdown, summary
-    from .plots import plot_all
-    from .validate import validate_bundle
+    from ..submission.bundle import build_bundle
+    from ..results.leaderboard import load_cells, render_markdown, summary
+    from ..results.plots import plot_all
+    from ..submission.validate import validate_bundle
 
     cells, sha = load_cells(results)
     table = summary(cells, sha)
@@ -135,7 +135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     step("1/5 synthesising EmoDB, RAVDESS and IEMOCAP in their real layouts")
     roots = ensure_corpora(out, args.utterances_per_class, args.seed)
     step("2/5 preparing the manifest")
-    from .manifest import prepare, summary
+    from ..core.manifest import prepare, summary
 
     print(summary(prepare(roots, data)))
     step("3/5 eGeMAPS-SVM, matched and extended, folds " + " ".join(map(str, args.folds)))

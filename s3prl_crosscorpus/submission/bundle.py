@@ -19,12 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from .folds import CONDITIONS
-from .io_utils import atomic_open
-from .labels import CORPORA, LABELS
-from .leaderboard import (METRICS, Cell, LeaderboardError, collect_cells, installed_fold_warning, load_checked,
+from ..core.folds import CONDITIONS
+from ..core.io_utils import atomic_open
+from ..core.labels import CORPORA, LABELS
+from ..results.leaderboard import (METRICS, Cell, LeaderboardError, collect_cells, installed_fold_warning, load_checked,
                           render_markdown, summary)
-from .results import ResultError, package_versions
+from ..results.schema import ResultError, package_versions
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
 BUNDLE_VERSION = 1
@@ -102,7 +102,7 @@ def bundle_files(pairs: List[Tuple[Path, dict]], cells: List[Cell], table: Mappi
         files[superb_member(result, "truth")] = superb_lines(result, "label").encode()
     files[SUMMARY_MD] = summary_markdown(table).encode()
     if plots:
-        from .plots import plot_all  # matplotlib only when plots are wanted
+        from ..results.plots import plot_all  # matplotlib only when plots are wanted
 
         with tempfile.TemporaryDirectory() as tmp:
             for png in plot_all(cells, table, Path(tmp)):

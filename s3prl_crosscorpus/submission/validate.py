@@ -18,12 +18,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from .bundle import (BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, SUMMARY_MD, run_record, sha256_bytes,
                      summary_markdown)
-from .folds import FOLDS, test_ids
-from .labels import LABELS
-from .leaderboard import METRICS, collect_cells, fold_hash_problems, installed_fold_warning, summary
-from .manifest import ManifestError, load_manifest
-from .metrics import scores
-from .results import ResultError, validate_result
+from ..core.folds import FOLDS, test_ids
+from ..core.labels import LABELS
+from ..results.leaderboard import METRICS, collect_cells, fold_hash_problems, installed_fold_warning, summary
+from ..core.manifest import ManifestError, load_manifest
+from ..core.metrics import scores
+from ..results.schema import ResultError, validate_result
 
 KNOWN_VERSIONS = (BUNDLE_VERSION,)
 TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x

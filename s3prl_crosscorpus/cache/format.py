@@ -23,7 +23,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .io_utils import atomic_open, read_json, sha256_file, write_json
+from ..core.io_utils import atomic_open, read_json, sha256_file, write_json
 
 FORMAT_VERSION = 1
 HEADER = "cache.json"

@@ -3,8 +3,8 @@
 The arguments are exactly s3prl's (``-m``, ``-u``, ``-k``, ``-d``, ``-c``, ``-o``, ``-p``, ``-e``, ``-t``,
 ``--seed``, ``--device``, ``--backend``...). This module registers the downstream, applies the
 compatibility workarounds and calls s3prl's ``run_downstream.main`` (nothing is copied and nothing
-is written into the installed s3prl). ``python -m s3prl_crosscorpus.run_downstream`` does the same,
-so DDP runs start with ``torchrun --nproc_per_node=N -m s3prl_crosscorpus.run_downstream ...``.
+is written into the installed s3prl). ``python -m s3prl_crosscorpus.superb.runner`` does the same,
+so DDP runs start with ``torchrun --nproc_per_node=N -m s3prl_crosscorpus.superb.runner ...``.
 """
 import argparse
 import builtins
@@ -21,7 +21,7 @@ DOWNSTREAM = "crosscorpus_emotion"
 
 def find_config_dir() -> Path:
     """``downstream_configs/`` of a source checkout, else the copy pip installs under ``<prefix>/share``."""
-    checkout = Path(__file__).resolve().parent.parent / "downstream_configs"
+    checkout = Path(__file__).resolve().parents[2] / "downstream_configs"
     installed = Path(sys.prefix) / "share" / "s3prl-crosscorpus" / "downstream_configs"
     return checkout if checkout.is_dir() or not installed.is_dir() else installed
 

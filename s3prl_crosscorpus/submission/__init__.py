@@ -1,0 +1,4 @@
+"""Submission bundles: the bundle format, packing results into one zip, and the validation rules.
+
+May import ``core`` and ``results``; never torch or s3prl.
+"""
