@@ -8,10 +8,10 @@ from typing import Dict, List, Optional, Tuple
 
 #: sub-command -> (module, one-line help). ``main(argv) -> int`` in each module.
 SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
-    "demo": ("s3prl_crosscorpus.demo.run", "synthetic end-to-end run of both systems (the README's main job)"),
-    "synth": ("s3prl_crosscorpus.demo.synth", "write small synthetic corpora in the real layouts"),
-    "prepare": ("s3prl_crosscorpus.core.manifest", "read corpus roots into DATA_DIR/manifest.jsonl"),
-    "folds": ("s3prl_crosscorpus.core.folds", "print the shared folds over a manifest"),
+    "demo": ("s3prl_crosscorpus.commands.demo", "synthetic end-to-end run of both systems (the README's main job)"),
+    "synth": ("s3prl_crosscorpus.commands.synth", "write small synthetic corpora in the real layouts"),
+    "prepare": ("s3prl_crosscorpus.commands.prepare", "read corpus roots into DATA_DIR/manifest.jsonl"),
+    "folds": ("s3prl_crosscorpus.commands.folds", "print the shared folds over a manifest"),
     "svm": ("baseline_svm.cli", "openSMILE functionals + RBF-SVM baseline (same as `baseline-svm`)"),
     "run-downstream": ("s3prl_crosscorpus.superb.runner", "s3prl's run_downstream.py with this downstream"),
     "extract": ("s3prl_crosscorpus.cache.extract", "run a frozen upstream once and cache all hidden layers"),

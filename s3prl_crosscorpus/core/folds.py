@@ -3,7 +3,6 @@
 Both systems (SVM and DNN) call :func:`make_split`; nothing else decides who is in
 train, dev or test.
 """
-import argparse
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -160,14 +159,3 @@ def describe(utts: Sequence[Utterance], seed: int = DEFAULT_SEED) -> str:
     lines.append("counts are " + "/".join(LABELS) + f"; fold file {FOLD_FILE.name} sha256 {fold_file_sha256()[:16]}…")
     return "\n".join(lines)
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    from .manifest import load_manifest
-
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus folds",
-                                     description="Print the shared folds over a prepared manifest.")
-    parser.add_argument("--data", required=True, help="folder holding manifest.jsonl (from `prepare`)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the dev draw")
-    args = parser.parse_args(argv)
-    print(describe(load_manifest(args.data), seed=args.seed))
-    return 0

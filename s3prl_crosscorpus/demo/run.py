@@ -1,14 +1,14 @@
-"""``demo``: the whole study on synthetic corpora, end to end, on a laptop CPU in minutes.
+"""The steps of the demo: the whole study on synthetic corpora, end to end, on a laptop CPU in minutes.
 
 synthesise -> prepare -> eGeMAPS-SVM and a DNN head (tiny random HuBERT, read once into a
 feature cache) on five folds, matched and extended -> leaderboard, plots, bundle, validate.
-Every step resumes: re-running the command skips what is already done.
+Every step resumes: re-running the command skips what is already done. ``commands/demo.py``
+runs the steps in order and prints what they return.
 """
-import argparse
-import time
+from dataclasses import dataclass
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -23,23 +23,18 @@ def dnn_system(head: str) -> str:
     return f"TinyRandomHuBERT-{HEAD_DISPLAY[head]}"
 
 
-def step(title: str) -> None:
-    print(f"\n=== {title}", flush=True)
-
-
-def ensure_corpora(out: Path, per_class: int, seed: int) -> dict:
-    """Synthesise the corpora once; a finished tree (marked by a stamp file) is reused."""
+def ensure_corpora(out: Path, per_class: int, seed: int) -> Tuple[Dict[str, Path], bool]:
+    """(corpus roots, reused): synthesise the corpora once; a finished tree (stamp file) is reused."""
     from .synth import synthesize
 
     root, stamp = out / "corpora", out / "corpora" / ".complete"
     roots = {c: root / c for c in CORPORA}
     if stamp.exists() and stamp.read_text() == f"{per_class} {seed}":
-        print(f"reusing {root}")
-        return roots
+        return roots, True
     stamp.unlink(missing_ok=True)  # an interrupted re-synthesis must not pass for the old, finished tree
     synthesize(root, per_class, seed)
     stamp.write_text(f"{per_class} {seed}")
-    return roots
+    return roots, False
 
 
 def experiments(folds: Sequence[int]) -> List[Tuple[str, Optional[str], int]]:
@@ -97,53 +92,26 @@ def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: st
                              f"see {expdir / 'train.log'}")
 
 
-def report(results: Path, out: Path, data: Path) -> bool:
-    """Print the leaderboard, write plots and the bundle, validate it; True when valid."""
-    from ..submission.bundle import build_bundle
+@dataclass
+class DemoReport:
+    """What the last demo step produced: the leaderboard, the plots and the bundle's check."""
+
+    table_markdown: str
+    plots: List[Path]
+    bundle: Path
+    check: "object"  # submission.validate's report: .ok, .problems, .describe()
+
+
+def report(results: Path, out: Path, data: Path) -> DemoReport:
+    """Leaderboard, plots under ``out/plots``, bundle ``out/bundle.zip`` and its validation."""
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
+    from ..submission.bundle import build_bundle
     from ..submission.validate import validate_bundle
 
     cells, sha = load_cells(results)
     table = summary(cells, sha)
-    print(render_markdown(table))
-    print("(synthetic corpora: the paper's numbers show the layout; differences to them mean nothing here)")
     plots = plot_all(cells, table, out / "plots")
     bundle = out / "bundle.zip"
     build_bundle(results, bundle, plots=True)
-    check = validate_bundle(bundle, data_dir=data)
-    for problem in check.problems:
-        print(f"problem: {problem}")
-    print(f"\nplots: {out / 'plots'} ({len(plots)} PNG files)\nbundle: {bundle} -> validate: {check.describe()}")
-    return check.ok
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="working folder (default demo_out)")
-    parser.add_argument("--utterances-per-class", type=int, default=2, help="per speaker and class (1..4)")
-    parser.add_argument("--folds", type=int, nargs="+", default=list(FOLDS), choices=FOLDS)
-    parser.add_argument("--head", default="linear", choices=("linear", "cnn_selfatt", "transformer"))
-    parser.add_argument("--steps", type=int, default=150, help="DNN training steps per fold")
-    parser.add_argument("--svm-grid", default="coarse", help="SVM C/gamma grid (coarse or libsvm)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-dnn", action="store_true", help="run the SVM only")
-    args = parser.parse_args(argv)
-    start, out = time.perf_counter(), args.out.resolve()
-    data, results = out / "data", out / "results"
-
-    step("1/5 synthesising EmoDB, RAVDESS and IEMOCAP in their real layouts")
-    roots = ensure_corpora(out, args.utterances_per_class, args.seed)
-    step("2/5 preparing the manifest")
-    from ..core.manifest import prepare, summary
-
-    print(summary(prepare(roots, data)))
-    step("3/5 eGeMAPS-SVM, matched and extended, folds " + " ".join(map(str, args.folds)))
-    run_svm(data, results, args.folds, args.svm_grid)
-    if not args.skip_dnn:
-        step(f"4/5 {dnn_system(args.head)}: tiny random HuBERT, frozen, cached once; {args.steps} steps per fold")
-        run_dnn(data, out, results, args.folds, args.head, args.steps, args.seed)
-    step("5/5 leaderboard (UAR %, mean ± std over folds [paper, difference]), plots, bundle")
-    ok = report(results, out, data)
-    print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {results}")
-    return 0 if ok else 1
+    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data))

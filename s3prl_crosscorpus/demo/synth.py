@@ -6,11 +6,10 @@ and spectral tilt (anger loud, bright and fast; sadness low, soft, slow and dark
 speaker moves pitch and loudness, so a working classifier learns the classes well
 above chance without the task being trivial.
 """
-import argparse
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -87,6 +86,8 @@ def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> No
 
 
 EMODB_TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
+
+
 def codes_by_label(corpus: str, source_of: Mapping[str, str]) -> Dict[str, Tuple[str, ...]]:
     """4-class label -> the corpus' file/label codes that the readers map to it (from labels.py)."""
     codes: Dict[str, List[str]] = {label: [] for label in LABELS}
@@ -188,17 +189,3 @@ def synthesize(out: Path, per_class: int = 3, seed: int = 0) -> Dict[str, Path]:
         writer(out / corpus, per_class, seed)
     return {corpus: out / corpus for corpus in writers}
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus synth",
-                                     description="Write small synthetic EmoDB/RAVDESS/IEMOCAP trees.")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--utterances-per-class", type=int, default=3,
-                        help="utterances per speaker and class (1..4, default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    roots = synthesize(args.out, args.utterances_per_class, args.seed)
-    print("wrote " + ", ".join(str(p) for p in roots.values()))
-    print("next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
-          + f" --out {args.out / 'data'}")
-    return 0

@@ -1,0 +1,29 @@
+"""``s3prl-crosscorpus prepare``: read the corpus roots into ``DATA_DIR/manifest.jsonl``."""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from ..core.corpora import CorpusError
+from ..core.labels import CORPORA
+from ..core.manifest import MANIFEST, prepare, summary
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus prepare",
+                                     description="Read the corpora into DATA_DIR/manifest.jsonl.")
+    for corpus in CORPORA:
+        parser.add_argument(f"--{corpus}", type=Path, metavar="DIR", help=f"{corpus} root as distributed")
+    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR")
+    args = parser.parse_args(argv)
+    roots = {c: getattr(args, c) for c in CORPORA if getattr(args, c) is not None}
+    if not roots:
+        parser.error("give at least one of --emodb, --ravdess, --iemocap")
+    try:
+        reads = prepare(roots, args.out)
+    except CorpusError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary(reads))
+    print(f"wrote {args.out / MANIFEST}")
+    return 0
