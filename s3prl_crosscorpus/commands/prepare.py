@@ -6,7 +6,7 @@ from typing import List, Optional
 
 from ..core.corpora import CorpusError
 from ..core.labels import CORPORA
-from ..core.manifest import MANIFEST, prepare, summary
+from ..core.manifest import MANIFEST, ManifestError, prepare, summary
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("give at least one of --emodb, --ravdess, --iemocap")
     try:
         reads = prepare(roots, args.out)
-    except CorpusError as err:
+    except (CorpusError, ManifestError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary(reads))

@@ -116,6 +116,10 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
     """
     corpora = tuple(c for c in CORPORA if c in corpora)
     check_request(condition, fold, test_corpus, corpora)
+    twice = [i for i, n in Counter(u.id for u in utts).items() if n > 1]
+    if twice:
+        raise FoldError(f"utterance id(s) {', '.join(sorted(twice)[:5])} occur more than once in the manifest: "
+                        "they would be trained or scored twice; re-run `prepare`")
     if condition == "matched":
         train_corpora: Tuple[str, ...] = (test_corpus,)
     elif condition == "extended":

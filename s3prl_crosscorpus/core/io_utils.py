@@ -15,22 +15,33 @@ def current_umask() -> int:
     return mask
 
 
+class WriteError(OSError):
+    """A file that could not be written (full disk, no permission...); the message names it."""
+
+
 @contextmanager
 def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[Any]:
-    """Open a temporary file next to ``path`` and move it into place only on success."""
+    """Open a temporary file next to ``path`` and move it into place only on success.
+
+    An operating-system error (full disk, permissions) is raised as :class:`WriteError` naming
+    ``path``; the previous content of ``path`` is then left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(err.errno, f"cannot write {path}: {err.strerror or err}") from err
         raise
 
 

@@ -1,30 +1,67 @@
 """``prepare``: read the corpora into one manifest (``DATA_DIR/manifest.jsonl``) and load it back."""
+import json
+import os
 from collections import Counter
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from tqdm import tqdm
+
 from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
 from .folds import FOLD_FILE, fold_file_sha256
-from .io_utils import read_json, read_jsonl, write_json, write_jsonl
+from .io_utils import read_json, sha256_file, write_json, write_jsonl
 from .labels import CORPORA, LABELS
 
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
+MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
 
 
 class ManifestError(RuntimeError):
     """A manifest that is missing, malformed, or made with another fold file."""
 
 
-def prepare(roots: Dict[str, Path], out: Path) -> List[CorpusRead]:
-    """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically."""
+def content_duplicates(utts: Sequence[Utterance], progress: bool = True) -> List[List[str]]:
+    """Groups of utterance ids whose files hold the same bytes (the same audio under several names)."""
+    by_digest: Dict[str, List[str]] = {}
+    for utt in tqdm(utts, desc="hashing audio for duplicates", unit="file", disable=not progress, leave=False):
+        by_digest.setdefault(sha256_file(utt.path), []).append(utt.id)
+    return [ids for ids in by_digest.values() if len(ids) > 1]
+
+
+def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
+    """Refuse a list of utterances in which an id occurs twice (it would be trained and scored twice)."""
+    counts = Counter(u.id for u in utts)
+    twice = sorted(i for i, n in counts.items() if n > 1)
+    if twice:
+        raise ManifestError(f"{where}: utterance id(s) listed more than once: {', '.join(twice[:5])}"
+                            + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
+
+
+def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[CorpusRead]:
+    """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically.
+
+    The metadata records the manifest's SHA-256, so a manifest and a meta file from different runs
+    (a failure between the two writes) are refused on load. Files holding identical audio under
+    different names are kept and recorded (``content_duplicates``). A corpus without a single usable
+    utterance is an error (nothing is written).
+    """
     unknown = set(roots) - set(CORPORA)
     if unknown:
         raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {CORPORA}")
     reads = [READERS[corpus](Path(roots[corpus])) for corpus in CORPORA if corpus in roots]
+    for read in reads:
+        if not read.utterances:
+            first = read.problems[0] if read.problems else None
+            raise CorpusError(f"{read.corpus} root {read.root}: no usable utterance "
+                              f"({len(read.problems)} problem file(s)"
+                              + (f", e.g. {first.path}: {first.reason}" if first else "") + ")")
     utts = [u for read in reads for u in read.utterances]
+    check_unique_ids(utts, f"corpora {', '.join(roots)}")
+    duplicates = content_duplicates(utts, progress)
     out = Path(out)
     write_jsonl(out / MANIFEST, (u.to_dict() for u in utts))
     write_json(out / META, {
@@ -32,29 +69,91 @@ def prepare(roots: Dict[str, Path], out: Path) -> List[CorpusRead]:
         "package_version": __version__,
         "fold_file": FOLD_FILE.name,
         "fold_file_sha256": fold_file_sha256(),
+        "manifest_sha256": sha256_file(out / MANIFEST),
         "roots": {read.corpus: read.root for read in reads},
         "counts": {read.corpus: len(read.utterances) for read in reads},
+        "content_duplicates": duplicates,
         "left_out": {read.corpus: [vars(item) for item in read.left_out] for read in reads},
     })
+    for read in reads:
+        read.content_duplicates = [ids for ids in duplicates if any(i.startswith(read.corpus + "_") for i in ids)]
     return reads
 
 
-def load_manifest(data_dir: Path, check_folds: bool = True) -> List[Utterance]:
-    """Read ``data_dir/manifest.jsonl``; refuse it if it was made with another fold file."""
+def manifest_path(data_dir: Path) -> Path:
+    """``DATA_DIR/manifest.jsonl``, or the file itself when a manifest file is given."""
     data_dir = Path(data_dir)
-    path = data_dir / MANIFEST if data_dir.is_dir() or not data_dir.suffix else data_dir
+    return data_dir / MANIFEST if data_dir.is_dir() or not data_dir.suffix else data_dir
+
+
+def check_meta(path: Path, check_folds: bool) -> None:
+    """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
+    meta_path = path.parent / META
+    if not meta_path.exists():
+        return
+    try:
+        meta = read_json(meta_path)
+    except ValueError as err:
+        raise ManifestError(f"{meta_path}: not valid JSON ({err}); re-run `prepare`") from err
+    if check_folds and meta.get("fold_file_sha256") != fold_file_sha256():
+        raise ManifestError(f"{path}: made with fold file sha256 {meta.get('fold_file_sha256')}, but the installed "
+                            f"fold file {FOLD_FILE} has {fold_file_sha256()}; re-run `prepare`")
+    recorded = meta.get("manifest_sha256")
+    if recorded and recorded != sha256_file(path):
+        raise ManifestError(f"{path} does not match {meta_path} (the two come from different `prepare` runs, "
+                            "or one was edited); re-run `prepare`")
+
+
+def row_problem(row: object) -> Optional[str]:
+    """What is wrong with one manifest row, or None."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    missing = [f for f in MANIFEST_FIELDS if f not in row]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    extra = sorted(set(row) - set(MANIFEST_FIELDS))
+    if extra:
+        return f"unknown field(s) {', '.join(extra)}"
+    if row["corpus"] not in CORPORA:
+        return f"unknown corpus {row['corpus']!r} (known: {', '.join(CORPORA)})"
+    if row["label"] not in LABELS:
+        return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
+    for key in ("sample_rate", "channels", "num_frames"):
+        if not isinstance(row[key], int) or isinstance(row[key], bool) or row[key] <= 0:
+            return f"{key} must be a positive integer, got {row[key]!r}"
+    if not isinstance(row["path"], str) or not row["path"]:
+        return f"path must be a file name, got {row['path']!r}"
+    return None
+
+
+def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = True) -> List[Utterance]:
+    """Read ``data_dir/manifest.jsonl``, checking every row (fields, corpus, label, audio file present),
+    unique ids, the fold file and the meta file; every error names the file and line."""
+    path = manifest_path(data_dir)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found; run `s3prl-crosscorpus prepare ... --out {path.parent}`")
-    meta_path = path.parent / META
-    if check_folds and meta_path.exists():
-        made_with = read_json(meta_path).get("fold_file_sha256")
-        if made_with != fold_file_sha256():
-            raise ManifestError(f"{path}: made with fold file sha256 {made_with}, but the installed fold file "
-                                f"{FOLD_FILE} has {fold_file_sha256()}; re-run `prepare`")
-    try:
-        utts = [Utterance(**row) for row in read_jsonl(path)]
-    except TypeError as err:
-        raise ManifestError(f"{path}: a line does not have the manifest fields ({err})") from err
+    check_meta(path, check_folds)
+    utts: List[Utterance] = []
+    first_line: Dict[str, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ManifestError(f"{path}:{number}: not a JSON line ({err.msg})") from err
+            problem = row_problem(row)
+            if problem:
+                raise ManifestError(f"{path}:{number}: {problem}")
+            if row["id"] in first_line:
+                raise ManifestError(f"{path}:{number}: utterance id {row['id']!r} already on line "
+                                    f"{first_line[row['id']]}; re-run `prepare`")
+            if check_paths and not os.path.isfile(row["path"]):
+                raise ManifestError(f"{path}:{number}: audio file {row['path']} of {row['id']} does not exist "
+                                    "(corpus moved? re-run `prepare` with the new roots)")
+            first_line[row["id"]] = number
+            utts.append(Utterance(**row))
     if not utts:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utts
@@ -76,5 +175,7 @@ def summary(reads: Sequence[CorpusRead]) -> str:
                          + ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items())))
         for item in read.problems:
             lines.append(f"         PROBLEM {item.path}: {item.reason}")
+        for ids in read.content_duplicates:
+            lines.append(f"         DUPLICATE AUDIO (kept, check they do not sit in train and test): {' = '.join(ids)}")
     return "\n".join(lines)
 

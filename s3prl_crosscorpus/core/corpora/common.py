@@ -1,7 +1,9 @@
 """Records shared by the corpus readers."""
+import os
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import soundfile as sf
 
@@ -51,6 +53,7 @@ class CorpusRead:
     root: str
     utterances: List[Utterance] = field(default_factory=list)
     left_out: List[LeftOut] = field(default_factory=list)
+    content_duplicates: List[List[str]] = field(default_factory=list)  # ids with identical audio (set by prepare)
 
     def leave_out(self, path: Path, reason: str, problem: bool = False) -> None:
         self.left_out.append(LeftOut(str(path), reason, problem))
@@ -75,20 +78,55 @@ def is_resource_fork(path: Path) -> bool:
     return path.name.startswith("._")
 
 
+def riff_data_shortfall(path: Path) -> Optional[Tuple[int, int]]:
+    """(announced, present) bytes of a RIFF/WAVE file's data chunk when fewer are present, else None.
+
+    libsndfile silently reads what is there, so a cut-off copy would pass for a shorter recording.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            chunk, length = handle.read(4), struct.unpack("<I", handle.read(4))[0]
+            if chunk == b"data":
+                present = size - offset - 8
+                if length not in (0, 0xFFFFFFFF) and present < length:  # 0 / -1: streamed, size unknown
+                    return length, present
+                return None
+            offset += 8 + length + (length & 1)
+    return None
+
+
+def wav_problem(path: Path) -> Optional[str]:
+    """Why a wav cannot be used (unreadable, empty, truncated), or None when it looks whole."""
+    try:
+        info = sf.info(str(path))
+    except Exception as err:  # soundfile raises several types for broken files
+        return f"unreadable wav ({err})"
+    if info.frames <= 0:
+        return "empty wav (0 samples)"
+    shortfall = riff_data_shortfall(Path(path))
+    if shortfall:
+        return (f"truncated wav: its header announces {shortfall[0]} bytes of audio but the file holds "
+                f"{shortfall[1]} (a partial copy?)")
+    return None
+
+
 def make_utterance(read: CorpusRead, path: Path, utt_id: str, speaker: str, gender: str,
                    label: Optional[str], source_label: str) -> Optional[Utterance]:
     """Probe the wav header and build a record; broken or excluded files go to ``left_out``."""
     if label is None:
         read.leave_out(path, f"class not used: {source_label}")
         return None
-    try:
-        info = sf.info(str(path))
-    except Exception as err:
-        read.leave_out(path, f"unreadable wav ({err})", problem=True)
+    problem = wav_problem(path)
+    if problem:
+        read.leave_out(path, problem, problem=True)
         return None
-    if info.frames <= 0:
-        read.leave_out(path, "empty wav (0 samples)", problem=True)
-        return None
+    info = sf.info(str(path))
     utt = Utterance(
         id=f"{read.corpus}_{utt_id}", corpus=read.corpus, path=str(path.resolve()),
         speaker=speaker, gender=gender, language=CORPUS_LANGUAGE[read.corpus],

@@ -1,7 +1,7 @@
 """IEMOCAP: ``SessionN/dialog/EmoEvaluation/<dialog>.txt`` + ``SessionN/sentences/wav/<dialog>/<utt>.wav``."""
 import re
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 from ..labels import IEMOCAP_SOURCE, four_class
 from .common import CorpusError, CorpusRead, check_root, is_resource_fork, make_utterance
@@ -35,6 +35,7 @@ def read_iemocap(root: Path) -> CorpusRead:
     if not label_files:
         raise CorpusError(f"IEMOCAP root {root}: no SessionN/dialog/EmoEvaluation/*.txt label files found")
     read = CorpusRead("iemocap", str(root))
+    first_seen: Dict[str, str] = {}
     for label_file in label_files:
         session_dir = label_file.parents[2]
         for number, line in summary_lines(label_file):
@@ -44,6 +45,11 @@ def read_iemocap(root: Path) -> CorpusRead:
                                problem=True)
                 continue
             utt, code = match["utt"], match["code"]
+            if utt in first_seen:
+                read.leave_out(label_file, f"line {number}: {utt} is listed again (first at {first_seen[utt]}); "
+                                           "the first entry is kept", problem=True)
+                continue
+            first_seen[utt] = f"{label_file}:{number}"
             wav = session_dir / "sentences" / "wav" / utt.rsplit("_", 1)[0] / f"{utt}.wav"
             if four_class("iemocap", code) is not None and not wav.exists():
                 read.leave_out(wav, f"missing wav for {utt} listed in {label_file}", problem=True)
