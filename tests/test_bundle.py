@@ -6,9 +6,9 @@ import zipfile
 import pytest
 
 from resultgen import write_results
-from s3prl_crosscorpus.submission import bundle as submit
-from s3prl_crosscorpus.submission import validate
-from s3prl_crosscorpus.submission.bundle import MANIFEST, SUMMARY_MD, BundleError, build_bundle, sha256_bytes
+from s3prl_crosscorpus.commands import submit, validate
+from s3prl_crosscorpus.submission.bundle import BundleError, build_bundle
+from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SUMMARY_MD, sha256_bytes
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
 CELL = "HuBERT-Linear/matched/iemocap"
@@ -36,13 +36,13 @@ def members_of(path):
 def repack(good, tmp_path, edit, rehash=True):
     """A copy of ``good`` changed by ``edit(members, meta)``; with ``rehash`` bundle.json's hashes follow the edit."""
     members = members_of(good)
-    meta = json.loads(members.pop(MANIFEST))
+    meta = json.loads(members.pop(BUNDLE_INDEX))
     edit(members, meta)
     if rehash:
         meta["files"] = {name: sha256_bytes(data) for name, data in sorted(members.items())}
     out = tmp_path / "edited.zip"
     with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr(MANIFEST, json.dumps(meta))
+        zf.writestr(BUNDLE_INDEX, json.dumps(meta))
         for name, data in members.items():
             zf.writestr(name, data)
     return out
@@ -71,10 +71,10 @@ def test_a_fresh_bundle_validates_and_holds_the_superb_files(good, results_dir, 
     found = validate_bundle(good, data_dir=data_dir)
     assert found.problems == [] and found.ok
     members = members_of(good)
-    meta = json.loads(members[MANIFEST])
+    meta = json.loads(members[BUNDLE_INDEX])
     assert meta["fold_file_sha256"] == json.loads(members[f"{CELL}/fold1.json"])["fold_file_sha256"]
     assert len(meta["runs"]) == 2 * 2 * 3 * 5 and {r["seed"] for r in meta["runs"]} == {0}
-    assert set(meta["files"]) == set(members) - {MANIFEST}
+    assert set(meta["files"]) == set(members) - {BUNDLE_INDEX}
     label = {u.id: u.label for u in utterances}
     truth = members[f"{CELL}/test_fold2_truth.txt"].decode().split("\n")
     assert truth[-1] == "" and all(label[utt] == lab for utt, lab in (line.split(" ") for line in truth[:-1]))
@@ -139,7 +139,7 @@ def test_zip_without_bundle_json_is_rejected(good, tmp_path):
     path = tmp_path / "bare.zip"
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members_of(good).items():
-            if name != MANIFEST:
+            if name != BUNDLE_INDEX:
                 zf.writestr(name, data)
     (problem,) = problems_of(path)
     assert "no bundle.json" in problem
@@ -153,7 +153,7 @@ def test_unknown_format_version_is_rejected(good, tmp_path):
 
 def test_malformed_bundle_json_is_rejected(good, tmp_path):
     path = repack(good, tmp_path, lambda m, meta: meta.pop("runs"))
-    assert problems_of(path) == [f"{path}:{MANIFEST}: field 'runs' is missing or not a list"]
+    assert problems_of(path) == [f"{path}:{BUNDLE_INDEX}: field 'runs' is missing or not a list"]
 
 
 def test_file_edited_without_updating_its_hash_is_rejected(good, tmp_path):
@@ -164,12 +164,12 @@ def test_file_edited_without_updating_its_hash_is_rejected(good, tmp_path):
 
 def test_unlisted_extra_file_is_rejected(good, tmp_path):
     path = repack(good, tmp_path, lambda m, meta: m.update({"extra/notes.txt": b"hi"}), rehash=False)
-    assert problems_of(path) == [f"extra/notes.txt: in the zip but not listed in {MANIFEST} (added after packing?)"]
+    assert problems_of(path) == [f"extra/notes.txt: in the zip but not listed in {BUNDLE_INDEX} (added after packing?)"]
 
 
 def test_listed_file_missing_is_rejected(good, tmp_path):
     path = repack(good, tmp_path, lambda m, meta: m.pop(SUMMARY_MD), rehash=False)
-    assert f"{SUMMARY_MD}: listed in {MANIFEST} but missing from the zip" in problems_of(path)
+    assert f"{SUMMARY_MD}: listed in {BUNDLE_INDEX} but missing from the zip" in problems_of(path)
 
 
 def test_missing_fold_is_rejected(good, tmp_path):
@@ -250,7 +250,7 @@ def test_summary_cell_lacking_its_names_is_reported_not_a_crash(good, tmp_path):
 
 def test_edited_summary_md_is_rejected(good, tmp_path):
     edit = lambda m, meta: m.update({SUMMARY_MD: m[SUMMARY_MD].replace(b"|", b"!", 1)})
-    assert problems_of(repack(good, tmp_path, edit)) == [f"{SUMMARY_MD}: does not show the summary table of {MANIFEST}"]
+    assert problems_of(repack(good, tmp_path, edit)) == [f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}"]
 
 
 def test_edited_run_record_is_rejected(good, tmp_path):

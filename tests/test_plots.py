@@ -4,11 +4,12 @@ import pytest
 from matplotlib.image import imread
 
 from resultgen import write_results
+from s3prl_crosscorpus.commands import plot
 from s3prl_crosscorpus.results import plots
 from s3prl_crosscorpus.core.folds import fold_file_sha256
-from s3prl_crosscorpus.results.leaderboard import collect_cells, summary
+from s3prl_crosscorpus.results.cells import load_cells
+from s3prl_crosscorpus.results.leaderboard import summary
 from s3prl_crosscorpus.results.paper import paper_uar
-from s3prl_crosscorpus.results.schema import load_results
 
 
 def texts(ax):
@@ -36,7 +37,7 @@ def results(tmp_path_factory, utterances):
 
 
 def test_plot_command_writes_one_confusion_per_cell_and_the_chart(results, tmp_path, capsys):
-    assert plots.main([str(results), "--out", str(tmp_path)]) == 0
+    assert plot.main([str(results), "--out", str(tmp_path)]) == 0
     expected = {f"confusion_{s}_{c}_{k}.png" for s in ("ComParE-SVM", "HuBERT-Linear")
                 for c in ("matched", "extended") for k in ("emodb", "iemocap")} | {"uar_by_condition.png"}
     assert {p.name for p in tmp_path.iterdir()} == expected
@@ -45,7 +46,7 @@ def test_plot_command_writes_one_confusion_per_cell_and_the_chart(results, tmp_p
 
 
 def test_confusion_of_a_cell_sums_its_folds_and_flags_missing_ones(results, tmp_path):
-    cells = collect_cells(load_results(results))
+    cells, _ = load_cells(results)
     incomplete = next(c for c in cells if not c.complete)
     assert (incomplete.system, incomplete.condition, incomplete.corpus) == ("HuBERT-Linear", "extended", "iemocap")
     summed = sum(np.asarray(m["confusion_matrix"]) for m in incomplete.fold_metrics.values())
@@ -54,7 +55,7 @@ def test_confusion_of_a_cell_sums_its_folds_and_flags_missing_ones(results, tmp_
 
 
 def test_comparison_chart_bars_are_the_means_with_spread_and_paper_marks(results):
-    table = summary(collect_cells(load_results(results)), fold_file_sha256())
+    table = summary(load_cells(results)[0], fold_file_sha256())
     fig = plots.comparison_figure(table)
     emodb, iemocap = fig.axes
     assert (emodb.get_title(), iemocap.get_title()) == ("EmoDB", "IEMOCAP")

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from ..submission.bundle import build_bundle
 from ..core.folds import CONDITIONS, FOLDS, Split
 from ..core.labels import LABELS
-from ..results.leaderboard import load_cells, render_markdown, summary
+from ..results.cells import load_cells
+from ..results.leaderboard import render_markdown, summary
 from ..results.paper import SYSTEM_ORDER
 from ..results.plots import plot_all
 from ..results.schema import make_result, result_path, write_result
+from ..submission.bundle import build_bundle
 from ..submission.validate import validate_bundle
 
 CORPUS_SIZES = {"emodb": 339, "ravdess": 672, "iemocap": 5531}

@@ -16,10 +16,10 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "run-downstream": ("s3prl_crosscorpus.superb.runner", "s3prl's run_downstream.py with this downstream"),
     "extract": ("s3prl_crosscorpus.cache.extract", "run a frozen upstream once and cache all hidden layers"),
     "train-cached": ("s3prl_crosscorpus.superb.train_cached", "train/evaluate heads from an extracted cache"),
-    "leaderboard": ("s3prl_crosscorpus.results.leaderboard", "paper-style table from result files"),
-    "plot": ("s3prl_crosscorpus.results.plots", "confusion matrices and matched-vs-extended charts"),
-    "submit": ("s3prl_crosscorpus.submission.bundle", "pack results into a submission bundle"),
-    "validate": ("s3prl_crosscorpus.submission.validate", "check a submission bundle"),
+    "leaderboard": ("s3prl_crosscorpus.commands.leaderboard", "paper-style table from result files"),
+    "plot": ("s3prl_crosscorpus.commands.plot", "confusion matrices and matched-vs-extended charts"),
+    "submit": ("s3prl_crosscorpus.commands.submit", "pack results into a submission bundle"),
+    "validate": ("s3prl_crosscorpus.commands.validate", "check a submission bundle"),
     "predict": ("s3prl_crosscorpus.commands.predict", "emotion of new audio files from a trained model"),
 }
 

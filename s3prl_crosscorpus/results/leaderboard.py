@@ -1,136 +1,28 @@
-"""``leaderboard``: the paper's table (rows = systems, columns = evaluation corpus x condition) from result files.
+"""The leaderboard: the paper's table (rows = systems, columns = evaluation corpus x condition) from result files.
 
 Each cell is the mean over the five folds with the sample standard deviation across folds, the
 paper's UAR beside it and our difference. A cell with missing folds is marked, never averaged as
 if complete; results computed with different fold files are refused.
 """
-import argparse
 import csv
 import io
 import json
-import sys
-from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
-from ..core.io_utils import atomic_open
+from ..core.folds import CONDITIONS, FOLDS
 from ..core.labels import CORPORA, CORPUS_DISPLAY
+# Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
+from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
+                    load_cells, load_checked)
 from .paper import PAPER_METRIC, paper_uar, system_rank
-from .schema import ResultError, load_result_files
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
 SPREAD = "sample standard deviation across folds (ddof=1)"
 SUMMARY_FORMAT = "s3prl-crosscorpus-leaderboard"
 SUMMARY_VERSION = 1
-#: (source name, result) pairs: the source is a file path or a bundle member, used in messages.
-Named = Tuple[str, Mapping]
-
-
-class LeaderboardError(ValueError):
-    """Results that cannot go into one table (mixed fold files, duplicates, nothing found)."""
-
-
-@dataclass
-class Cell:
-    """All folds of one (system, condition, test corpus) found so far."""
-
-    system: str
-    family: str
-    condition: str
-    corpus: str
-    fold_metrics: Dict[int, Mapping] = field(default_factory=dict)  # fold -> the result's "metrics"
-
-    @property
-    def missing(self) -> List[int]:
-        return [k for k in FOLDS if k not in self.fold_metrics]
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
-
-    def percent(self, metric: str) -> Dict[int, float]:
-        """fold -> metric in %, in fold order."""
-        return {k: 100.0 * float(self.fold_metrics[k][metric]) for k in sorted(self.fold_metrics)}
-
-    def confusion(self) -> np.ndarray:
-        """Confusion matrix counts summed over the folds present (rows reference, columns prediction)."""
-        return np.sum([np.asarray(m["confusion_matrix"]) for m in self.fold_metrics.values()], axis=0)
-
-
-def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
-    return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
-
-
-def fold_hash_problems(items: Sequence[Named]) -> List[str]:
-    """One problem naming example files of each fold-file hash when results use more than one fold file."""
-    groups: Dict[str, List[str]] = defaultdict(list)
-    for name, result in items:
-        groups[result["fold_file_sha256"]].append(name)
-    if len(groups) <= 1:
-        return []
-    lines = [f"results were computed with {len(groups)} different fold files and cannot be compared:"]
-    for sha, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        lines.append(f"  fold file sha256 {sha[:12]}… in {len(names)} file(s), e.g. {shown}")
-    return ["\n".join(lines)]
-
-
-def duplicate_problems(items: Sequence[Named]) -> List[str]:
-    """Two results claiming the same (system, condition, test corpus, fold)."""
-    seen: Dict[Tuple, List[str]] = defaultdict(list)
-    for name, result in items:
-        seen[cell_key(result)].append(name)
-    return [f"{' and '.join(names)} are both {system} {condition} {corpus} fold {fold}; keep one"
-            for (system, condition, corpus, fold), names in seen.items() if len(names) > 1]
-
-
-def installed_fold_warning(sha: str) -> Optional[str]:
-    """A warning when results were not computed with the fold file installed here."""
-    if sha == fold_file_sha256():
-        return None
-    return (f"warning: the results used fold file sha256 {sha[:12]}…, not the installed {FOLD_FILE.name} "
-            f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation")
-
-
-def collect_cells(results: Iterable[Mapping]) -> List[Cell]:
-    """Group results by (system, condition, test corpus), in table order (rows, then columns)."""
-    cells: Dict[Tuple[str, str, str], Cell] = {}
-    for result in results:
-        system, condition, corpus, fold = cell_key(result)
-        cell = cells.setdefault((system, condition, corpus), Cell(system, result["family"], condition, corpus))
-        cell.fold_metrics[fold] = result["metrics"]
-    order = lambda c: (system_rank(c.system, c.family), CORPORA.index(c.corpus), CONDITIONS.index(c.condition))
-    return sorted(cells.values(), key=order)
-
-
-def check_table(items: Sequence[Named]) -> None:
-    """Raise :class:`LeaderboardError` listing every reason ``items`` cannot share a table."""
-    problems = fold_hash_problems(items) + duplicate_problems(items)
-    if problems:
-        raise LeaderboardError("\n".join(problems))
-
-
-def load_checked(results_dir: Path) -> List[Tuple[Path, dict]]:
-    """(path, result) of every result under ``results_dir``, refused unless they can share one table."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise LeaderboardError(f"{results_dir}: not a folder of results")
-    pairs = load_result_files(results_dir)
-    if not pairs:
-        raise LeaderboardError(f"{results_dir}: no result files (<system>/<condition>/<corpus>/fold<k>.json)")
-    check_table([(str(path), result) for path, result in pairs])
-    return pairs
-
-
-def load_cells(results_dir: Path) -> Tuple[List[Cell], str]:
-    """Cells and the shared fold-file hash of every result under ``results_dir``."""
-    pairs = load_checked(results_dir)
-    return collect_cells(result for _, result in pairs), pairs[0][1]["fold_file_sha256"]
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
@@ -252,41 +144,3 @@ def render(table: Mapping, fmt: str, metric: str) -> str:
     if fmt == "csv":
         return render_csv(table, metric)
     return json.dumps(table, indent=2) + "\n"
-
-
-def load_cells_for_cli(results_dir: Path) -> Optional[Tuple[List[Cell], str]]:
-    """``load_cells`` for a command: errors and the fold-file warning go to stderr; None on error."""
-    try:
-        cells, sha = load_cells(results_dir)
-    except (LeaderboardError, ResultError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return None
-    warning = installed_fold_warning(sha)
-    if warning:
-        print(warning, file=sys.stderr)
-    return cells, sha
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="s3prl-crosscorpus leaderboard",
-        description="Paper-style table (rows = systems, columns = evaluation corpus x condition) "
-                    "from RESULTS_DIR/<system>/<condition>/<corpus>/fold<k>.json.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
-    parser.add_argument("--format", choices=("md", "csv", "json"), default="md",
-                        help="md: the paper's layout; csv: one row per cell; json: every metric and fold")
-    parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the md and csv tables")
-    parser.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
-    args = parser.parse_args(argv)
-    loaded = load_cells_for_cli(args.results_dir)
-    if loaded is None:
-        return 1
-    cells, sha = loaded
-    text = render(summary(cells, sha), args.format, args.metric)
-    if args.output:
-        with atomic_open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0

@@ -1,12 +1,11 @@
-"""``plot``: confusion matrices summed over folds and a matched-vs-extended chart, as PNG files.
+"""Plots: confusion matrices summed over folds and a matched-vs-extended chart, as PNG files.
 
 Figures use matplotlib's object API on the Agg canvas, so importing this module never changes
 the caller's pyplot backend.
 """
-import argparse
 import re
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence
+from typing import List, Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,7 +16,8 @@ from matplotlib.patches import Patch
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
-from .leaderboard import METRIC_NAMES, METRICS, Cell, load_cells_for_cli, summary
+from .cells import Cell
+from .leaderboard import METRIC_NAMES
 from .paper import PAPER_METRIC
 
 CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
@@ -125,20 +125,3 @@ def plot_comparison(table: Mapping, out_dir: Path, metric: str = "uar") -> Path:
 def plot_all(cells: Sequence[Cell], table: Mapping, out_dir: Path, metric: str = "uar") -> List[Path]:
     """Every confusion matrix and the condition comparison chart of ``table`` (the cells' summary); PNG paths."""
     return plot_confusions(cells, out_dir) + [plot_comparison(table, out_dir, metric)]
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus plot",
-                                     description="Confusion matrices (summed over folds) and a chart of "
-                                                 "matched vs extended (vs loco) per system and corpus.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
-    parser.add_argument("--out", type=Path, help="folder for the PNG files (default RESULTS_DIR/plots)")
-    parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the comparison chart")
-    args = parser.parse_args(argv)
-    loaded = load_cells_for_cli(args.results_dir)
-    if loaded is None:
-        return 1
-    cells, sha = loaded
-    paths = plot_all(cells, summary(cells, sha), args.out or args.results_dir / "plots", args.metric)
-    print(f"wrote {len(paths)} PNG files to {paths[0].parent}")
-    return 0

@@ -1,13 +1,10 @@
-"""``validate``: check that a submission bundle is complete, consistent and untampered.
+"""Validation rules: a submission bundle is complete, consistent and untampered.
 
 Each rule is one function over the opened bundle that returns explanations (member + what is
-wrong). The zip and bundle.json rules come first: without them nothing else can be read.
+wrong). The zip and bundle-index rules come first: without them nothing else can be read.
 """
-import argparse
 import json
 import math
-import re
-import sys
 import zipfile
 import zlib
 from collections import Counter, defaultdict
@@ -16,21 +13,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from .bundle import (BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, SUMMARY_MD, run_record, sha256_bytes,
-                     summary_markdown)
 from ..core.folds import FOLDS, test_ids
 from ..core.labels import LABELS
-from ..results.leaderboard import METRICS, collect_cells, fold_hash_problems, installed_fold_warning, summary
-from ..core.manifest import ManifestError, load_manifest
+from ..core.manifest import load_manifest
 from ..core.metrics import scores
+from ..results.cells import collect_cells, fold_hash_problems, installed_fold_warning
+from ..results.leaderboard import METRICS, summary
 from ..results.schema import ResultError, validate_result
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, FOLD_MEMBER, INDEX_KEYS, SUMMARY_MD, run_record,
+                     sha256_bytes, summary_markdown)
 
 KNOWN_VERSIONS = (BUNDLE_VERSION,)
 TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
-MANIFEST_KEYS = {"format": str, "format_version": int, "created": str, "package_versions": dict,
-                 "fold_file_sha256": str, "runs": list, "summary": dict, "files": dict}
-MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"
-                    r"(?:fold(?P<fold>\d+)\.json|test_fold(?P<sfold>\d+)_(?P<kind>predict|truth)\.txt)$")
 SHOWN = 5  # ids listed in one message
 
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
@@ -44,7 +38,7 @@ def show(ids) -> str:
 
 @dataclass
 class Bundle:
-    """An opened bundle: its members (bundle.json aside) and the parsed bundle.json; parsed views are cached."""
+    """An opened bundle: its members (the index aside) and the parsed index; parsed views are cached."""
 
     path: Path
     members: Dict[str, bytes]
@@ -54,7 +48,7 @@ class Bundle:
 
     def __post_init__(self) -> None:
         for name in sorted(self.members):
-            match = MEMBER.match(name)
+            match = FOLD_MEMBER.match(name)
             if match:
                 key = (match["system"], match["condition"], match["corpus"])
                 kind = "result" if match["fold"] else match["kind"]
@@ -111,7 +105,7 @@ class Bundle:
 # --- rules that decide whether the bundle can be read at all -------------------------------------------
 
 def open_bundle(path: Path) -> Tuple[Optional[Bundle], List[str]]:
-    """Rule: a readable zip (every CRC right), no member twice, holding a bundle.json of a known format."""
+    """Rule: a readable zip (every CRC right), no member twice, holding an index (bundle.json) of a known format."""
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -126,17 +120,17 @@ def open_bundle(path: Path) -> Tuple[Optional[Bundle], List[str]]:
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
                 problems.append(f"{path}: member {name} is damaged or unreadable ({err})")
     problems += [f"{path}: member {name} appears {n} times in the zip" for name, n in Counter(names).items() if n > 1]
-    if MANIFEST not in members:
-        return None, problems + [f"{path}: no {MANIFEST}; this is not a submission bundle (make one with `submit`)"]
-    meta, meta_problems = parse_manifest(members.pop(MANIFEST), path)
+    if BUNDLE_INDEX not in members:
+        return None, problems + [f"{path}: no {BUNDLE_INDEX}; this is not a submission bundle (make one with `submit`)"]
+    meta, meta_problems = parse_index(members.pop(BUNDLE_INDEX), path)
     if meta is None or problems:
         return None, problems + meta_problems
     return Bundle(path, members, meta), []
 
 
-def parse_manifest(data: bytes, path: Path) -> Tuple[Optional[dict], List[str]]:
-    """Rule: bundle.json is a JSON object of a known format and version, with the required fields."""
-    where = f"{path}:{MANIFEST}"
+def parse_index(data: bytes, path: Path) -> Tuple[Optional[dict], List[str]]:
+    """Rule: the index (bundle.json) is a JSON object of a known format and version, with the required fields."""
+    where = f"{path}:{BUNDLE_INDEX}"
     try:
         meta = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
@@ -149,7 +143,7 @@ def parse_manifest(data: bytes, path: Path) -> Tuple[Optional[dict], List[str]]:
         return None, [f"{where}: format_version {meta.get('format_version')!r} is not known to this validator "
                       f"(knows {', '.join(map(str, KNOWN_VERSIONS))}); use a newer s3prl-crosscorpus"]
     problems = [f"{where}: field {key!r} is missing or not a {kind.__name__}"
-                for key, kind in MANIFEST_KEYS.items() if not isinstance(meta.get(key), kind)]
+                for key, kind in INDEX_KEYS.items() if not isinstance(meta.get(key), kind)]
     if not problems and not isinstance(meta["summary"].get("cells"), list):
         problems.append(f"{where}: summary has no list of cells")
     return (None if problems else meta), problems
@@ -162,16 +156,16 @@ def rule_file_hashes(b: Bundle) -> List[str]:
     problems = []
     for name, recorded in sorted(b.meta["files"].items()):
         if name not in b.members:
-            problems.append(f"{name}: listed in {MANIFEST} but missing from the zip")
+            problems.append(f"{name}: listed in {BUNDLE_INDEX} but missing from the zip")
         elif sha256_bytes(b.members[name]) != recorded:
             problems.append(f"{name}: content changed after packing (sha256 {sha256_bytes(b.members[name])[:12]}…, "
-                            f"{MANIFEST} records {str(recorded)[:12]}…)")
+                            f"{BUNDLE_INDEX} records {str(recorded)[:12]}…)")
     return problems
 
 
 def rule_no_unlisted_files(b: Bundle) -> List[str]:
     """No file that bundle.json does not list (added after packing)."""
-    return [f"{name}: in the zip but not listed in {MANIFEST} (added after packing?)"
+    return [f"{name}: in the zip but not listed in {BUNDLE_INDEX} (added after packing?)"
             for name in sorted(set(b.members) - set(b.meta["files"]))]
 
 
@@ -211,7 +205,7 @@ def rule_all_folds(b: Bundle) -> List[str]:
             problems.append(f"{where}: in the summary but the zip holds none of its folds")
             continue
         if key not in listed:
-            problems.append(f"{where}: in the zip but not in the summary of {MANIFEST}")
+            problems.append(f"{where}: in the zip but not in the summary of {BUNDLE_INDEX}")
         extra = sorted(set(cells[key]) - set(FOLDS))
         if extra:
             problems.append(f"{where}: fold(s) {', '.join(map(str, extra))} do not exist (folds are 1-5)")
@@ -383,19 +377,19 @@ def rule_summary_matches(b: Bundle) -> List[str]:
         if key in reported and cell["complete"]:
             differ = summary_differences(reported[key], cell)
             if differ:
-                problems.append(f"{MANIFEST}: summary of {'/'.join(key)} does not match the predictions: "
+                problems.append(f"{BUNDLE_INDEX}: summary of {'/'.join(key)} does not match the predictions: "
                                 + "; ".join(differ))
     if SUMMARY_MD not in b.members:
         problems.append(f"{SUMMARY_MD}: missing")
     elif not problems and b.members[SUMMARY_MD].decode("utf-8", "replace") != rendered_summary(b.meta["summary"]):
-        problems.append(f"{SUMMARY_MD}: does not show the summary table of {MANIFEST}")
+        problems.append(f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}")
     order = lambda run: json.dumps(run, sort_keys=True)
     runs = sorted((run_record(r) for r in b.valid_results.values()), key=order)
     listed = {order(run) for run in b.meta["runs"]}
     unlisted = [f"{r['system']}/{r['condition']}/{r['test_corpus']} fold {r['fold']}" for r in runs
                 if order(r) not in listed]
     if unlisted:
-        problems.append(f"{MANIFEST}: runs (seeds, hyperparameters, configs) do not match the result files of "
+        problems.append(f"{BUNDLE_INDEX}: runs (seeds, hyperparameters, configs) do not match the result files of "
                         f"{show(unlisted)}")
     return problems
 
@@ -403,8 +397,8 @@ def rule_summary_matches(b: Bundle) -> List[str]:
 def rule_one_fold_file(b: Bundle) -> List[str]:
     """One fold-file hash in bundle.json, its summary and every valid result."""
     items = [(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())]
-    items.append((MANIFEST, {"fold_file_sha256": b.meta["fold_file_sha256"]}))
-    items.append((f"{MANIFEST} summary", {"fold_file_sha256": b.meta["summary"].get("fold_file_sha256")}))
+    items.append((BUNDLE_INDEX, {"fold_file_sha256": b.meta["fold_file_sha256"]}))
+    items.append((f"{BUNDLE_INDEX} summary", {"fold_file_sha256": b.meta["summary"].get("fold_file_sha256")}))
     return fold_hash_problems(items)
 
 
@@ -470,24 +464,3 @@ def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
         problems += rule_test_sets_match_manifest(bundle, data_dir)
     warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
     return Validation(problems, [warning] if warning else [], bundle)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus validate",
-                                     description="Check a submission bundle: complete, consistent, untampered; "
-                                                 "metrics are recomputed from the predictions.")
-    parser.add_argument("bundle", type=Path, help="the zip made by `submit`")
-    parser.add_argument("--data", type=Path, help="DATA_DIR of `prepare`: also check each fold predicts exactly "
-                                                  "the shared folds' test utterances")
-    args = parser.parse_args(argv)
-    try:
-        found = validate_bundle(args.bundle, args.data)
-    except ManifestError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for warning in found.warnings:
-        print(warning, file=sys.stderr)
-    for problem in found.problems:
-        print(f"problem: {problem}")
-    print(f"{args.bundle}: {found.describe()}")
-    return 0 if found.ok else 1

@@ -1,0 +1,41 @@
+"""``s3prl-crosscorpus submit RESULTS_DIR -o BUNDLE.zip``: pack results into a submission bundle and validate it."""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from ..results.cells import LeaderboardError, installed_fold_warning
+from ..results.schema import ResultError
+from ..submission.bundle import BundleError, build_bundle
+from ..submission.validate import validate_bundle
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus submit",
+                                     description="Pack RESULTS_DIR into a submission bundle (zip) and validate it.")
+    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="the bundle to write, e.g. BUNDLE.zip")
+    parser.add_argument("--no-plots", action="store_true", help="leave the PNG plots out")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        meta = build_bundle(args.results_dir, args.out, plots=not args.no_plots)
+    except (BundleError, LeaderboardError, ResultError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    warning = installed_fold_warning(meta["fold_file_sha256"])
+    if warning:
+        print(warning, file=sys.stderr)
+    found = validate_bundle(args.out)  # a bundle that fails its own validation is a bug, not a submission
+    for problem in found.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print(f"wrote {args.out} ({len(meta['runs'])} fold results, {len(meta['files'])} files); "
+          f"validate: {found.describe()}")
+    return 0 if found.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The submission bundle format: member names, the bundle index (``bundle.json``) and summary.md.
+
+Layout of a bundle (one zip)::
+
+    bundle.json                                   index: format, versions, fold-file hash, runs, summary, sha256 of every file
+    summary.md                                    the UAR, WA and macro-F1 tables
+    <system>/<condition>/<corpus>/fold<k>.json    the result files (metrics, configs, seeds travel with them)
+    <system>/<condition>/<corpus>/test_fold<k>_predict.txt   SUPERB style "<utt_id> <label>" lines
+    <system>/<condition>/<corpus>/test_fold<k>_truth.txt
+    plots/*.png                                   optional
+
+Both packing (:mod:`.bundle`) and validation (:mod:`.validate`) follow this module; neither imports the other.
+"""
+import hashlib
+import re
+from typing import Mapping
+
+from ..results.leaderboard import METRICS, render_markdown
+
+BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
+BUNDLE_VERSION = 1
+#: The bundle's index member: what it holds and the sha256 of every other member.
+BUNDLE_INDEX = "bundle.json"
+SUMMARY_MD = "summary.md"
+PLOTS_DIR = "plots"
+#: A result, predict or truth member: ``<system>/<condition>/<corpus>/fold<k>.json`` or ``.../test_fold<k>_<kind>.txt``.
+FOLD_MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"
+                         r"(?:fold(?P<fold>\d+)\.json|test_fold(?P<sfold>\d+)_(?P<kind>predict|truth)\.txt)$")
+#: Fields of the index and their JSON types.
+INDEX_KEYS = {"format": str, "format_version": int, "created": str, "package_versions": dict,
+              "fold_file_sha256": str, "runs": list, "summary": dict, "files": dict}
+
+
+def cell_dir(system: str, condition: str, corpus: str) -> str:
+    return f"{system}/{condition}/{corpus}"
+
+
+def result_member(result: Mapping) -> str:
+    return f"{cell_dir(result['system'], result['condition'], result['test_corpus'])}/fold{result['fold']}.json"
+
+
+def superb_member(result: Mapping, kind: str) -> str:
+    """``test_fold<k>_predict.txt`` / ``test_fold<k>_truth.txt``, s3prl's emotion-task names."""
+    folder = cell_dir(result["system"], result["condition"], result["test_corpus"])
+    return f"{folder}/test_fold{result['fold']}_{kind}.txt"
+
+
+def superb_lines(result: Mapping, column: str) -> str:
+    """``<utt_id> <label>`` per test utterance; ``column`` is "prediction" or "label"."""
+    return "".join(f"{row['id']} {row[column]}\n" for row in result["predictions"])
+
+
+def run_record(result: Mapping) -> dict:
+    """What reproduces one fold: seed, chosen hyperparameters, configuration, versions, sizes."""
+    return {key: result.get(key) for key in ("system", "family", "features", "head", "condition", "test_corpus",
+                                             "fold", "train_corpora", "seed", "hyperparameters", "config",
+                                             "dev", "sizes", "versions")}
+
+
+def summary_markdown(table: Mapping) -> str:
+    """summary.md: the table once per metric (UAR with the paper's figures)."""
+    return "\n".join(render_markdown(table, metric) for metric in METRICS)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
