@@ -8,8 +8,8 @@
 #   DATA_DIR     folder made by `s3prl-crosscorpus prepare`                          (required)
 #   UPSTREAM     s3prl upstream: hubert, hubert_local, wavlm_base_plus, fbank ...   (default hubert)
 #   CKPT         upstream checkpoint for *_local upstreams (-k)                      (default none)
-#   HEAD         linear | cnn_selfatt | transformer: picks downstream_configs/HEAD.yaml (default linear)
-#   CONFIG       a config file instead of HEAD's                                    (default by HEAD)
+#   HEAD         linear | cnn_selfatt | transformer: sets modelrc.head of CONFIG     (default linear)
+#   CONFIG       the runner config                          (default downstream_configs/paper.yaml)
 #   CONDITION    matched | extended | loco                                          (default matched)
 #   TEST_CORPUS  emodb | ravdess | iemocap; empty with extended = all pool corpora  (default iemocap;
 #                empty by default when CONDITION=extended)
@@ -20,14 +20,16 @@
 #   EXPDIR       experiment folder       (default exp/<UPSTREAM>-<HEAD>/<CONDITION>-<TEST_CORPUS|all>/fold<k>)
 #   DEVICE       cuda | cpu                                                         (default cuda if present)
 #   SYSTEM_NAME  result system name                                                 (default e.g. HuBERT-Linear)
-#   EXTRA        more s3prl -o overrides, joined with ',,'                          (default none)
+#   EXTRA        more s3prl -o overrides, joined with ',,' (s3prl syntax, pasted)   (default none)
+# Paths and names go into s3prl's -o through `s3prl-crosscorpus overrides`, which quotes them safely
+# (s3prl evaluates -o values and splits them on ',,' and '='; any folder name works).
 set -euo pipefail
 source "$(dirname "$0")/settings.sh" "$@"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 : "${DATA_DIR:?set DATA_DIR to the folder made by s3prl-crosscorpus prepare}"
 UPSTREAM=${UPSTREAM:-hubert}
 HEAD=${HEAD:-linear}
-CONFIG=${CONFIG:-$ROOT/downstream_configs/$HEAD.yaml}
+CONFIG=${CONFIG:-$ROOT/downstream_configs/paper.yaml}
 CONDITION=${CONDITION:-matched}
 if [ "$CONDITION" = extended ]; then TEST_CORPUS=${TEST_CORPUS-}; else TEST_CORPUS=${TEST_CORPUS-iemocap}; fi
 CORPORA=${CORPORA:-emodb,ravdess,iemocap}
@@ -39,14 +41,12 @@ DEVICE=${DEVICE:-$(python3 -c 'import torch; print("cuda" if torch.cuda.is_avail
 
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 DATA_DIR=$(absolute "$DATA_DIR"); RESULTS=$(absolute "$RESULTS"); EXPDIR=$(absolute "$EXPDIR")
-if [ -n "${CKPT:-}" ] && [ -f "$CKPT" ]; then CKPT=$(absolute "$CKPT"); fi
+if [ -n "${CKPT:-}" ] && [ -e "$CKPT" ]; then CKPT=$(absolute "$CKPT"); fi
 
-if [ -n "$TEST_CORPUS" ]; then TEST_VALUE="'$TEST_CORPUS'"; else TEST_VALUE=None; fi
-pool="[$(echo "$CORPORA" | sed "s/[^,][^,]*/'&'/g")]"
-d=config.downstream_expert
-OVERRIDE="$d.datarc.data_dir='$DATA_DIR',,$d.datarc.condition='$CONDITION',,$d.datarc.test_corpus=$TEST_VALUE"
-OVERRIDE+=",,$d.datarc.corpora=$pool,,$d.datarc.fold=$FOLD,,$d.results_dir='$RESULTS',,$d.modelrc.head='$HEAD'"
-[ -n "${SYSTEM_NAME:-}" ] && OVERRIDE+=",,$d.system_name='$SYSTEM_NAME'"
+settings=("data_dir=$DATA_DIR" "condition=$CONDITION" "test_corpus=$TEST_CORPUS" "corpora=$CORPORA" "fold=$FOLD"
+  "results_dir=$RESULTS" "head=$HEAD")
+[ -n "${SYSTEM_NAME:-}" ] && settings+=("system_name=$SYSTEM_NAME")
+OVERRIDE=$(s3prl-crosscorpus overrides "${settings[@]}")
 [ -n "${EXTRA:-}" ] && OVERRIDE+=",,$EXTRA"
 upstream_args=(-u "$UPSTREAM")
 [ -n "${CKPT:-}" ] && upstream_args+=(-k "$CKPT")

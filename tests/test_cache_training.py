@@ -8,10 +8,12 @@ import torch
 import yaml
 
 from s3prl_crosscorpus.cache import extract as ex
-from s3prl_crosscorpus.superb import train_cached as tc
+from s3prl_crosscorpus.commands.run_downstream import main as run_downstream
+from s3prl_crosscorpus.commands.train_cached import main as train_cached
 from s3prl_crosscorpus.core.folds import make_split
 from s3prl_crosscorpus.core.io_utils import write_jsonl
 from s3prl_crosscorpus.results.schema import load_results
+from s3prl_crosscorpus.superb.runner import CacheSource, build_runner
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: fp16 keeps 11 significant bits: each stored value is within 2**-11 (4.9e-4) of the fp32 one, relative.
@@ -46,16 +48,7 @@ def runner_argv(expdir: Path, data_dir: Path, ckpt: Optional[str], *overrides: s
 
 def on_the_fly_runner(argv):
     """s3prl's own Runner with the upstream computed on the fly, built as run-downstream builds it."""
-    from s3prl_crosscorpus.superb import compat
-    from s3prl_crosscorpus.superb.runner import register
-
-    compat.apply()
-    register()
-    from s3prl.downstream.runner import Runner
-
-    args, config = tc.parse_s3prl_args(argv)
-    tc.seed_everything(args.seed)
-    return Runner(args, config)
+    return build_runner(argv)[0]
 
 
 def training_losses(runner) -> list:
@@ -84,7 +77,7 @@ def test_first_steps_give_the_same_losses_from_the_cache_as_on_the_fly(tmp_path,
         fly.featurizer.model.weights.copy_(torch.tensor([1.5, -1.0, 0.5]))
     runs = {}
     for name, weights in (("cached", None), ("control", torch.tensor([0.5, -1.0, 1.5]))):
-        runner, _ = tc.build_runner(runner_argv(tmp_path / name, data_dir, tiny_ckpt, *overrides), cache_dir)
+        runner, _ = build_runner(runner_argv(tmp_path / name, data_dir, tiny_ckpt, *overrides), CacheSource(cache_dir))
         runner.featurizer.model.load_state_dict(fly.featurizer.model.state_dict())
         runner.downstream.model.load_state_dict(fly.downstream.model.state_dict())
         if weights is not None:
@@ -110,7 +103,7 @@ def extended_run(data_dir, tiny_ckpt, cache_dir, tmp_path_factory):
     argv = ["--cache", str(cache_dir), *runner_argv(expdir, data_dir, None,  # -u/-k come from the cache
             "config.downstream_expert.datarc.condition='extended'", "config.downstream_expert.datarc.test_corpus=None",
             "config.downstream_expert.datarc.fold=2")]
-    assert tc.main(argv) == 0
+    assert train_cached(argv) == 0
     return expdir
 
 
@@ -134,8 +127,6 @@ def test_train_cached_writes_schema_valid_results_on_the_shared_folds(extended_r
 
 
 def test_a_cache_trained_checkpoint_runs_on_raw_audio_through_s3prl(extended_run, tmp_path):
-    from s3prl_crosscorpus.superb.runner import main as run_downstream
-
     cached = {r["test_corpus"]: r for r in load_results(extended_run / "results")}
     results_dir = tmp_path / "raw_audio_results"
     # Unpadded batches, so that on-the-fly features equal the cached ones (see CACHE.md).
@@ -155,8 +146,8 @@ def test_incomplete_cache_or_other_upstream_is_refused(tmp_path, data_dir, utter
     ex.extract(partial_data, tmp_path / "partial_cache", "hubert_local", tiny_ckpt, device="cpu", workers=0,
                quiet=True)
     argv = runner_argv(tmp_path / "exp", data_dir, tiny_ckpt)
-    assert tc.main(["--cache", str(tmp_path / "partial_cache"), *argv]) == 2
+    assert train_cached(["--cache", str(tmp_path / "partial_cache"), *argv]) == 2
     assert "utterances are not in the cache" in capsys.readouterr().err
     other = [("fbank" if a == "hubert_local" else a) for a in argv]
-    assert tc.main(["--cache", str(cache_dir), *other]) == 2
+    assert train_cached(["--cache", str(cache_dir), *other]) == 2
     assert "the run uses upstream 'fbank'" in capsys.readouterr().err

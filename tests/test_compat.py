@@ -2,6 +2,8 @@
 
 The checks run in fresh interpreters, because the breakages are import-time and process-wide.
 Where a stack does not have a breakage, the test asserts that the workaround leaves it alone.
+Importing ``s3prl_crosscorpus.superb`` applies every workaround, so the interpreters load
+``compat.py`` alone, from its file (it imports only the standard library).
 """
 import importlib
 import json
@@ -16,6 +18,14 @@ import pytest
 
 from s3prl_crosscorpus.superb import compat
 
+#: Loads compat.py without the package, whose import would apply every workaround at once.
+LOAD_COMPAT = f"""
+import importlib.util
+_spec = importlib.util.spec_from_file_location("compat_alone", {str(Path(compat.__file__))!r})
+compat = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compat)
+"""
+
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (one thread: the CI machine is shared)."""
@@ -27,9 +37,8 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 #: One interpreter applies the workarounds one by one and exercises what each one fixes;
 #: it prints a JSON object: workaround name -> whether it patched.
-FIXED_STACK = """
+FIXED_STACK = LOAD_COMPAT + """
 import argparse, json, os, sys, torch
-from s3prl_crosscorpus.superb import compat
 applied = {}
 applied["torchaudio_without_extension"] = compat.torchaudio_without_extension()
 import torchaudio.functional as F
@@ -71,9 +80,8 @@ print(json.dumps(applied))
 #: Without the workaround: the same use as above, on the unpatched stack (each must fail here).
 BROKEN = {
     "torchaudio_without_extension": "import torchaudio",
-    "torchaudio_legacy_api": "from s3prl_crosscorpus.superb import compat\ncompat.torchaudio_without_extension()\n"
-                             "import s3prl.hub",
-    "huggingface_hub_legacy_names": "from s3prl_crosscorpus.superb import compat\ncompat.torchaudio_without_extension()\n"
+    "torchaudio_legacy_api": LOAD_COMPAT + "compat.torchaudio_without_extension()\nimport s3prl.hub",
+    "huggingface_hub_legacy_names": LOAD_COMPAT + "compat.torchaudio_without_extension()\n"
                                     "compat.torchaudio_legacy_api()\nimport s3prl.downstream.runner",
     "namespace_loadable": "import os, torch\ntorch.load(os.environ['CKPT'], map_location='cpu')",
     "cpu_ddp": "import torch\ntorch.cuda.set_device(0)",
@@ -155,11 +163,9 @@ def test_apply_is_idempotent_and_rejects_unknown_skips(monkeypatch):
 
 def test_registration_aliases_the_expert_without_writing_into_s3prl():
     from s3prl_crosscorpus.superb import expert
-    from s3prl_crosscorpus.superb.runner import register
+    from s3prl_crosscorpus.superb.registration import register
 
-    compat.apply()
-    register()
-    register()
+    register()  # importing the package registered it already: a second call changes nothing
     import s3prl.downstream
 
     assert importlib.import_module("s3prl.downstream.crosscorpus_emotion.expert") is expert

@@ -1,4 +1,4 @@
-"""A 2-process CPU DDP run (gloo) through ``torchrun -m s3prl_crosscorpus.superb.runner``."""
+"""A 2-process CPU DDP run (gloo) through ``torchrun -m s3prl_crosscorpus run-downstream``."""
 import os
 import subprocess
 import sys
@@ -21,7 +21,7 @@ def torchrun(expdir: Path, data_dir: Path, ckpt: Path, **env: str) -> subprocess
                            "config.runner.log_step=3", "config.runner.save_step=6",
                            "config.downstream_expert.datarc.balance='loss'"])
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "s3prl_crosscorpus.superb.runner", "-m", "train", "-u", "hubert_local", "-k", str(ckpt),
+               "-m", "s3prl_crosscorpus", "run-downstream", "-m", "train", "-u", "hubert_local", "-k", str(ckpt),
                "-d", "crosscorpus_emotion", "-c", str(SMOKE), "-p", str(expdir), "--device", "cpu", "-o", overrides]
     environment = dict(os.environ, OMP_NUM_THREADS="1", **env)
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)

@@ -7,10 +7,11 @@ import torch
 import yaml
 from torch.utils.data import WeightedRandomSampler
 
-from s3prl_crosscorpus.superb.heads import masked_mean, valid_mask
-from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert, expected_results, system_name
 from s3prl_crosscorpus.core.labels import LABEL_TO_INDEX, LABELS
+from s3prl_crosscorpus.core.names import dnn_system_name
 from s3prl_crosscorpus.results.schema import load_results
+from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert, expected_results
+from s3prl_crosscorpus.superb.heads import masked_mean, valid_mask
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 DIM = 6
@@ -116,7 +117,7 @@ def test_evaluating_on_test_writes_one_result_per_corpus(data_dir, tmp_path):
     assert {Path(r["_path"]) for r in results} == set(expected_results(
         str(tmp_path / "results"), "fbank", "linear", "extended", None, ["emodb", "iemocap"], 1))
     for result in results:
-        assert result["system"] == system_name("fbank", "linear") == "FBANK-Linear"
+        assert result["system"] == dnn_system_name("fbank", "linear") == "FBANK-Linear"
         assert result["metrics"]["uar"] == 1.0 and result["dev"] == {"uar": 0.5, "step": 40,
                                                                      "per_corpus": {"emodb": 0.6, "iemocap": 0.4}}
         assert result["hyperparameters"]["init_seed"] == 7 and result["seed"] == 0

@@ -10,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from s3prl_crosscorpus.cache import extract as ex
-from s3prl_crosscorpus.core.audio import load_audio
 from s3prl_crosscorpus.cache.format import CacheError, FeatureCache, shard_paths
+from s3prl_crosscorpus.commands import extract as extract_command
+from s3prl_crosscorpus.core.audio import load_audio
 from s3prl_crosscorpus.core.io_utils import write_jsonl
 
 
@@ -69,7 +70,7 @@ def test_every_hidden_layer_is_stored_in_fp16(full_cache, utterances, extractor)
     assert not cache.problems and len(cache) == len(utterances) == report.utterances
     import torch
 
-    assert (cache.num_layers, cache.hidden_size, cache.downsample_rate) == (3, 48, 320)  # 2 layers + input
+    assert (cache.num_layers, cache.hidden_size, cache.key.downsample_rate) == (3, 48, 320)  # 2 layers + input
     for utt in sorted(utterances, key=lambda u: u.id)[::70]:
         wav = load_audio(utt.path)
         with torch.no_grad():
@@ -190,13 +191,13 @@ def test_disk_space_is_reported_and_refused(tmp_path, utterances, tiny_ckpt, mon
     out = tmp_path / "cache"
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(10**12, 10**12 - 1000, 1000))
-    assert ex.main(["-u", "hubert_local", "-k", tiny_ckpt, "--data", str(data), "--out", str(out),
+    assert extract_command.main(["-u", "hubert_local", "-k", tiny_ckpt, "--data", str(data), "--out", str(out),
                     "--device", "cpu"]) == 1
     message = capsys.readouterr().err
     assert "not enough disk space" in message and "1000 bytes" in message and str(out) in message
     assert not list(out.glob("shards/*.npy"))
     monkeypatch.undo()
-    assert ex.main(["-u", "hubert_local", "-k", tiny_ckpt, "--data", str(data), "--out", str(out),
+    assert extract_command.main(["-u", "hubert_local", "-k", tiny_ckpt, "--data", str(data), "--out", str(out),
                     "--device", "cpu", "--workers", "0"]) == 0
     err = capsys.readouterr().err
     frames = sum(ex.estimated_frames([u for u in utterances if u.id in FeatureCache(out).entries], 320).values())

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from s3prl_crosscorpus.superb.heads import (HEADS, ClassTokenTransformer, EmotionModel, build_model, masked_mean,
-                                     valid_mask)
 from s3prl_crosscorpus.core.labels import LABELS
+from s3prl_crosscorpus.core.names import HEADS
+from s3prl_crosscorpus.superb.heads import ClassTokenTransformer, EmotionModel, build_model, masked_mean, valid_mask
 
 UPSTREAM_DIM = 20
 SMALL = {"linear": {}, "cnn_selfatt": {"hidden_dim": 12, "kernel_size": 5, "dropout": 0.3},

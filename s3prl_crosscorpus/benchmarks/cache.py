@@ -22,12 +22,13 @@ from pathlib import Path
 from statistics import mean, median
 from typing import Dict, List, Optional
 
+from ..core.names import HEADS
+
 #: The paper grid: steps per run x folds x heads x conditions (HuBERT rows are IEMOCAP-only).
 GRID_STEPS = 30000 * 5 * 3 * 2
 #: Real 4-class corpora: utterances and approximate mean duration in seconds (EmoDB ~2.8 s,
 #: RAVDESS speech ~3.7 s, IEMOCAP ~4.5 s per utterance; about 7.9 hours in all).
 REAL_CORPORA = {"emodb": (339, 2.8), "ravdess": (672, 3.7), "iemocap": (5531, 4.5)}
-HEADS = ("linear", "cnn_selfatt", "transformer")
 
 
 def real_audio_seconds() -> float:
@@ -56,18 +57,18 @@ def hours(seconds: float) -> str:
 # --------------------------------------------------------------------------- workers (own process each)
 
 def runner_argv(args: argparse.Namespace, expdir: Path) -> List[str]:
-    from ..superb.runner import DOWNSTREAM, config_path
+    from ..core.names import DOWNSTREAM, expert_overrides, s3prl_overrides
+    from ..superb.runner import config_path
 
-    overrides = ",,".join([
-        f"config.downstream_expert.datarc.data_dir='{args.workdir / 'data'}'",
-        f"config.downstream_expert.datarc.test_corpus='{args.corpus}'",
-        f"config.downstream_expert.datarc.num_workers={args.workers}",
-        f"config.runner.total_steps={args.steps}",
+    overrides = s3prl_overrides({
+        **expert_overrides(dict(data_dir=str(args.workdir / "data"), test_corpus=args.corpus,
+                                num_workers=args.workers), modelrc={"head": args.head}),
+        "config.runner.total_steps": args.steps,
         # One dev evaluation after the last step (the expert requires one); it is not timed.
-        f"config.runner.eval_step={args.steps}", "config.runner.log_step=1000000", "config.runner.save_step=1000000",
-    ])
+        "config.runner.eval_step": args.steps, "config.runner.log_step": 1000000, "config.runner.save_step": 1000000,
+    })
     return ["-m", "train", "-u", "hubert_local", "-k", str(args.workdir / "hubert_base_random.pt"),
-            "-d", DOWNSTREAM, "-c", str(config_path(args.head)), "-p", str(expdir), "-o", overrides,
+            "-d", DOWNSTREAM, "-c", str(config_path("paper")), "-p", str(expdir), "-o", overrides,
             "--device", args.device, "--seed", "0"]
 
 
@@ -92,24 +93,12 @@ def worker_train(args: argparse.Namespace) -> dict:
     """Train ``args.steps`` steps on the fly (s3prl Runner + HuBERT) or from the cache."""
     import torch
 
-    from ..superb.train_cached import build_runner, parse_s3prl_args, seed_everything
+    from ..superb.runner import CacheSource, build_runner
 
     torch.set_num_threads(args.threads)
     expdir = args.workdir / f"exp_{args.worker}_{args.head}"  # one folder per run: no mixed logs/checkpoints
-    argv = runner_argv(args, expdir)
-    if args.worker == "cached":
-        runner, _ = build_runner(argv, args.workdir / "cache")
-    else:
-        from ..superb import compat
-        from ..superb.runner import register
-
-        compat.apply()
-        register()
-        from s3prl.downstream.runner import Runner
-
-        run_args, config = parse_s3prl_args(argv)
-        seed_everything(run_args.seed)
-        runner = Runner(run_args, config)
+    cache = CacheSource(args.workdir / "cache") if args.worker == "cached" else None
+    runner, _ = build_runner(runner_argv(args, expdir), cache)
     wall_before, cpu_before = time.perf_counter(), cpu_seconds()
     starts = time_training(runner)
     wall, cpu = time.perf_counter() - wall_before, cpu_seconds() - cpu_before
@@ -196,8 +185,8 @@ def report(extraction: dict, fly: dict, cached: Dict[str, dict], synth_mean: flo
     real_bytes = extraction["bytes"] / extraction["audio_seconds"] * real_audio_seconds()
     rows = [(f"on the fly, {args.head}", fly)] + [(f"from cache, {name}", part) for name, part in cached.items()]
     lines = [
-        f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), paper configs "
-        f"downstream_configs/HEAD.yaml ({fly['utterances_per_step']} utterances per step), matched {args.corpus} "
+        f"benchmark: random HuBERT base ({extraction['layers']} layers x {extraction['hidden']}), paper config "
+        f"downstream_configs/paper.yaml ({fly['utterances_per_step']} utterances per step), matched {args.corpus} "
         f"fold 1, {args.steps} steps per run ({args.warmup} warm-up steps and the last not timed), data workers "
         f"{args.workers}, device {args.device}, {args.threads} threads, synthetic utterances of {synth_mean:.2f} s "
         f"on average; load average before/after {args.load_before:.2f}/{os.getloadavg()[0]:.2f} on "
@@ -230,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=20, help="training steps (optimizer updates) per path")
     parser.add_argument("--warmup", type=int, default=3, help="first steps left out of the timing")
     parser.add_argument("--head", default="linear", choices=HEADS,
-                        help="head trained on both paths (paper config downstream_configs/HEAD.yaml); the cache "
+                        help="head trained on both paths (paper config downstream_configs/paper.yaml); the cache "
                              "path also times the other heads for the grid projection")
     parser.add_argument("--corpus", default="iemocap", help="matched training corpus (the paper's HuBERT rows)")
     parser.add_argument("--workers", type=int, default=0, help="data loader workers in both paths")

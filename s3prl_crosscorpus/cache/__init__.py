@@ -1,5 +1,7 @@
-"""The feature cache of frozen upstreams: its on-disk format, extraction (one pass of an upstream
-over the manifest) and the cached upstream that stands in for the live one during training.
+"""The feature cache of frozen upstreams: its on-disk format and extraction (one pass of an
+upstream over the manifest). The cached upstream that stands in for the live one during
+training is :mod:`s3prl_crosscorpus.superb.cached` (it subclasses s3prl's classes).
 
-``format`` imports only ``core`` and numpy; extraction reaches s3prl's upstreams through ``superb``.
+``format`` imports only ``core`` and numpy; ``extract`` builds s3prl's upstreams through
+``superb.upstreams``.
 """

@@ -1,13 +1,13 @@
-"""``extract``: run a frozen s3prl upstream once per utterance and cache all its hidden layers.
+"""Extraction: run a frozen s3prl upstream once per utterance and cache all its hidden layers.
 
 The upstream is built exactly as s3prl's runner builds it (``getattr(s3prl.hub, NAME)(ckpt=...)``),
 each utterance is forwarded alone (so its features never depend on batch-mates' padding) and
-cut to the frame count s3prl's Featurizer would keep. See :mod:`feature_cache` for the format.
+cut to the frame count s3prl's Featurizer would keep. See :mod:`.format` for the format.
 Under torchrun each rank takes a disjoint share of the shards; a re-run skips complete shards.
+What it does is logged (logger ``s3prl_crosscorpus.cache.extract``); progress goes to tqdm.
 """
-import argparse
+import logging
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +16,15 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from ..core.audio import TARGET_RATE, AudioError, load_audio
+from ..core.audio import TARGET_RATE, load_audio
 from ..core.corpora import Utterance
-from .format import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space,
-                            check_features, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root,
-                            remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
 from ..core.io_utils import read_json, sha256_file
-from ..core.manifest import ManifestError, load_manifest
+from ..core.manifest import load_manifest
+from .format import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space, check_features,
+                     check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root, remove_stale,
+                     samples_at_16k, shard_paths, shard_problem, write_shard)
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- upstream
@@ -41,23 +43,15 @@ class UpstreamExtractor:
 
     def __init__(self, name: str, ckpt: Optional[str] = None, device: str = "cpu",
                  model_config: Optional[str] = None):
-        from ..superb import compat
+        from ..superb.upstreams import UpstreamError, build_upstream
 
-        compat.apply()
-        import s3prl.hub as hub
-
-        if not hasattr(hub, name):
-            raise CacheError(f"unknown s3prl upstream {name!r}; see s3prl.hub.options() for the names")
         if ckpt is not None and "://" not in ckpt and not Path(ckpt).is_file():
             raise CacheError(f"upstream checkpoint {ckpt} does not exist")
         self.name, self.ckpt, self.device = name, ckpt, device
-        # The same call as s3prl's Runner._get_upstream, so cached and on-the-fly features agree.
-        try:
-            self.upstream = getattr(hub, name)(ckpt=ckpt, model_config=model_config, refresh=False).to(device)
-        except Exception as err:  # s3prl raises anything from a failed download to a bad checkpoint
-            raise CacheError(f"cannot build s3prl upstream {name!r}{f' from {ckpt}' if ckpt else ''}: {err!r}; "
-                             "without a network use a local checkpoint (e.g. -u hubert_local -k FILE)") from err
-        self.upstream.eval()
+        try:  # the same call as s3prl's Runner._get_upstream, so cached and on-the-fly features agree
+            self.upstream = build_upstream(name, ckpt, model_config, device)
+        except UpstreamError as err:
+            raise CacheError(str(err)) from err
         self.downsample_rate = int(self.upstream.get_downsample_rates("hidden_states"))
         probe = self(np.zeros(TARGET_RATE, dtype=np.float32))
         self.num_layers, self.hidden_size = int(probe.shape[1]), int(probe.shape[2])
@@ -69,6 +63,8 @@ class UpstreamExtractor:
     def __call__(self, wav: np.ndarray) -> np.ndarray:
         import torch
 
+        from ..superb.upstreams import hidden_states
+
         with torch.no_grad():
             samples = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)).to(self.device)
             hidden = hidden_states(self.upstream([samples]))
@@ -78,16 +74,6 @@ class UpstreamExtractor:
             stacked = torch.stack([h[0] for h in hidden], dim=1)  # [T, L, D]
         keep = round(len(wav) / self.downsample_rate)  # s3prl Featurizer.tolist keeps round(len(wav)/rate)
         return stacked[:keep].float().cpu().numpy()
-
-
-def hidden_states(output: dict) -> List:
-    """The ``hidden_states`` entry as a list of [1, T, D] tensors (s3prl Featurizer's selection rules)."""
-    feature = output["hidden_states"]
-    if isinstance(feature, dict):
-        feature = list(feature.values())
-    if not isinstance(feature, (list, tuple)):
-        feature = [feature]
-    return list(feature)
 
 
 # --------------------------------------------------------------------------- planning
@@ -187,7 +173,7 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
             shard_size: int = DEFAULT_SHARD_SIZE, rank: Optional[int] = None, world_size: Optional[int] = None,
             workers: Optional[int] = None, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
             quiet: bool = False) -> ExtractReport:
-    """Extract this rank's share of the manifest into ``out``; return what was done."""
+    """Extract this rank's share of the manifest into ``out``; return what was done (``quiet``: no progress bars)."""
     start = time.perf_counter()
     env_rank, env_world, local_rank = dist_rank()
     rank = env_rank if rank is None else rank
@@ -206,21 +192,21 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     frames = estimated_frames(utts, key.downsample_rate)
     report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
     report.estimate = disk_estimate(out, plan, frames, key)
-    say(quiet, rank, f"{key.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
-                     f"{key.downsample_rate} samples, on {extractor.device}")
-    say(quiet, rank, report.estimate.describe(key, out))
+    logger.info(f"{key.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
+                f"{key.downsample_rate} samples, on {extractor.device}")
+    logger.info(report.estimate.describe(key, out))
     prepare_root(out, key, plan, extra={"data": str(Path(data_dir).resolve()), "ckpt": ckpt})
 
     by_id = {u.id: u for u in utts}
     todo = plan_work(out, plan, report, by_id, key, full_check, quiet)
     run_shards(out, plan, todo, by_id, key, extractor, workers, report, quiet)
     report.seconds = time.perf_counter() - start
-    say(quiet, rank, f"rank {rank}/{world_size}: wrote {len(report.written)} shards, kept {len(report.skipped)} "
-                     f"complete ones ({report.utterances} utterances, {report.audio_seconds:.0f} s of audio "
-                     f"in {report.seconds:.1f} s)")
+    logger.info(f"rank {rank}/{world_size}: wrote {len(report.written)} shards, kept {len(report.skipped)} "
+                f"complete ones ({report.utterances} utterances, {report.audio_seconds:.0f} s of audio "
+                f"in {report.seconds:.1f} s)")
     missing = [k for k in range(len(plan)) if not shard_looks_done(out, k)]
-    say(quiet, rank, f"cache {out}: " + ("complete" if not missing else
-                                         f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
+    logger.info(f"cache {out}: " + ("complete" if not missing else
+                                    f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
     return report
 
 
@@ -237,7 +223,7 @@ def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str
             report.skipped.append(k)
             continue
         if problem != "not written yet":
-            say(quiet, report.rank, f"shard {k}: redoing it ({problem})")
+            logger.warning(f"shard {k}: redoing it ({problem})")
         report.written[k] = problem
         todo[k] = expected
     return todo
@@ -269,42 +255,3 @@ def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]
             write_shard(out, k, key, pending)
             pending = []
     bar.close()
-
-
-def say(quiet: bool, rank: int, message: str) -> None:
-    if not quiet:
-        prefix = f"[extract rank {rank}] " if int(os.environ.get("WORLD_SIZE", 1)) > 1 else "[extract] "
-        print(prefix + message, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- CLI
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="s3prl-crosscorpus extract",
-        description="Run a frozen s3prl upstream once over the manifest and store all hidden layers "
-                    "(fp16, memory-mapped shards). Re-running resumes; under torchrun each rank takes a share.")
-    parser.add_argument("-u", "--upstream", required=True, help="s3prl upstream name (hubert, hubert_local, fbank, ...)")
-    parser.add_argument("-k", "--upstream_ckpt", "--ckpt", dest="ckpt", help="checkpoint for *_local upstreams")
-    parser.add_argument("--data", required=True, type=Path, help="DATA_DIR holding manifest.jsonl (from `prepare`)")
-    parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
-    parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
-    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard")
-    parser.add_argument("--workers", type=int,
-                        help="audio decoding processes (default: 0, in the main process, on CPU; 2 with a GPU)")
-    parser.add_argument("--quick-check", action="store_true",
-                        help="on resume trust a shard whose size and header match, without re-hashing it")
-    parser.add_argument("--rank", type=int, help="this process's share (default: $RANK from torchrun, else 0)")
-    parser.add_argument("--world-size", type=int, help="number of shares (default: $WORLD_SIZE, else 1)")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        extract(args.data, args.out, args.upstream, args.ckpt, device=args.device, shard_size=args.shard_size,
-                rank=args.rank, world_size=args.world_size, workers=args.workers, full_check=not args.quick_check)
-    except (CacheError, ManifestError, AudioError, OSError) as err:  # OSError: e.g. an audio file gone
-        print(f"extract: error: {err}", file=sys.stderr)
-        return 1
-    return 0

@@ -102,8 +102,9 @@ def estimate_bytes(total_frames: int, num_layers: int, hidden_size: int) -> int:
 
 
 def human_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
+    """``size`` bytes in B, KiB, ... TiB (the largest unit below 1024, TiB at most)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
             return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
         size /= 1024
     return f"{size:.1f} TiB"
@@ -308,10 +309,6 @@ class FeatureCache:
     @property
     def hidden_size(self) -> int:
         return self.key.hidden_size
-
-    @property
-    def downsample_rate(self) -> int:
-        return self.key.downsample_rate
 
     def __contains__(self, utt_id: str) -> bool:
         return utt_id in self.entries

@@ -32,6 +32,8 @@ def dictionary_symbols(units: int) -> List[str]:
 def random_hubert_state(size: str = "tiny", seed: int = 0) -> dict:
     """The converted-format dict of a HuBERT of ``size`` with weights drawn from ``seed``."""
     import torch
+
+    from .. import superb  # noqa: F401  (patches the stack first: s3prl's HuBERT classes import torchaudio)
     from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
 
     if size not in SIZES:
@@ -54,9 +56,6 @@ def write_random_hubert(path: Union[str, Path], size: str = "tiny", seed: int = 
     """Write a random HuBERT of ``size`` ("tiny" or "base") to ``path`` atomically; return the path."""
     import torch
 
-    from ..superb import compat
-
-    compat.apply()  # s3prl's HuBERT classes import torchaudio
     path = Path(path)
     state = random_hubert_state(size, seed)
     with atomic_open(path, "wb") as handle:

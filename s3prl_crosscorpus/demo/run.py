@@ -18,9 +18,9 @@ from ..core.labels import CORPORA
 
 def dnn_system(head: str) -> str:
     """Leaderboard row of the demo's DNN: named for what it is, not for the paper's HuBERT."""
-    from ..superb.heads import HEAD_DISPLAY
+    from ..core.names import dnn_system_name
 
-    return f"TinyRandomHuBERT-{HEAD_DISPLAY[head]}"
+    return dnn_system_name("TinyRandomHuBERT", head)
 
 
 def ensure_corpora(out: Path, per_class: int, seed: int) -> Tuple[Dict[str, Path], bool]:
@@ -60,29 +60,31 @@ def dnn_done(results: Path, system: str, condition: str, test_corpus: Optional[s
 
 def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: str, steps: int, seed: int) -> None:
     """Tiny random HuBERT -> one extraction pass -> s3prl's runner trains each fold from the cache."""
-    from ..commands.main import main as cli
     from ..cache.extract import extract
-    from .random_hubert import write_random_hubert
+    from ..commands.extract import log_to_stderr
+    from ..commands.main import main as cli
+    from ..core.names import expert_overrides, s3prl_overrides
     from ..superb.runner import config_path
+    from .random_hubert import write_random_hubert
 
     ckpt = out / "upstream" / "tiny_random_hubert.pt"
     if not ckpt.exists():
         write_random_hubert(ckpt, size="tiny", seed=seed)
     cache = out / "cache" / "tiny_random_hubert"
-    extract(data, cache, "hubert_local", str(ckpt))
-    d, system = "config.downstream_expert", dnn_system(head)
+    with log_to_stderr():
+        extract(data, cache, "hubert_local", str(ckpt))
+    system = dnn_system(head)
     todo = [e for e in experiments(folds) if not dnn_done(results, system, *e)]
     print(f"{len(experiments(folds)) - len(todo)} fold runs already done; s3prl's log of each run: "
           f"{out / 'exp'}/<condition>-<corpus>/fold<k>/train.log")
     for condition, test_corpus, fold in tqdm(todo, desc=f"{system} runs", unit="run"):
         expdir = out / "exp" / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}"
-        overrides = ",,".join([
-            f"{d}.datarc.data_dir='{data}'", f"{d}.datarc.condition='{condition}'",
-            f"{d}.datarc.test_corpus={test_corpus!r}", f"{d}.datarc.fold={fold}",
-            f"{d}.results_dir='{results}'", f"{d}.system_name='{system}'", f"{d}.modelrc.head='{head}'",
-            f"config.runner.total_steps={steps}", f"config.runner.eval_step={max(steps // 4, 1)}",
-            f"config.runner.save_step={steps}", f"config.runner.log_step={max(steps // 4, 1)}",
-        ])
+        overrides = s3prl_overrides({
+            **expert_overrides(dict(data_dir=str(data), condition=condition, test_corpus=test_corpus, fold=fold),
+                               results_dir=str(results), system_name=system, modelrc={"head": head}),
+            "config.runner.total_steps": steps, "config.runner.eval_step": max(steps // 4, 1),
+            "config.runner.save_step": steps, "config.runner.log_step": max(steps // 4, 1),
+        })
         expdir.mkdir(parents=True, exist_ok=True)
         with open(expdir / "train.log", "w") as log, redirect_stdout(log), redirect_stderr(log):
             code = cli(["train-cached", "--cache", str(cache), "--no-audio-check", "-c", str(config_path("smoke")),

@@ -2,6 +2,14 @@
 downstream (dataset, heads, expert), its registration with s3prl's legacy runner, the one runner
 entry for live and cached upstreams, and inference from checkpoints.
 
-May import ``core``, ``results``, ``cache`` (format and cached upstream), torch and s3prl. It is the
-only package that imports s3prl.
+Importing this package is the one place that patches the stack (:func:`compat.apply`) and
+registers the downstream with s3prl (:func:`registration.register`); every module below may then
+import s3prl at module level. May import ``core``, ``results`` and ``cache.format``.
 """
+from . import compat
+
+compat.apply()
+
+from .registration import register  # noqa: E402  (s3prl imports only after the workarounds)
+
+register()

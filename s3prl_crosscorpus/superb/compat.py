@@ -1,8 +1,10 @@
 """Make s3prl 0.4.18 (the newest on PyPI) run on today's torch / torchaudio / huggingface_hub.
 
 One function per breakage; each checks whether it is needed before patching and returns
-True when it patched something. :func:`apply` runs them all and is idempotent. Nothing is
-written into s3prl's installed package: the patches live in this process only.
+True when it patched something. :func:`apply` runs them all and is idempotent; importing
+``s3prl_crosscorpus.superb`` calls it. Nothing is written into s3prl's installed package: the
+patches live in this process only. This module imports only the standard library at import time,
+so that each workaround can also be tried alone (tests load it without the package).
 """
 import argparse
 import functools

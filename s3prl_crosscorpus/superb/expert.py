@@ -18,35 +18,30 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..core.audio import load_audio
-from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
-                      collate, load_experiment)
-from .heads import HEAD_DISPLAY, build_model
 from ..core.io_utils import atomic_open, sha256_file
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import scores
+from ..core.names import DOWNSTREAM, HEADS, dnn_system_name
 from ..results.schema import make_result, package_versions, result_path, write_result
+from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
+                      collate, load_experiment)
+from .heads import build_model
 
-#: s3prl upstream name -> name used in system names; others are used as given.
-UPSTREAM_DISPLAY: Dict[str, str] = {
-    "hubert": "HuBERT", "hubert_base": "HuBERT", "hubert_local": "HuBERT", "hubert_url": "HuBERT",
-    "hubert_large_ll60k": "HuBERT-Large", "wavlm": "WavLM", "wavlm_base": "WavLM-Base",
-    "wavlm_base_plus": "WavLM-Base+", "wavlm_large": "WavLM-Large", "wav2vec2": "wav2vec2",
-    "fbank": "FBANK", "mfcc": "MFCC", "spectrogram": "Spectrogram",
-}
 BEST_CKPT = "dev-best.ckpt"
-
-
-def system_name(upstream: str, head: str, override: Optional[str] = None) -> str:
-    """Table row of a run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins."""
-    return override or f"{UPSTREAM_DISPLAY.get(upstream, upstream)}-{HEAD_DISPLAY.get(head, head)}"
 
 
 def expected_results(results_dir: str, upstream: str, head: str, condition: str, test_corpus: Optional[str],
                      corpora: Sequence[str], fold: int, system: Optional[str] = None) -> List[Path]:
     """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty)."""
     tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
-    return [result_path(Path(results_dir), system_name(upstream, head, system), condition, corpus, int(fold))
+    return [result_path(Path(results_dir), dnn_system_name(upstream, head, system), condition, corpus, int(fold))
             for corpus in tested]
+
+
+def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
+    """The ``modelrc`` settings the model was built from: the chosen head's section, not the others'."""
+    head = modelrc.get("head", "linear")
+    return {k: v for k, v in modelrc.items() if k == head or k not in HEADS}
 
 
 def validate_config(config: Mapping[str, Any]) -> DataSettings:
@@ -111,7 +106,7 @@ class DownstreamExpert(nn.Module):
         self._started = time.time()
         self._eval_started: Dict[str, float] = {}
         if self.split is not None:
-            print(f"[crosscorpus_emotion] {self.split.condition} fold {self.split.fold}: train on "
+            print(f"[{DOWNSTREAM}] {self.split.condition} fold {self.split.fold}: train on "
                   f"{list(self.split.train_corpora)} ({len(self.split.train)} utts), dev {len(self.split.dev)}, "
                   f"test on {list(self.split.test_corpora)} ({len(self.split.test)}); head {self.model.head_name}")
 
@@ -235,8 +230,8 @@ class DownstreamExpert(nn.Module):
         return Path(self.expert_config.get("results_dir") or self.expdir / "results")
 
     def system(self) -> str:
-        return system_name(str(self.run_args.get("upstream")), self.model.head_name,
-                           self.expert_config.get("system_name"))
+        return dnn_system_name(str(self.run_args.get("upstream")), self.model.head_name,
+                               self.expert_config.get("system_name"))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -274,7 +269,7 @@ class DownstreamExpert(nn.Module):
             "upstream": self.run_args.get("upstream"),
             "feature_selection": self.run_args.get("upstream_feature_selection"),
             "upstream_trainable": bool(self.run_args.get("upstream_trainable")),
-            "modelrc": self.modelrc, "optimizer": self.run_args.get("optimizer"),
+            "modelrc": effective_modelrc(self.modelrc), "optimizer": self.run_args.get("optimizer"),
             "train_batch_size": datarc.get("train_batch_size"),
             "gradient_accumulate_steps": runner.get("gradient_accumulate_steps"),
             "balance": self.settings.balance, "init_seed": self.init_seed,

@@ -5,16 +5,15 @@ Every head maps ``features: FloatTensor[B, T, D]`` and ``lengths: LongTensor[B]`
 first ``lengths[b]`` frames, and padded frames are zeroed before every convolution so a
 padded utterance sees the same zero border as when it is alone.
 """
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Type
 
 import torch
 from torch import Tensor, nn
 
 from ..core.labels import LABELS
+from ..core.names import HEADS
 
 NUM_CLASSES = len(LABELS)
-#: config name -> name used in system names ("HuBERT-CNNSelfAtt").
-HEAD_DISPLAY: Dict[str, str] = {"linear": "Linear", "cnn_selfatt": "CNNSelfAtt", "transformer": "Transformer"}
 
 
 def valid_mask(lengths: Tensor, max_len: int) -> Tensor:
@@ -110,7 +109,8 @@ class ClassTokenTransformer(nn.Module):
         return self.classifier(self.norm(encoded[:, 0]))
 
 
-HEADS = {"linear": MeanPoolLinear, "cnn_selfatt": CNNSelfAttention, "transformer": ClassTokenTransformer}
+#: ``modelrc.head`` name -> head class, in the order of :data:`core.names.HEADS`.
+HEAD_CLASSES: Dict[str, Type[nn.Module]] = dict(zip(HEADS, (MeanPoolLinear, CNNSelfAttention, ClassTokenTransformer)))
 
 
 class EmotionModel(nn.Module):
@@ -130,12 +130,12 @@ def build_model(upstream_dim: int, config: Mapping[str, Any]) -> EmotionModel:
     """The model of the YAML ``downstream_expert.modelrc`` section: ``projector_dim``, ``head``
     (linear | cnn_selfatt | transformer) and an optional per-head section of keyword arguments."""
     head_name = config.get("head", "linear")
-    if head_name not in HEADS:
-        raise ValueError(f"unknown head {head_name!r}; choose one of {', '.join(HEADS)}")
+    if head_name not in HEAD_CLASSES:
+        raise ValueError(f"unknown head {head_name!r}; choose one of {', '.join(HEAD_CLASSES)}")
     projector_dim = int(config.get("projector_dim", 768))
     options = dict(config.get(head_name) or {})
     try:
-        head = HEADS[head_name](projector_dim, NUM_CLASSES, **options)
+        head = HEAD_CLASSES[head_name](projector_dim, NUM_CLASSES, **options)
     except TypeError as err:
         raise ValueError(f"modelrc.{head_name}: bad option for the {head_name} head ({err})") from err
     return EmotionModel(upstream_dim, projector_dim, head, head_name)

@@ -6,15 +6,18 @@ checkpoint, feature selection), ``Config`` (the head's ``modelrc``), and the tra
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from .heads import EmotionModel, build_model
+from s3prl.upstream.interfaces import Featurizer
+
 from ..core.labels import LABELS
-from .runner import DOWNSTREAM
+from ..core.names import DOWNSTREAM
+from .heads import EmotionModel, build_model
+from .upstreams import build_upstream
 
 
 class CheckpointError(ValueError):
@@ -37,17 +40,10 @@ class DnnPredictor:
     def from_checkpoint(cls, ckpt_path: Union[str, Path], device: str = "cpu",
                         upstream_ckpt: Optional[str] = None) -> "DnnPredictor":
         """Rebuild the whole model of a runner checkpoint; ``upstream_ckpt`` replaces a moved ``-k`` file."""
-        from . import compat
-
-        compat.apply()
-        from s3prl import hub
-        from s3prl.upstream.interfaces import Featurizer
-
         ckpt = load_checkpoint(ckpt_path)
         args, config = ckpt["Args"], ckpt["Config"]
-        upstream = getattr(hub, args.upstream)(
-            ckpt=upstream_ckpt or args.upstream_ckpt, model_config=args.upstream_model_config, refresh=False,
-        ).to(device)
+        upstream = build_upstream(args.upstream, upstream_ckpt or args.upstream_ckpt, args.upstream_model_config,
+                                  device)
         if "Upstream" in ckpt:  # saved only when the upstream was fine-tuned (-f)
             upstream.load_state_dict(ckpt["Upstream"])
         upstream.eval()
@@ -77,16 +73,9 @@ class DnnPredictor:
             rows.append(torch.softmax(self.model(features[0].unsqueeze(0), lengths), dim=-1)[0].cpu().numpy())
         return np.stack(rows) if rows else np.zeros((0, len(LABELS)), dtype=np.float32)
 
-    def predict(self, waves: Sequence[np.ndarray]) -> List[str]:
-        """The most probable label of each wave."""
-        return [LABELS[int(k)] for k in self.predict_proba(waves).argmax(axis=1)]
-
 
 def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
     """Load a runner checkpoint on CPU and check that it is one of this downstream."""
-    from . import compat
-
-    compat.apply()
     path = Path(ckpt_path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")

@@ -1,22 +1,39 @@
-"""``s3prl-crosscorpus run-downstream ARGS...``: s3prl's own ``run_downstream.py`` with ``crosscorpus_emotion``.
+"""The one runner entry of ``crosscorpus_emotion``: s3prl's own ``run_downstream`` main, with the
+upstream computed live (``run-downstream``) or read from a feature cache (``train-cached``).
 
-The arguments are exactly s3prl's (``-m``, ``-u``, ``-k``, ``-d``, ``-c``, ``-o``, ``-p``, ``-e``, ``-t``,
-``--seed``, ``--device``, ``--backend``...). This module registers the downstream, applies the
-compatibility workarounds and calls s3prl's ``run_downstream.main`` (nothing is copied and nothing
-is written into the installed s3prl). ``python -m s3prl_crosscorpus.superb.runner`` does the same,
-so DDP runs start with ``torchrun --nproc_per_node=N -m s3prl_crosscorpus.superb.runner ...``.
+The arguments are exactly s3prl's (``-m``, ``-u``, ``-k``, ``-d``, ``-c``, ``-o``, ``-p``, ``-e``,
+``-t``, ``--seed``, ``--device``, ``--backend``...). Nothing is copied from s3prl and nothing is
+written into the installed s3prl: :func:`run` calls s3prl's ``run_downstream.main`` with two of its
+names swapped for the duration of the call: ``get_downstream_args`` (s3prl's parsing followed by
+the plugin's checks, so a bad configuration stops before the upstream loads) and ``Runner``
+(s3prl's own, or :class:`~.cached.CachedRunner` when the features come from a cache).
 """
-import argparse
 import builtins
+import logging
+import random
 import sys
-import types
 import warnings
+from argparse import Namespace
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
+import s3prl.run_downstream as s3prl_main
+import torch
+from s3prl.downstream.runner import Runner
+
+from ..cache.format import CacheError, FeatureCache
+from ..core.io_utils import sha256_file
+from ..core.names import DOWNSTREAM
 from . import compat
+from .cached import CachedRunner
+from .dataset import ConfigError
+from .expert import BEST_CKPT, validate_config
 
-DOWNSTREAM = "crosscorpus_emotion"
+#: ``prog`` of s3prl's argument parser (its usage and error lines) unless the caller names another.
+PROG = "s3prl-crosscorpus run-downstream"
 
 
 def find_config_dir() -> Path:
@@ -30,7 +47,7 @@ CONFIG_DIR = find_config_dir()
 
 
 def config_path(name: str) -> Path:
-    """A shipped config by name (``linear``, ``cnn_selfatt``, ``transformer``, ``smoke``)."""
+    """A shipped config by name (``paper``, ``smoke``)."""
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))) or "none"
@@ -38,39 +55,39 @@ def config_path(name: str) -> Path:
     return path
 
 
-PROG = "s3prl-crosscorpus run-downstream"
+@dataclass(frozen=True)
+class CacheSource:
+    """Read the upstream's features from a cache: ``root``, or (None) the cache the ``-e`` checkpoint used."""
+
+    root: Optional[Path] = None
+    check_audio: bool = True  # re-hash the audio to confirm the cache was extracted from the same files
 
 
-def register() -> None:
-    """Make ``s3prl.downstream.crosscorpus_emotion.expert`` (what s3prl's runner imports) our expert.
+# --------------------------------------------------------------------------- argument lists
 
-    A ``sys.modules`` alias keeps one module object for both names (no second copy of the class)
-    and needs no folder inside s3prl's installed package.
-    """
-    import s3prl.downstream
+def option_value(argv: Sequence[str], short: str, long: str) -> Optional[str]:
+    """Value of the last ``-c X`` / ``-cX`` / ``--config X`` / ``--config=X`` style option in ``argv``."""
+    value = None
+    for k, arg in enumerate(argv):
+        if arg in (short, long):
+            value = argv[k + 1] if k + 1 < len(argv) else ""
+        elif arg.startswith(long + "="):
+            value = arg[len(long) + 1:]
+        elif arg.startswith(short) and not arg.startswith("--") and len(arg) > len(short):
+            value = arg[len(short):]
+    return value
 
-    from . import expert
 
-    package_name = f"s3prl.downstream.{DOWNSTREAM}"
-    if sys.modules.get(f"{package_name}.expert") is expert:
-        return
-    package = types.ModuleType(package_name, "crosscorpus_emotion, registered by s3prl_crosscorpus")
-    package.__path__ = []  # a package with no files of its own
-    package.expert = expert
-    sys.modules[package_name] = package
-    sys.modules[f"{package_name}.expert"] = expert
-    setattr(s3prl.downstream, DOWNSTREAM, package)
+def has_option(argv: Sequence[str], *names: str) -> bool:
+    """Whether any of the option ``names`` is given (as ``NAME`` or ``NAME=VALUE``)."""
+    return any(a == n or a.startswith(n + "=") for a in argv for n in names)
 
 
 def missing_config(argv: Sequence[str]) -> Optional[str]:
     """A message when a new crosscorpus_emotion experiment has no ``-c`` (s3prl would look for
     ./downstream/crosscorpus_emotion/config.yaml in the current directory)."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("-c", "--config")
-    parser.add_argument("-d", "--downstream")
-    parser.add_argument("-e", "--past_exp")
-    known, _ = parser.parse_known_args(list(argv))
-    if known.downstream != DOWNSTREAM or known.config or known.past_exp:
+    if (option_value(argv, "-d", "--downstream") != DOWNSTREAM or option_value(argv, "-c", "--config")
+            or option_value(argv, "-e", "--past_exp")):
         return None
     shipped = ", ".join(sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))) or "none found"
     return (f"-d {DOWNSTREAM} needs a config: pass -c CONFIG.yaml (shipped in {CONFIG_DIR}: {shipped}), "
@@ -79,60 +96,154 @@ def missing_config(argv: Sequence[str]) -> Optional[str]:
 
 def default_device(argv: Sequence[str]) -> List[str]:
     """``--device cpu`` when none is given and CUDA is absent (s3prl's default, cuda, cannot work there)."""
-    import torch
-
     argv = list(argv)
-    if torch.cuda.is_available() or any(a == "--device" or a.startswith("--device=") for a in argv):
+    if torch.cuda.is_available() or has_option(argv, "--device"):
         return argv
     return argv + ["--device", "cpu"]
 
 
-def validating(get_args: Callable) -> Callable:
-    """Wrap s3prl's ``get_downstream_args`` so that a crosscorpus_emotion config is checked (data,
-    folds, heads) right after parsing: bad configurations stop before the upstream loads or training."""
-    def get_downstream_args():
-        args, config, backup_files = get_args()
-        if args.downstream == DOWNSTREAM and args.mode != "inference":
-            from .expert import validate_config
+def cached_argv(argv: Sequence[str], cache: Optional[FeatureCache]) -> List[str]:
+    """Defaults of a cached run: ``-m train``, ``-d crosscorpus_emotion``, the cache's ``-u``/``-k``, the device."""
+    argv = list(argv)
+    if not has_option(argv, "-m", "--mode"):
+        argv += ["-m", "train"]
+    if not has_option(argv, "-d", "--downstream"):
+        argv += ["-d", DOWNSTREAM]
+    if cache is not None and not has_option(argv, "-e", "--past_exp"):
+        if not has_option(argv, "-u", "--upstream"):
+            argv += ["-u", cache.key.name]
+        if not has_option(argv, "-k", "--upstream_ckpt") and cache.header.get("ckpt"):
+            argv += ["-k", str(cache.header["ckpt"])]
+    return default_device(argv)
 
+
+def plugin_argv(argv: Sequence[str], cache: Optional[CacheSource]) -> Tuple[List[str], Optional[FeatureCache]]:
+    """(s3prl argument list with the plugin's defaults, the opened cache when its folder is given)."""
+    if cache is None:
+        return default_device(compat.torchrun_args(argv)), None
+    features = FeatureCache(cache.root) if cache.root else None
+    return cached_argv(argv, features), features
+
+
+# --------------------------------------------------------------------------- checks after parsing
+
+def check_upstream(args: Namespace, cache: FeatureCache) -> None:
+    """Refuse a cache made by another upstream or checkpoint than the run's -u / -k."""
+    key = cache.key
+    if args.upstream != key.name:
+        raise CacheError(f"the run uses upstream {args.upstream!r} but {cache.root} holds {key.describe()}")
+    ckpt = getattr(args, "upstream_ckpt", None)
+    if key.ckpt_sha256 and ckpt and Path(ckpt).is_file() and sha256_file(ckpt) != key.ckpt_sha256:
+        raise CacheError(f"-k {ckpt} is not the checkpoint the cache {cache.root} was extracted with "
+                         f"({key.describe()})")
+
+
+def use_cache(args: Namespace, cache: CacheSource, features: Optional[FeatureCache]) -> None:
+    """Point ``args`` at the run's cache (given, or the checkpoint's) after checking that it fits the run."""
+    if args.mode == "inference":
+        raise CacheError("-m inference reads new audio: use `s3prl-crosscorpus run-downstream -m inference` "
+                         "or `predict` with the checkpoint (it is an ordinary s3prl checkpoint)")
+    if features is None:
+        if not getattr(args, "feature_cache", None):
+            raise CacheError("give --cache CACHE (the folder made by `s3prl-crosscorpus extract`)")
+        features = FeatureCache(args.feature_cache)
+    check_upstream(args, features)
+    args.feature_cache = str(features.root.resolve())
+    args.feature_cache_check_audio = cache.check_audio
+
+
+class PluginArgs:
+    """Stands in for s3prl's ``get_downstream_args``: s3prl's parsing (config file, ``-o``, ``-e`` restore),
+    then the crosscorpus_emotion config check and, for a cached run, the cache; keeps the parsed args."""
+
+    def __init__(self, get_args: Callable, cache: Optional[CacheSource], features: Optional[FeatureCache]):
+        self.get_args, self.cache, self.features = get_args, cache, features
+        self.args: Optional[Namespace] = None
+
+    def __call__(self):
+        args, config, backup_files = self.get_args()
+        if args.downstream == DOWNSTREAM and args.mode != "inference":
             validate_config(config)
+        if self.cache is not None:
+            use_cache(args, self.cache, self.features)
+        self.args = args
         return args, config, backup_files
 
-    get_downstream_args.wrapped = get_args
-    return get_downstream_args
+
+@contextmanager
+def s3prl_main_with_plugin(argv: Sequence[str], cache: Optional[CacheSource], features: Optional[FeatureCache],
+                           prog: str) -> Iterator[PluginArgs]:
+    """s3prl's ``run_downstream`` module with the plugin's argument handling and Runner, ``sys.argv`` = ``argv``.
+
+    Everything is put back on exit, also what s3prl's main changes for the whole process: ``builtins.isinstance``
+    (swapped for DDP) and the root logger (``logging.basicConfig``, which would keep writing to the stream of
+    the first run, e.g. a log file the caller has closed since).
+    """
+    root = logging.getLogger()
+    saved = s3prl_main.get_downstream_args, s3prl_main.Runner, sys.argv, builtins.isinstance
+    saved_handlers, saved_level = root.handlers[:], root.level
+    plugin_args = PluginArgs(saved[0], cache, features)
+    s3prl_main.get_downstream_args = plugin_args
+    s3prl_main.Runner = CachedRunner if cache is not None else Runner
+    sys.argv = [prog] + list(argv)
+    try:
+        yield plugin_args
+    finally:
+        s3prl_main.get_downstream_args, s3prl_main.Runner, sys.argv, builtins.isinstance = saved
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run s3prl's ``run_downstream`` main with ``argv``; 2 on a configuration error."""
-    from .dataset import ConfigError
+# --------------------------------------------------------------------------- entries
 
-    argv = default_device(compat.torchrun_args(sys.argv[1:] if argv is None else argv))
+def run(argv: Sequence[str], cache: Optional[CacheSource] = None, prog: str = PROG) -> Namespace:
+    """Run s3prl's ``run_downstream`` main on s3prl's arguments ``argv``; return the parsed args.
+
+    Without ``cache`` the upstream runs live (and torchrun's ``LOCAL_RANK`` becomes ``--local_rank``);
+    with it, the features are read from the cache and ``-m``/``-d``/``-u``/``-k`` default to the cache's.
+    Raises :class:`ConfigError` or :class:`CacheError` before training when the run cannot work.
+    """
+    argv, features = plugin_argv(argv, cache)
     message = missing_config(argv)
     if message:
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    compat.apply()
-    register()
-    import s3prl.run_downstream as s3prl_main
-
-    original_get_args, original_argv, original_isinstance = s3prl_main.get_downstream_args, sys.argv, isinstance
-    s3prl_main.get_downstream_args = validating(original_get_args)
-    sys.argv = [PROG] + list(argv)
-    try:
-        with warnings.catch_warnings():
-            # s3prl's runner uses the deprecated torch.cuda.amp.autocast on every step, also on CPU
-            warnings.filterwarnings("ignore", message=r".*torch\.cuda\.amp\.autocast", category=FutureWarning)
-            warnings.filterwarnings("ignore", message=r".*CUDA is not available.*autocast", category=UserWarning)
-            s3prl_main.main()
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    finally:
-        s3prl_main.get_downstream_args, sys.argv = original_get_args, original_argv
-        # s3prl's main swaps builtins.isinstance for a slower wrapper (for DDP); undo it for the caller
-        builtins.isinstance = original_isinstance
-    return 0
+        raise ConfigError(message)
+    with s3prl_main_with_plugin(argv, cache, features, prog) as plugin_args, warnings.catch_warnings():
+        # s3prl's runner uses the deprecated torch.cuda.amp.autocast on every step, also on CPU
+        warnings.filterwarnings("ignore", message=r".*torch\.cuda\.amp\.autocast", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r".*CUDA is not available.*autocast", category=UserWarning)
+        s3prl_main.main()
+    return plugin_args.args
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def parse_args(argv: Sequence[str], cache: Optional[CacheSource] = None, prog: str = PROG) -> Tuple[Namespace, dict]:
+    """(args, config) exactly as :func:`run` would run them, without running anything."""
+    argv, features = plugin_argv(argv, cache)
+    with s3prl_main_with_plugin(argv, cache, features, prog) as plugin_args:
+        args, config, _ = plugin_args()
+    return args, config
+
+
+def seed_everything(seed: int) -> None:
+    """What s3prl's run_downstream main does before building the Runner."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def build_runner(argv: Sequence[str], cache: Optional[CacheSource] = None) -> Tuple[Runner, Namespace]:
+    """(runner, args): the seeded Runner that :func:`run` would start, not started (benchmarks and tests
+    hook or time it). No DDP and no args/config files in the experiment folder."""
+    args, config = parse_args(argv, cache)
+    seed_everything(args.seed)
+    return (CachedRunner if cache is not None else Runner)(args, config), args
+
+
+def evaluate_best(args: Namespace, cache: Optional[CacheSource] = None) -> Namespace:
+    """``-m evaluate -e EXPDIR/dev-best.ckpt -t test`` after a training run: predict/truth files and results."""
+    best = Path(args.expdir) / BEST_CKPT
+    if not best.exists():
+        raise ConfigError(f"{best} was not written: no dev evaluation ran (is 'dev' in runner.eval_dataloaders "
+                          f"and eval_step <= total_steps?)")
+    return run(["-m", "evaluate", "-e", str(best), "-t", "test", "--device", args.device], cache)

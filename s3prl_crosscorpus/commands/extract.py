@@ -1,0 +1,76 @@
+"""``s3prl-crosscorpus extract``: run a frozen s3prl upstream once over the manifest and cache all hidden layers."""
+import argparse
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+from ..cache.format import DEFAULT_SHARD_SIZE
+
+#: The library logger whose messages this command prints.
+LOGGER = "s3prl_crosscorpus.cache.extract"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3prl-crosscorpus extract",
+        description="Run a frozen s3prl upstream once over the manifest and store all hidden layers "
+                    "(fp16, memory-mapped shards). Re-running resumes; under torchrun each rank takes a share.")
+    parser.add_argument("-u", "--upstream", required=True, help="s3prl upstream name (hubert, hubert_local, fbank, ...)")
+    parser.add_argument("-k", "--upstream_ckpt", "--ckpt", dest="ckpt", help="checkpoint for *_local upstreams")
+    parser.add_argument("--data", required=True, type=Path, help="DATA_DIR holding manifest.jsonl (from `prepare`)")
+    parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
+    parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard")
+    parser.add_argument("--workers", type=int,
+                        help="audio decoding processes (default: 0, in the main process, on CPU; 2 with a GPU)")
+    parser.add_argument("--quick-check", action="store_true",
+                        help="on resume trust a shard whose size and header match, without re-hashing it")
+    parser.add_argument("--rank", type=int, help="this process's share (default: $RANK from torchrun, else 0)")
+    parser.add_argument("--world-size", type=int, help="number of shares (default: $WORLD_SIZE, else 1)")
+    return parser
+
+
+@contextmanager
+def log_to_stderr() -> Iterator[None]:
+    """Print the extraction's log lines on standard error, prefixed ``[extract]`` (``[extract rank R]`` under torchrun)."""
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    prefix = f"[extract rank {os.environ.get('RANK', 0)}] " if world_size > 1 else "[extract] "
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
+    logger = logging.getLogger(LOGGER)
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # s3prl's main configures the root logger: print each line once
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        handler.flush()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..cache.extract import extract
+    from ..cache.format import CacheError
+    from ..core.audio import AudioError
+    from ..core.manifest import ManifestError
+
+    try:
+        with log_to_stderr():
+            extract(args.data, args.out, args.upstream, args.ckpt, device=args.device, shard_size=args.shard_size,
+                    rank=args.rank, world_size=args.world_size, workers=args.workers,
+                    full_check=not args.quick_check)
+    except (CacheError, ManifestError, AudioError, OSError) as err:  # OSError: e.g. an audio file gone
+        print(f"extract: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

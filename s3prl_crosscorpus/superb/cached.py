@@ -1,0 +1,138 @@
+"""s3prl's Runner with the frozen upstream read from a feature cache (``train-cached``).
+
+Everything but the upstream is the on-the-fly path's code: s3prl's ``Runner`` loop (optimizer,
+scheduler, clipping, logging, dev evaluation, checkpoints), s3prl's ``Featurizer`` (softmax layer
+weights over every stored layer; only its weighted sum is computed without temporaries), and the
+``crosscorpus_emotion`` expert (heads, shared folds, dev-UAR selection, predict/truth files,
+shared-schema results). The upstream is replaced by :class:`CachedUpstream`, whose "waves" are
+the cached ``[frames, layers, hidden]`` arrays, so a training step costs only the head.
+Checkpoints are ordinary s3prl checkpoints: a model trained here also runs with
+``s3prl-crosscorpus run-downstream -m evaluate -e CKPT`` on raw audio.
+"""
+from typing import Any, Dict, List, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from s3prl.downstream.runner import Runner
+from s3prl.upstream.interfaces import Featurizer
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+
+from ..cache.format import FeatureCache, UpstreamKey
+from ..core.io_utils import sha256_file
+from ..core.labels import LABEL_TO_INDEX
+from .dataset import EmotionDataset, Item
+from .expert import DownstreamExpert
+
+#: Frames of the stand-in output the Featurizer sees when it probes the upstream at start-up.
+PROBE_FRAMES = 50
+#: Extra key of the stand-in upstream's output: the padded batch with all layers, ``[B, T, L, D]``.
+STACKED = "stacked_hidden_states"
+
+
+class CachedUpstream(nn.Module):
+    """Stands in for the frozen upstream inside s3prl's Runner.
+
+    Its inputs are the cached ``[T, L, D]`` tensors of a batch (what the dataset yields in place
+    of waves); its output is s3prl's ``{"hidden_states": [L x (B, T_max, D)]}``. One input "sample"
+    is one frame, so the downsample rate is 1 and the Featurizer keeps exactly ``T`` frames each.
+    """
+
+    def __init__(self, key: UpstreamKey):
+        super().__init__()
+        self.key = key
+
+    def get_downsample_rates(self, key: str) -> int:
+        return 1
+
+    def forward(self, inputs: Sequence[Tensor]) -> Dict[str, Any]:
+        if inputs[0].dim() == 1:  # the Featurizer's start-up probe sends one random wave
+            padded = inputs[0].new_zeros(1, PROBE_FRAMES, self.key.num_layers, self.key.hidden_size)
+        else:
+            padded = pad_sequence(list(inputs), batch_first=True)  # [B, T, L, D]
+        return {"hidden_states": list(padded.unbind(dim=2)), STACKED: padded}
+
+
+class CachedFeaturizer(Featurizer):
+    """s3prl's legacy ``Featurizer`` whose weighted sum reads the padded ``[B, T, L, D]`` batch in place.
+
+    Same parameters (``weights``, so checkpoints are interchangeable) and the same formula as s3prl's
+    ``_weighted_sum``: optional per-frame layer norm, then ``sum_l softmax(weights)_l * h_l``. s3prl
+    stacks the L layers into a new tensor and multiplies before summing (three full-size temporaries
+    forward and backward); a matrix product over the layer axis avoids them, which matters when the
+    upstream costs nothing.
+    """
+
+    def forward(self, paired_wavs: Sequence[Any], paired_features: Dict[str, Any]) -> List[Tensor]:
+        stacked = paired_features.get(STACKED)
+        if (stacked is None or not hasattr(self, "weights") or self.feature_selection != "hidden_states"
+                or self.layer_selection is not None or self.layer_num != stacked.size(2)):
+            return super().forward(paired_wavs, paired_features)
+        if self.normalize:
+            stacked = F.layer_norm(stacked, (stacked.shape[-1],))
+        weighted = torch.matmul(F.softmax(self.weights, dim=-1), stacked)  # [L] @ [B, T, L, D] -> [B, T, D]
+        return self.tolist(paired_wavs, weighted)
+
+
+class CachedEmotionDataset(EmotionDataset):
+    """The expert's dataset with each wave replaced by the utterance's cached features (float32 tensor [T, L, D])."""
+
+    def __init__(self, utterances, cache: FeatureCache):
+        super().__init__(utterances)
+        self.cache = cache
+
+    def __getitem__(self, index: int) -> Item:
+        utt = self.utterances[index]
+        # Copy the fp16 rows out of the read-only map, then let torch widen them (10x numpy's speed).
+        features = torch.from_numpy(np.array(self.cache.features(utt.id))).float()
+        return features, LABEL_TO_INDEX[utt.label], utt.id, utt.corpus
+
+
+class CachedDownstreamExpert(DownstreamExpert):
+    """The plugin's expert; only the datasets (cached features instead of audio) and the recorded run
+    configuration (which cache) differ. Reads ``feature_cache`` and ``feature_cache_check_audio`` from the args."""
+
+    def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
+                 expdir: str, **kwargs: Any):
+        super().__init__(upstream_dim, upstream_rate, downstream_expert, expdir, **kwargs)
+        self.cache = FeatureCache(kwargs["feature_cache"])
+        utterances = [u for dataset in self.datasets.values() for u in dataset.utterances]
+        hashes = ({u.id: sha256_file(u.path) for u in utterances}
+                  if kwargs.get("feature_cache_check_audio", True) else None)
+        self.cache.require([u.id for u in utterances], hashes)
+        self.datasets = {name: CachedEmotionDataset(dataset.utterances, self.cache)
+                         for name, dataset in self.datasets.items()}
+
+    def _run_config(self) -> dict:
+        config = super()._run_config()
+        config.update(feature_cache=str(self.cache.root), feature_cache_upstream=dict(
+            name=self.cache.key.name, ckpt_sha256=self.cache.key.ckpt_sha256,
+            num_layers=self.cache.num_layers, hidden_size=self.cache.hidden_size))
+        return config
+
+
+class CachedRunner(Runner):
+    """s3prl's ``Runner`` with the upstream, featurizer and expert swapped for their cached counterparts."""
+
+    def _get_upstream(self):
+        self.cache_key = FeatureCache(self.args.feature_cache).key
+        model = CachedUpstream(self.cache_key).to(self.args.device)
+        return self._init_model(model=model, name="Upstream", trainable=False, interfaces=["get_downsample_rates"])
+
+    def _get_featurizer(self):
+        # Runner._get_featurizer, with the in-place weighted sum of the cached layers.
+        model = CachedFeaturizer(
+            upstream=self.upstream.model, feature_selection=self.args.upstream_feature_selection,
+            layer_selection=self.args.upstream_layer_selection, upstream_device=self.args.device,
+            normalize=self.args.upstream_feature_normalize).to(self.args.device)
+        return self._init_model(model=model, name="Featurizer", trainable=True,
+                                interfaces=["output_dim", "downsample_rate"])
+
+    def _get_downstream(self):
+        # Runner._get_downstream, with the expert class fixed and the true upstream rate passed on.
+        model = CachedDownstreamExpert(upstream_dim=self.featurizer.model.output_dim,
+                                       upstream_rate=self.cache_key.downsample_rate,
+                                       **self.config, **vars(self.args)).to(self.args.device)
+        return self._init_model(model=model, name="Downstream", trainable=True,
+                                interfaces=["get_dataloader", "log_records"])
