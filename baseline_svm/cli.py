@@ -11,8 +11,10 @@ from s3prl_crosscorpus.core.manifest import ManifestError
 from s3prl_crosscorpus.results.schema import ResultError
 
 from .features import FEATURE_SETS, FeatureError
-from .model import GRIDS, ModelError
+from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError
+from .normalise import NORMS
 from .run import ALL, RunConfig, parse_folds, run
+from .search import SearchMemoryError
 
 
 def corpus_list(text: str) -> tuple:
@@ -24,11 +26,20 @@ def corpus_list(text: str) -> tuple:
     return names
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "coarse = steps of 2^4")
     p.add_argument("--class-weight", choices=["none", "balanced"], default="none",
                    help="SVC class weights (default none, as in the paper's baseline)")
-    p.add_argument("--n-jobs", type=positive_int, default=None, help="processes (default: all cores)")
+    p.add_argument("--search", choices=list(SEARCHES), default="kernel",
+                   help="kernel (default): squared distances once per split, one kernel per gamma, one "
+                        "precomputed-kernel SVC per C; sklearn: GridSearchCV over the pipeline (the reference, "
+                        "much slower). Both give the same table and choice")
+    p.add_argument("--select", choices=list(SELECTIONS), default="dev",
+                   help="dev (default, the paper's): UAR on the fold's dev set; group-cv: mean UAR over "
+                        "speaker-grouped folds of train+dev (system name gets [group-cv])")
+    p.add_argument("--cv-folds", type=int_at_least(2), default=DEFAULT_CV_FOLDS,
+                   help="folds of --select group-cv (default %(default)s)")
+    p.add_argument("--norm", choices=list(NORMS), default="global",
+                   help="global (default, the paper's): z-normalisation fitted on the training rows; corpus / "
+                        "speaker: first z-normalise each corpus / speaker with all of its utterances (labels "
+                        "unused; transductive for test audio), system name gets [corpus-norm] / [speaker-norm]")
+    p.add_argument("--n-jobs", type=positive_int, default=None,
+                   help="parallel workers of extraction and search (default: all cores)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="feature cache (default DATA_DIR/cache/opensmile)")
     p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.joblib files")
@@ -69,10 +94,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         grid=args.grid, n_jobs=args.n_jobs, cache_dir=args.cache,
         class_weight=None if args.class_weight == "none" else args.class_weight,
         save_models=not args.no_save_model, skip_done=args.fold == ALL,
+        search=args.search, select=args.select, cv_folds=args.cv_folds, norm=args.norm,
     )
     try:
         report = run(config)
-    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError) as err:
+    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     excluded = report.extraction.excluded if report.extraction else []

@@ -1,27 +1,37 @@
-"""Standardisation + RBF SVM, C and gamma chosen on the predefined dev set by dev UAR.
+"""Standardisation + RBF SVM as one scikit-learn estimator: grid search, refit on train, Platt scaling.
 
-Selection follows the DNN system: every grid point is trained on the training ids and
-scored on the dev ids (``PredefinedSplit``); the final model is the pipeline with the
-chosen point refitted on the training ids only (not train+dev). Labels are the SVM's own
-decisions (as during selection); class probabilities come from Platt scaling fitted on
-5-fold cross-validated decision values of the training ids (what ``SVC(probability=True)``
-did before scikit-learn deprecated it).
+:class:`SVMEmotionClassifier` chooses C and gamma by validation UAR (the predefined dev set, or
+speaker-grouped k-fold cross-validation), refits the chosen point on the training rows only (not
+train+dev, like the DNN system), and calibrates class probabilities with Platt scaling fitted on
+5-fold cross-validated decision values of the training rows (what ``SVC(probability=True)`` did
+before scikit-learn deprecated it). Labels are the SVM's own decisions (the rule used when choosing).
+
+Two searches give the same table and the same choice: ``kernel`` (default; distances once, one
+kernel per gamma, see :mod:`baseline_svm.search`) and ``sklearn`` (``GridSearchCV`` over the
+pipeline, the reference).
 """
-from dataclasses import dataclass
+import time
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from joblib import parallel_config
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import make_scorer
-from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from s3prl_crosscorpus.core.io_utils import atomic_open
 from s3prl_crosscorpus.core.labels import LABELS
 from s3prl_crosscorpus.core.metrics import uar
+
+from .normalise import NORMS, apply_statistics, group_statistics
+from .search import cv_results, split_scores
 
 #: log2 exponents of C and gamma. "libsvm" is LIBSVM grid.py's default grid
 #: (C = 2^-5..2^15, gamma = 2^-15..2^3, steps of 2^2); "coarse" steps by 2^4 for quick runs.
@@ -29,12 +39,22 @@ GRIDS: Dict[str, Dict[str, Tuple[int, ...]]] = {
     "libsvm": {"log2_C": tuple(range(-5, 16, 2)), "log2_gamma": tuple(range(-15, 4, 2))},
     "coarse": {"log2_C": tuple(range(-5, 16, 4)), "log2_gamma": tuple(range(-15, 4, 4))},
 }
+SEARCHES: Tuple[str, ...] = ("kernel", "sklearn")
+SELECTIONS: Tuple[str, ...] = ("dev", "group-cv")
 CALIBRATION_FOLDS = 5
-MODEL_KEYS = ("pipeline", "calibrator", "feature_set", "labels", "fold_file_sha256", "hyperparameters")
+DEFAULT_CV_FOLDS = 5
+
+#: What a model file holds besides the estimator; ``MODEL_FORMAT`` marks the file as ours.
+MODEL_FORMAT = ("baseline-svm-model", 2)
+MODEL_KEYS = ("estimator", "feature_set", "labels", "normalisation", "fold_file_sha256", "hyperparameters")
+
+UAR_SCORER = make_scorer(uar)
+#: Accepted input dtypes: float32 features stay float32 up to the scaler, exactly as before.
+FLOATS = [np.float64, np.float32]
 
 
 class ModelError(ValueError):
-    """A model file that cannot be used; the message names the file."""
+    """A model that cannot be fitted or a model file that cannot be used; the message says which."""
 
 
 def build_pipeline(C: float = 1.0, gamma: Union[float, str] = "scale",
@@ -52,81 +72,188 @@ def grid_values(grid: str) -> Dict[str, List[float]]:
             "svm__gamma": [2.0 ** e for e in GRIDS[grid]["log2_gamma"]]}
 
 
-UAR_SCORER = make_scorer(uar)
+def all_cores() -> int:
+    from .features import default_jobs
+
+    return default_jobs()
 
 
-@dataclass
-class Search:
-    """The chosen point, its dev UAR and the dev UAR of every grid point."""
+def calibrated_svm(X: np.ndarray, y: np.ndarray, C: float, gamma: float, class_weight: Optional[str] = None,
+                   folds: int = CALIBRATION_FOLDS, n_jobs: Optional[int] = None) -> CalibratedClassifierCV:
+    """The pipeline at (C, gamma) fitted on all rows, with Platt sigmoids on cross-validated decisions.
 
-    C: float
-    gamma: float
-    dev_uar: float
-    table: List[Dict[str, float]]
-    on_edge: List[str]
-
-
-def search(X_train: np.ndarray, y_train: Sequence[str], X_dev: np.ndarray, y_dev: Sequence[str],
-           grid: str = "libsvm", n_jobs: Optional[int] = -1, class_weight: Optional[str] = None) -> Search:
-    """Grid search over C and gamma: train on the training rows, score dev UAR on the dev rows."""
-    X = np.concatenate([X_train, X_dev])
-    y = np.concatenate([np.asarray(y_train), np.asarray(y_dev)])
-    split = PredefinedSplit(np.r_[np.full(len(X_train), -1), np.zeros(len(X_dev), dtype=int)])
-    finder = GridSearchCV(build_pipeline(class_weight=class_weight), grid_values(grid),
-                          scoring=UAR_SCORER, cv=split, refit=False, n_jobs=n_jobs, error_score="raise")
-    finder.fit(X, y)
-    best = finder.best_params_
-    table = [{"C": float(p["svm__C"]), "gamma": float(p["svm__gamma"]), "dev_uar": float(s)}
-             for p, s in zip(finder.cv_results_["params"], finder.cv_results_["mean_test_score"])]
-    values = grid_values(grid)
-    on_edge = [name for name, key in (("C", "svm__C"), ("gamma", "svm__gamma"))
-               if best[key] in (values[key][0], values[key][-1])]
-    return Search(float(best["svm__C"]), float(best["svm__gamma"]), float(finder.best_score_), table, on_edge)
-
-
-def fit_final(X_train: np.ndarray, y_train: Sequence[str], C: float, gamma: float,
-              class_weight: Optional[str] = None, n_jobs: Optional[int] = None
-              ) -> Tuple[Pipeline, CalibratedClassifierCV]:
-    """(pipeline, calibrator): the chosen point refitted on the training rows, and its Platt scaling.
-
-    With ``ensemble=False`` the calibrator holds one pipeline fitted on all training rows and
-    sigmoids fitted on cross-validated decision values; that pipeline is the final model.
+    With ``ensemble=False`` the calibrator holds one pipeline fitted on all rows: the final model.
     """
-    y_train = np.asarray(y_train)
-    folds = min(CALIBRATION_FOLDS, int(np.unique(y_train, return_counts=True)[1].min()))
+    folds = min(folds, int(np.unique(y, return_counts=True)[1].min()))
     if folds < 2:
-        raise ValueError("every class needs at least 2 training utterances to calibrate probabilities")
+        raise ModelError("every class needs at least 2 training utterances to calibrate probabilities")
     calibrator = CalibratedClassifierCV(build_pipeline(C, gamma, class_weight), method="sigmoid",
                                         cv=StratifiedKFold(folds), ensemble=False, n_jobs=n_jobs)
-    calibrator.fit(X_train, y_train)
-    return calibrator.calibrated_classifiers_[0].estimator, calibrator
+    with parallel_config(backend="threading"):  # libsvm releases the GIL; no worker processes to start
+        return calibrator.fit(X, y)
 
 
-def predict(pipeline: Pipeline, calibrator: CalibratedClassifierCV, X: np.ndarray
-            ) -> Tuple[List[str], np.ndarray]:
+def group_cv_splits(groups: Sequence[str], folds: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """(train rows, validation rows) of ``folds`` group-disjoint folds (``GroupKFold``, deterministic)."""
+    groups = np.asarray(groups)
+    found = len(set(groups.tolist()))
+    if found < folds:
+        raise ModelError(f"group-cv with {folds} folds needs at least {folds} speakers in the training "
+                         f"partition, found {found}")
+    return list(GroupKFold(n_splits=folds).split(np.zeros(len(groups)), groups=groups))
+
+
+class SVMEmotionClassifier(ClassifierMixin, BaseEstimator):
+    """StandardScaler + RBF SVC with C and gamma chosen by validation UAR over a power-of-two grid.
+
+    ``fit(X, y, X_dev=..., y_dev=...)`` with ``select="dev"`` scores every grid point trained on
+    ``X`` by its UAR on the dev rows. With ``select="group-cv"`` the points are scored by mean UAR
+    over ``cv_folds`` speaker-grouped folds of ``X`` plus the dev rows (``groups`` / ``groups_dev``:
+    speaker of every row; no speaker in two folds). Either way the chosen point is refitted on ``X``
+    only. ``search="kernel"`` (fast) and ``"sklearn"`` (``GridSearchCV``) give the same table;
+    ``cv_results_`` has ``GridSearchCV``'s layout with params ``{"C", "gamma"}``.
+    """
+
+    def __init__(self, grid: str = "libsvm", search: str = "kernel", select: str = "dev",
+                 cv_folds: int = DEFAULT_CV_FOLDS, class_weight: Optional[str] = None,
+                 calibration_folds: int = CALIBRATION_FOLDS, n_jobs: Optional[int] = None,
+                 memory_limit: Optional[int] = None, progress: bool = False):
+        self.grid = grid
+        self.search = search
+        self.select = select
+        self.cv_folds = cv_folds
+        self.class_weight = class_weight
+        self.calibration_folds = calibration_folds
+        self.n_jobs = n_jobs
+        self.memory_limit = memory_limit
+        self.progress = progress
+
+    def fit(self, X, y, X_dev=None, y_dev=None, groups=None, groups_dev=None) -> "SVMEmotionClassifier":
+        """Search the grid, then refit the chosen point (with its Platt scaling) on ``X`` only."""
+        self._check_params()
+        X, y = check_X_y(X, y, dtype=FLOATS)
+        pool_X, pool_y, splits = self._validation_splits(X, np.asarray(y), X_dev, y_dev, groups, groups_dev)
+        start = time.perf_counter()
+        searcher = self._kernel_search if self.search == "kernel" else self._sklearn_search
+        self.cv_results_ = searcher(pool_X, pool_y, splits)
+        self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.best_params_ = dict(self.cv_results_["params"][self.best_index_])
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.n_splits_ = len(splits)
+        self.search_seconds_ = time.perf_counter() - start
+        self.calibrator_ = calibrated_svm(X, np.asarray(y), self.best_params_["C"], self.best_params_["gamma"],
+                                          self.class_weight, self.calibration_folds, self._jobs())
+        self.pipeline_ = self.calibrator_.calibrated_classifiers_[0].estimator
+        self.classes_ = self.calibrator_.classes_
+        self.n_features_in_ = X.shape[1]
+        self.fit_seconds_ = time.perf_counter() - start - self.search_seconds_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """The SVM's decision (the rule the grid search scored)."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict(check_array(X, dtype=FLOATS))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Platt-scaled class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "calibrator_")
+        return self.calibrator_.predict_proba(check_array(X, dtype=FLOATS))
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.decision_function(check_array(X, dtype=FLOATS))
+
+    @property
+    def grid_values_(self) -> Dict[str, List[float]]:
+        """The C and gamma values searched."""
+        values = grid_values(self.grid)
+        return {"C": values["svm__C"], "gamma": values["svm__gamma"]}
+
+    def on_edge(self) -> List[str]:
+        """The chosen parameters ("C", "gamma") that sit on the edge of the grid."""
+        check_is_fitted(self, "best_params_")
+        return [name for name, values in self.grid_values_.items()
+                if self.best_params_[name] in (values[0], values[-1])]
+
+    def _check_params(self) -> None:
+        grid_values(self.grid)
+        for name, value, allowed in (("search", self.search, SEARCHES), ("select", self.select, SELECTIONS),
+                                     ("class_weight", self.class_weight, (None, "balanced"))):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}")
+        if self.select == "group-cv" and int(self.cv_folds) < 2:
+            raise ValueError(f"group-cv needs cv_folds >= 2, got {self.cv_folds}")
+
+    def _jobs(self) -> int:
+        return all_cores() if self.n_jobs is None or self.n_jobs < 1 else int(self.n_jobs)
+
+    def _validation_splits(self, X, y, X_dev, y_dev, groups, groups_dev):
+        """(pool X, pool y, [(train rows, validation rows)]): the rows and splits that score the grid."""
+        if self.select == "dev":
+            if X_dev is None or y_dev is None:
+                raise ValueError("select='dev' needs X_dev and y_dev (the predefined dev set)")
+            X_dev, y_dev = check_X_y(X_dev, y_dev, dtype=FLOATS)
+            if X_dev.shape[1] != X.shape[1]:
+                raise ValueError(f"X_dev has {X_dev.shape[1]} features, X has {X.shape[1]}")
+            n, n_dev = len(X), len(X_dev)
+            return (np.concatenate([X, X_dev]), np.concatenate([y, np.asarray(y_dev)]),
+                    [(np.arange(n), np.arange(n, n + n_dev))])
+        if groups is None or len(groups) != len(X):
+            raise ValueError("select='group-cv' needs groups (the speaker of every training row)")
+        pool_X, pool_y, pool_groups = X, y, np.asarray(groups)
+        if X_dev is not None:
+            if groups_dev is None or len(groups_dev) != len(X_dev) or y_dev is None:
+                raise ValueError("select='group-cv' with dev rows needs y_dev and groups_dev for them")
+            pool_X, pool_y = np.concatenate([X, X_dev]), np.concatenate([y, np.asarray(y_dev)])
+            pool_groups = np.concatenate([pool_groups, np.asarray(groups_dev)])
+        return pool_X, pool_y, group_cv_splits(pool_groups, int(self.cv_folds))
+
+    def _kernel_search(self, X, y, splits) -> dict:
+        values = self.grid_values_
+        tables = [split_scores(X[tr], y[tr], X[va], y[va], values["C"], values["gamma"], self.class_weight,
+                               n_jobs=self._jobs(), memory_limit=self.memory_limit, progress=self.progress,
+                               desc=f"kernel search {k + 1}/{len(splits)}")
+                  for k, (tr, va) in enumerate(splits)]
+        return cv_results(tables, values["C"], values["gamma"])
+
+    def _sklearn_search(self, X, y, splits) -> dict:
+        finder = GridSearchCV(build_pipeline(class_weight=self.class_weight), grid_values(self.grid),
+                              scoring=UAR_SCORER, cv=splits, refit=False, n_jobs=self._jobs(), error_score="raise")
+        finder.fit(X, y)
+        found = dict(finder.cv_results_)
+        found["params"] = [{"C": float(p["svm__C"]), "gamma": float(p["svm__gamma"])} for p in found["params"]]
+        found["param_C"] = np.array([p["C"] for p in found["params"]])
+        found["param_gamma"] = np.array([p["gamma"] for p in found["params"]])
+        return {k: v for k, v in found.items() if not k.startswith("param_svm__")}
+
+
+def labels_and_probabilities(estimator: SVMEmotionClassifier, X: np.ndarray) -> Tuple[List[str], np.ndarray]:
     """Labels (the SVM's decision) and class probabilities with columns in ``LABELS`` order."""
-    labels = [str(y) for y in pipeline.predict(X)]
+    labels = [str(y) for y in estimator.predict(X)]
     proba = np.zeros((len(X), len(LABELS)))
-    raw = calibrator.predict_proba(X)
-    for column, cls in enumerate(calibrator.classes_):
+    raw = estimator.predict_proba(X)
+    for column, cls in enumerate(estimator.classes_):
         proba[:, LABELS.index(str(cls))] = raw[:, column]
     return labels, proba
 
 
-def save_model(path: Union[str, Path], model: Dict) -> Path:
-    """Write a model dict (``pipeline``, ``feature_set``, ``labels``, ...) atomically with joblib."""
+def save_model(path: Union[str, Path], estimator: SVMEmotionClassifier, metadata: Dict) -> Path:
+    """Write the fitted estimator and its metadata (feature set, labels, normalisation, ...) atomically."""
     import joblib
 
+    model = {**metadata, "format": list(MODEL_FORMAT), "estimator": estimator}
     missing = [k for k in MODEL_KEYS if k not in model]
     if missing:
-        raise ModelError(f"{path}: model dict lacks {missing}")
+        raise ModelError(f"{path}: model metadata lacks {missing}")
+    if not isinstance(estimator, SVMEmotionClassifier) or not hasattr(estimator, "pipeline_"):
+        raise ModelError(f"{path}: only a fitted SVMEmotionClassifier can be saved")
     with atomic_open(path, "wb") as handle:
-        joblib.dump(dict(model), handle, compress=3)
+        joblib.dump(model, handle, compress=3)
     return Path(path)
 
 
 def load_model(path: Union[str, Path]) -> Dict:
-    """Read a model written by ``baseline-svm run``; a foreign or broken file fails naming it."""
+    """Read a model written by ``baseline-svm run``; a foreign, old or broken file fails naming it."""
     import joblib
 
     try:
@@ -135,32 +262,59 @@ def load_model(path: Union[str, Path]) -> Dict:
         raise ModelError(f"{path}: model file not found") from None
     except Exception as err:
         raise ModelError(f"{path}: not a readable baseline-svm model ({err})") from err
-    if not isinstance(model, dict) or any(k not in model for k in MODEL_KEYS):
-        raise ModelError(f"{path}: not a baseline-svm model (expected a dict with {list(MODEL_KEYS)})")
+    if isinstance(model, dict) and "pipeline" in model and "calibrator" in model and "format" not in model:
+        raise ModelError(f"{path}: baseline-svm model of the old format 1 (pipeline, calibrator); "
+                         f"run `baseline-svm run` again to write format {MODEL_FORMAT[1]}")
+    if not isinstance(model, dict) or tuple(model.get("format") or ()) != MODEL_FORMAT:
+        raise ModelError(f"{path}: not a baseline-svm model (expected a {MODEL_FORMAT[0]} "
+                         f"format {MODEL_FORMAT[1]} file written by `baseline-svm run`)")
+    missing = [k for k in MODEL_KEYS if k not in model]
+    if missing or not isinstance(model["estimator"], SVMEmotionClassifier):
+        raise ModelError(f"{path}: baseline-svm model file lacks {missing or ['a fitted estimator']}")
     if tuple(model["labels"]) != LABELS:
         raise ModelError(f"{path}: model labels {model['labels']} differ from {list(LABELS)}")
+    if model["normalisation"] not in NORMS:
+        raise ModelError(f"{path}: unknown normalisation {model['normalisation']!r}")
     return model
 
 
+def normalise_batch(X: np.ndarray, groups: Sequence[str], norm: str) -> np.ndarray:
+    """Features of new files z-normalised per group (corpus/speaker models); refuses 1-file groups."""
+    counts = {g: list(groups).count(g) for g in set(groups)}
+    small = sorted(g for g, n in counts.items() if n < 2)
+    if small:
+        raise ModelError(f"this model z-normalises features per {norm} ({norm}-norm); group(s) {small} hold "
+                         f"fewer than 2 readable files: give at least 2 files of each {norm}")
+    return apply_statistics(X, groups, group_statistics(X, groups))
+
+
 def predict_files(model: Dict, paths: Sequence[Union[str, Path]], cache_dir: Optional[Union[str, Path]] = None,
-                  n_jobs: Optional[int] = None, progress: bool = True
+                  n_jobs: Optional[int] = None, progress: bool = True, groups: Optional[Sequence[str]] = None
                   ) -> Tuple[List[Optional[str]], np.ndarray]:
     """Emotion labels and (n, 4) probabilities (``LABELS`` order) for audio files of any rate/channels.
 
-    Features go through the same code as training. A file that cannot be processed is
-    named on stderr and gets label ``None`` and a row of NaN probabilities.
+    Features go through the same code as training. A file that cannot be processed is named on
+    stderr and gets label ``None`` and a row of NaN probabilities. A ``corpus``/``speaker``-normalised
+    model normalises the files per ``groups`` (one corpus/speaker per file; default: all one group).
     """
     from .features import extract
 
     paths = [str(p) for p in paths]
     extraction = extract(paths, model["feature_set"], cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-    usable = [p for p in paths if p in extraction.vectors]
+    usable = [k for k, p in enumerate(paths) if p in extraction.vectors]
     labels: List[Optional[str]] = [None] * len(paths)
     proba = np.full((len(paths), len(LABELS)), np.nan)
-    if usable:
-        found, found_proba = predict(model["pipeline"], model["calibrator"], extraction.matrix(usable))
-        row = {p: k for k, p in enumerate(usable)}
-        for i, p in enumerate(paths):
-            if p in row:
-                labels[i], proba[i] = found[row[p]], found_proba[row[p]]
+    if not usable:
+        return labels, proba
+    X = extraction.matrix([paths[k] for k in usable])
+    norm = model["normalisation"]
+    if norm != "global":
+        if groups is None:
+            warnings.warn(f"{norm}-normalised model: the {len(usable)} files are normalised together as one "
+                          f"{norm} (pass groups to normalise per {norm})", UserWarning)
+        batch_groups = ["all"] * len(usable) if groups is None else [str(groups[k]) for k in usable]
+        X = normalise_batch(X, batch_groups, norm)
+    found, found_proba = labels_and_probabilities(model["estimator"], X)
+    for row, k in enumerate(usable):
+        labels[k], proba[k] = found[row], found_proba[row]
     return labels, proba

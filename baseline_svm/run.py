@@ -2,6 +2,9 @@
 
 Splits come only from :func:`s3prl_crosscorpus.core.folds.make_split`; results are built and
 written with :mod:`s3prl_crosscorpus.results.schema`, so they share the DNN system's schema.
+The steps of one fold: :func:`job_rows` (ids with features), :func:`job_design` (matrices,
+normalised), :func:`fit_job` (the estimator), :func:`hyperparameters_of`, :func:`save_job_model`,
+:func:`write_job_results`.
 """
 import hashlib
 import sys
@@ -18,15 +21,24 @@ from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_s
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.manifest import load_manifest
+from s3prl_crosscorpus.core.names import SVM_SYSTEMS
+from s3prl_crosscorpus.core.metrics import uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
-                                       validate_result, write_result)
+                                              validate_result, write_result)
 
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version
-from .model import GRIDS, ModelError, fit_final, predict, save_model, search
+from .model import (DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
+                    labels_and_probabilities, save_model)
+from .normalise import NORMS, Statistics, apply_statistics, group_of, group_statistics, is_transductive
+from .search import SearchMemoryError
 
-#: Feature set -> the system name (leaderboard row) its results carry.
-SYSTEMS: Dict[str, str] = {"GeMAPSv01b": "GeMAPS-SVM", "eGeMAPSv02": "eGeMAPS-SVM", "ComParE_2016": "ComParE-SVM"}
 ALL = "all"
+
+
+def system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:
+    """Leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g. ``eGeMAPS-SVM[speaker-norm]``."""
+    tags = ([f"{norm}-norm"] if norm != "global" else []) + ([select] if select != "dev" else [])
+    return SVM_SYSTEMS[feature_set] + (f"[{','.join(tags)}]" if tags else "")
 
 
 @dataclass(frozen=True)
@@ -47,10 +59,14 @@ class RunConfig:
     class_weight: Optional[str] = None
     save_models: bool = True
     skip_done: bool = False  # --fold all: keep folds whose results already exist
+    search: str = "kernel"  # or "sklearn" (GridSearchCV, the reference); same results
+    select: str = "dev"  # or "group-cv"
+    cv_folds: int = DEFAULT_CV_FOLDS
+    norm: str = "global"  # or "corpus", "speaker" (transductive)
 
     @property
     def system(self) -> str:
-        return SYSTEMS[self.feature_set]
+        return system_name(self.feature_set, self.norm, self.select)
 
     @property
     def cache(self) -> Path:
@@ -70,6 +86,23 @@ class RunReport:
     written: List[Path] = field(default_factory=list)
     skipped: List[Path] = field(default_factory=list)
     extraction: Optional[Extraction] = None
+
+
+@dataclass
+class Rows:
+    """The ids of one fold that have features, and their matrices (normalised if asked)."""
+
+    ids: Dict[str, List[str]]
+    X: Dict[str, np.ndarray]
+    y: Dict[str, List[str]]
+
+
+def check_config(config: RunConfig) -> None:
+    check_feature_set(config.feature_set)
+    for name, value, allowed in (("grid", config.grid, tuple(GRIDS)), ("search", config.search, SEARCHES),
+                                 ("selection", config.select, SELECTIONS), ("normalisation", config.norm, NORMS)):
+        if value not in allowed:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
 
 def pool_of(utts: Sequence[Utterance], corpora: Optional[Sequence[str]]) -> Tuple[str, ...]:
@@ -112,11 +145,16 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
         validate_result(result, str(path))
     except (ValueError, ResultError) as err:
         return f"unreadable ({err})"
+    hyper = result.get("hyperparameters", {})
+    found = {"fold_file_sha256": result.get("fold_file_sha256"), "seed": result.get("seed"),
+             "features": result.get("features"), "train_corpora": result.get("train_corpora"),
+             "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight")}
     expected = {"fold_file_sha256": fold_file_sha256(), "seed": config.seed, "features": config.feature_set,
-                "train_corpora": list(job.split.train_corpora)}
+                "train_corpora": list(job.split.train_corpora), "grid": config.grid,
+                "class_weight": config.class_weight}
     for key, value in expected.items():
-        if result.get(key) != value:
-            return f"{key} is {result.get(key)!r}, this run needs {value!r}"
+        if found[key] != value:
+            return f"{key} is {found[key]!r}, this run needs {value!r}"
     return None
 
 
@@ -129,9 +167,36 @@ def with_features(ids: Sequence[str], by_id: Dict[str, Utterance], features: Ext
     return [i for i in ids if by_id[i].path in features.vectors]
 
 
-def design(ids: Sequence[str], by_id: Dict[str, Utterance], features: Extraction) -> Tuple[np.ndarray, List[str]]:
-    """Feature matrix and labels of ``ids``."""
-    return features.matrix([by_id[i].path for i in ids]), [by_id[i].label for i in ids]
+def norm_group(utt: Utterance, norm: str) -> str:
+    return group_of(utt.corpus, utt.speaker, norm)
+
+
+def needed_paths(utts: Sequence[Utterance], jobs: Sequence[Job], norm: str) -> List[str]:
+    """Files whose features the jobs need: their ids, plus every utterance of their normalisation groups."""
+    by_id = {u.id: u for u in utts}
+    ids = {i for job in jobs for i in job.split.train + job.split.dev + job.split.test}
+    paths = {by_id[i].path for i in ids}
+    if norm != "global":
+        groups = {norm_group(by_id[i], norm) for i in ids}
+        paths |= {u.path for u in utts if norm_group(u, norm) in groups}
+    return sorted(paths)
+
+
+def norm_statistics(utts: Sequence[Utterance], features: Extraction, norm: str) -> Optional[Statistics]:
+    """Per corpus/speaker mean and scale over all of its utterances with features (None for global)."""
+    if norm == "global":
+        return None
+    usable = [u for u in utts if u.path in features.vectors]
+    return group_statistics(features.matrix([u.path for u in usable]), [norm_group(u, norm) for u in usable])
+
+
+def design(ids: Sequence[str], by_id: Dict[str, Utterance], features: Extraction, norm: str = "global",
+           stats: Optional[Statistics] = None) -> Tuple[np.ndarray, List[str]]:
+    """Feature matrix (normalised per corpus/speaker when ``stats`` is given) and labels of ``ids``."""
+    X = features.matrix([by_id[i].path for i in ids])
+    if stats is not None:
+        X = apply_statistics(X, [norm_group(by_id[i], norm) for i in ids], stats)
+    return X, [by_id[i].label for i in ids]
 
 
 def check_usable(job: Job, config: RunConfig, sets: Mapping[str, Sequence[str]], by_id: Dict[str, Utterance]) -> None:
@@ -146,84 +211,149 @@ def check_usable(job: Job, config: RunConfig, sets: Mapping[str, Sequence[str]],
             raise ModelError(f"{where}: every {corpus} test file was excluded (failed extraction)")
 
 
-def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction) -> List[Path]:
-    """Search C/gamma on dev, refit on train, predict the test ids, write one result per test corpus."""
+def job_rows(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction,
+             stats: Optional[Statistics]) -> Rows:
+    """The fold's train/dev/test ids with features, checked usable, and their (normalised) matrices."""
     split = job.split
-    train, dev, test = (with_features(ids, by_id, features) for ids in (split.train, split.dev, split.test))
-    check_usable(job, config, {"train": train, "dev": dev, "test": test}, by_id)
-    (X_train, y_train), (X_dev, y_dev) = design(train, by_id, features), design(dev, by_id, features)
+    ids = {name: with_features(getattr(split, name), by_id, features) for name in ("train", "dev", "test")}
+    check_usable(job, config, ids, by_id)
+    rows = Rows(ids, {}, {})
+    for name, chosen in ids.items():
+        rows.X[name], rows.y[name] = design(chosen, by_id, features, config.norm, stats)
+    return rows
 
-    start = time.perf_counter()
-    chosen = search(X_train, y_train, X_dev, y_dev, grid=config.grid, n_jobs=config.n_jobs or -1,
-                    class_weight=config.class_weight)
-    searched = time.perf_counter()
-    pipeline, calibrator = fit_final(X_train, y_train, chosen.C, chosen.gamma, config.class_weight,
-                                     n_jobs=config.n_jobs or -1)
-    fitted = time.perf_counter()
-    X_test, y_test = design(test, by_id, features)
-    predictions, probabilities = predict(pipeline, calibrator, X_test)
-    predicted = time.perf_counter()
 
-    hyperparameters = {
-        "C": chosen.C, "gamma": chosen.gamma,
-        "log2_C": int(round(np.log2(chosen.C))), "log2_gamma": int(round(np.log2(chosen.gamma))),
+def speaker_of(ids: Sequence[str], by_id: Dict[str, Utterance]) -> List[str]:
+    return [f"{by_id[i].corpus}/{by_id[i].speaker}" for i in ids]
+
+
+def fit_job(job: Job, config: RunConfig, rows: Rows, by_id: Dict[str, Utterance]) -> SVMEmotionClassifier:
+    """Choose (C, gamma) and refit on the training rows; failures name the experiment."""
+    estimator = SVMEmotionClassifier(grid=config.grid, search=config.search, select=config.select,
+                                     cv_folds=config.cv_folds, class_weight=config.class_weight,
+                                     n_jobs=config.n_jobs, progress=True)
+    try:
+        return estimator.fit(rows.X["train"], rows.y["train"], X_dev=rows.X["dev"], y_dev=rows.y["dev"],
+                             groups=speaker_of(rows.ids["train"], by_id), groups_dev=speaker_of(rows.ids["dev"], by_id))
+    except (ModelError, SearchMemoryError) as err:
+        raise ModelError(f"{config.system} {config.condition} fold {job.split.fold}: {err}") from err
+
+
+def selection_score(estimator: SVMEmotionClassifier, rows: Rows) -> float:
+    """The result's dev UAR: the chosen point's dev score (dev), else the final model's UAR on the dev ids."""
+    if estimator.select == "dev":
+        return estimator.best_score_
+    return uar(rows.y["dev"], estimator.predict(rows.X["dev"]))
+
+
+def hyperparameters_of(config: RunConfig, estimator: SVMEmotionClassifier) -> dict:
+    """What the result records about the chosen point, the grid, the search, selection and normalisation."""
+    C, gamma = estimator.best_params_["C"], estimator.best_params_["gamma"]
+    found = {
+        "C": C, "gamma": gamma, "log2_C": int(round(np.log2(C))), "log2_gamma": int(round(np.log2(gamma))),
         "grid": {"name": config.grid, **{k: list(v) for k, v in GRIDS[config.grid].items()}},
-        "class_weight": config.class_weight,
-        "selection": "max dev UAR over the grid (PredefinedSplit); final model refitted on train only",
+        "class_weight": config.class_weight, "search": config.search, "selection": config.select,
+        "normalisation": config.norm, "transductive": is_transductive(config.norm),
+        "on_grid_edge": estimator.on_edge(),
     }
-    if chosen.on_edge:
-        tqdm.write(f"warning: {config.system} {config.condition} fold {split.fold}: chosen "
-                   f"{' and '.join(chosen.on_edge)} on the edge of the {config.grid} grid", file=sys.stderr)
-    used = replace(split, train=tuple(train), dev=tuple(dev), test=tuple(test))
+    if config.select == "group-cv":
+        found["cv_folds"] = config.cv_folds
+        found["cv_uar"] = estimator.best_score_
+        found["selection_rule"] = (f"max mean UAR over {config.cv_folds} speaker-grouped folds of train+dev; "
+                                   "final model refitted on train only")
+    else:
+        found["selection_rule"] = "max dev UAR over the grid (predefined dev set); final model refitted on train only"
+    return found
+
+
+def grid_table(estimator: SVMEmotionClassifier) -> List[Dict[str, object]]:
+    """The score of every grid point (dev UAR, or mean and per-split group-cv UAR)."""
+    results, table = estimator.cv_results_, []
+    for k, params in enumerate(results["params"]):
+        row: Dict[str, object] = {"C": params["C"], "gamma": params["gamma"]}
+        if estimator.select == "dev":
+            row["dev_uar"] = float(results["mean_test_score"][k])
+        else:
+            row["cv_uar"] = float(results["mean_test_score"][k])
+            row["split_uar"] = [float(results[f"split{s}_test_score"][k]) for s in range(estimator.n_splits_)]
+        table.append(row)
+    return table
+
+
+def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimator: SVMEmotionClassifier,
+                   hyperparameters: Mapping) -> Path:
+    """The estimator and what is needed to use and trace it (features, labels, normalisation, ids)."""
+    split = job.split
+    return save_model(path, estimator, {
+        "feature_set": config.feature_set, "system": config.system, "labels": list(LABELS),
+        "normalisation": config.norm, "fold_file_sha256": fold_file_sha256(), "hyperparameters": dict(hyperparameters),
+        "condition": split.condition, "fold": split.fold, "train_corpora": list(split.train_corpora),
+        "seed": config.seed, "train_ids": rows.ids["train"], "dev_ids": rows.ids["dev"],
+        "opensmile": opensmile_version(),
+    })
+
+
+def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmotionClassifier,
+                      by_id: Dict[str, Utterance], features: Extraction, timings: Mapping[str, float]) -> List[Path]:
+    """Predict the test rows and write one result per test corpus."""
+    split = job.split
+    start = time.perf_counter()
+    predictions, probabilities = labels_and_probabilities(estimator, rows.X["test"])
+    timings = {**timings, "predict": time.perf_counter() - start}
+    hyperparameters = hyperparameters_of(config, estimator)
+    dev_uar = selection_score(estimator, rows)
     model_path = model_file(config, job)
     if config.save_models:
-        save_model(model_path, {
-            "pipeline": pipeline, "calibrator": calibrator, "feature_set": config.feature_set, "system": config.system,
-            "labels": list(LABELS), "fold_file_sha256": fold_file_sha256(), "hyperparameters": hyperparameters,
-            "condition": split.condition, "fold": split.fold, "train_corpora": list(split.train_corpora),
-            "seed": config.seed, "train_ids": list(train), "dev_ids": list(dev),
-            "opensmile": opensmile_version(),
-        })
-    timings = {"extraction": features.seconds, "search": searched - start, "fit": fitted - searched,
-               "predict": predicted - fitted}
+        save_job_model(model_path, config, job, rows, estimator, hyperparameters)
+    used = replace(split, train=tuple(rows.ids["train"]), dev=tuple(rows.ids["dev"]), test=tuple(rows.ids["test"]))
     versions = package_versions("opensmile", "scikit-learn", "numpy")
+    test, y_test = rows.ids["test"], rows.y["test"]
     written = []
     for corpus in job.test_corpora:
-        rows = [k for k, i in enumerate(test) if by_id[i].corpus == corpus]
-        ids = [test[k] for k in rows]
+        keep = [k for k, i in enumerate(test) if by_id[i].corpus == corpus]
+        ids = [test[k] for k in keep]
         corpus_paths = [by_id[i].path for i in split.train + split.dev
                         + tuple(i for i in split.test if by_id[i].corpus == corpus)]
         result = make_result(
             system=config.system, family="svm", features=config.feature_set, head=None, split=used,
-            test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=chosen.dev_uar,
-            ids=ids, labels=[y_test[k] for k in rows], predictions=[predictions[k] for k in rows],
-            probabilities=[probabilities[k] for k in rows], excluded=features.excluded_among(corpus_paths),
+            test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
+            ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
+            probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
             timings=timings, versions=versions,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
                 "n_jobs": config.n_jobs, "corpora": list(pool_of(list(by_id.values()), config.corpora)),
+                "search": config.search, "selection": config.select, "normalisation": config.norm,
+                "transductive": is_transductive(config.norm),
                 "model_file": str(model_path) if config.save_models else None,
                 "extraction": {"files": features.extracted + features.cached, "extracted": features.extracted,
                                "cached": features.cached, "excluded": len(features.excluded)},
-                "split_sha256": {"train": ids_digest(train), "dev": ids_digest(dev), "test": ids_digest(ids)},
-                "dev_uar_grid": chosen.table,
+                "split_sha256": {"train": ids_digest(rows.ids["train"]), "dev": ids_digest(rows.ids["dev"]),
+                                 "test": ids_digest(ids)},
+                ("dev_uar_grid" if config.select == "dev" else "cv_uar_grid"): grid_table(estimator),
             })
         written.append(write_result(result_file(config, corpus, split.fold), result))
         tqdm.write(f"{config.system} {config.condition} fold {split.fold} train {'+'.join(split.train_corpora)}"
                    f" -> {corpus}: C=2^{hyperparameters['log2_C']} gamma=2^{hyperparameters['log2_gamma']}"
-                   f" dev UAR {chosen.dev_uar:.3f}, test UAR {result['metrics']['uar']:.3f}"
-                   f" (n={len(ids)})")
+                   f" dev UAR {dev_uar:.3f}, test UAR {result['metrics']['uar']:.3f} (n={len(ids)})")
     return written
 
 
-def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunReport:
-    """Plan the jobs, skip finished ones (``skip_done``), extract features once, train and write results."""
-    check_feature_set(config.feature_set)
-    if config.grid not in GRIDS:
-        raise ValueError(f"unknown grid {config.grid!r}; choose one of {', '.join(GRIDS)}")
-    utts = list(load_manifest(config.data_dir) if utts is None else utts)
-    by_id = {u.id: u for u in utts}
-    report = RunReport()
+def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction,
+            stats: Optional[Statistics] = None) -> List[Path]:
+    """Choose C/gamma, refit on train, predict the test ids, write one result per test corpus."""
+    rows = job_rows(job, config, by_id, features, stats)
+    estimator = fit_job(job, config, rows, by_id)
+    if estimator.on_edge():
+        tqdm.write(f"warning: {config.system} {config.condition} fold {job.split.fold}: chosen "
+                   f"{' and '.join(estimator.on_edge())} on the edge of the {config.grid} grid "
+                   f"(recorded as hyperparameters.on_grid_edge)", file=sys.stderr)
+    timings = {"extraction": features.seconds, "search": estimator.search_seconds_, "fit": estimator.fit_seconds_}
+    return write_job_results(job, config, rows, estimator, by_id, features, timings)
+
+
+def pending_jobs(utts: Sequence[Utterance], config: RunConfig, report: RunReport) -> List[Job]:
+    """The planned jobs minus those whose results exist and match (``skip_done``); stale ones are named."""
     todo = []
     for job in plan(utts, config):
         paths = [result_file(config, c, job.split.fold) for c in job.test_corpora]
@@ -237,13 +367,27 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
             if reason not in (None, "missing", "re-run"):
                 tqdm.write(f"recomputing {path}: {reason}", file=sys.stderr)
         todo.append(job)
+    return todo
+
+
+def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunReport:
+    """Plan the jobs, skip finished ones (``skip_done``), extract features once, train and write results."""
+    check_config(config)
+    utts = list(load_manifest(config.data_dir) if utts is None else utts)
+    by_id = {u.id: u for u in utts}
+    report = RunReport()
+    todo = pending_jobs(utts, config, report)
     if not todo:
         return report
-    needed = sorted({by_id[i].path for job in todo for i in job.split.train + job.split.dev + job.split.test})
-    report.extraction = extract(needed, config.feature_set, cache_dir=config.cache, n_jobs=config.n_jobs)
+    report.extraction = extract(needed_paths(utts, todo, config.norm), config.feature_set, cache_dir=config.cache,
+                                n_jobs=config.n_jobs)
     tqdm.write(describe(report.extraction))
+    if is_transductive(config.norm):
+        tqdm.write(f"note: {config.norm} normalisation uses the statistics of every utterance of each {config.norm}, "
+                   f"test audio included (transductive; recorded in the results)")
+    stats = norm_statistics(utts, report.extraction, config.norm)
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
-        report.written.extend(run_job(job, config, by_id, report.extraction))
+        report.written.extend(run_job(job, config, by_id, report.extraction, stats))
     return report
 
 

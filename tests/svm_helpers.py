@@ -16,3 +16,22 @@ def write_broken_files(folder: Path) -> Dict[str, Path]:
     samples[4000:4100] = np.nan
     sf.write(str(nan), samples, 16000, subtype="FLOAT")
     return {"garbage": garbage, "nan": nan, "missing": folder / "missing.wav"}
+
+
+def functionals_like(n: int, dims: int, seed: int, signal: float = 0.35, informative: float = 0.2):
+    """(X float32, y): rows shaped like openSMILE functionals of four emotion classes.
+
+    Features have wildly different offsets and scales (so standardisation matters), share a
+    low-rank correlated component, and a fraction ``informative`` of them shift with the class by
+    ``signal`` standard deviations, so classes overlap as in real speech. The class structure
+    and feature scales are fixed (seed 0) and shared by every draw; ``seed`` draws the rows.
+    """
+    fixed = np.random.default_rng(1234 + dims)
+    means = fixed.standard_normal((4, dims)) * (fixed.random(dims) < informative) * signal
+    mixing = fixed.standard_normal((10, dims)) * 0.4
+    scale, offset = fixed.lognormal(0.0, 2.0, dims), fixed.normal(0.0, 100.0, dims)
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 4, n)
+    X = means[classes] + rng.standard_normal((n, 10)) @ mixing + rng.standard_normal((n, dims))
+    labels = np.array(["neu", "hap", "ang", "sad"])[classes]
+    return (X * scale + offset).astype(np.float32), labels
