@@ -199,7 +199,7 @@ def extract(paths: Sequence[PathLike], feature_set: str, cache_dir: Optional[Pat
             result.vectors[outcome.path] = outcome.vector
     result.seconds = time.perf_counter() - start
     for item in result.excluded:
-        print(f"excluded {item['path']}: {item['reason']}", file=sys.stderr)
+        tqdm.write(f"excluded {item['path']}: {item['reason']}", file=sys.stderr)
     return result
 
 

@@ -50,7 +50,8 @@ def imported_modules(name: str, path: Path, known: Set[str]) -> Iterator[str]:
         for target in targets:
             while target and target not in known:
                 target = target.rpartition(".")[0]
-            if target and target != name:
+            # A module's own parent packages are initialised before it in any case: not an edge.
+            if target and target != name and not name.startswith(target + "."):
                 yield target
 
 

@@ -185,6 +185,7 @@ def test_bad_configuration_stops_before_training(data_dir, tmp_path, capsys, cas
         keep = [l for l in lines if case == "fold file changed" or '"corpus": "emodb"' not in l]
         (data / "manifest.jsonl").write_text("\n".join(keep) + "\n")
         meta = read_json(data_dir / "manifest.meta.json")
+        meta["manifest_sha256"] = sha256_file(data / "manifest.jsonl")  # the meta describes the edited manifest
         if case == "fold file changed":
             meta["fold_file_sha256"] = "f" * 64
         write_json(data / "manifest.meta.json", meta)

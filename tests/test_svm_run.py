@@ -9,7 +9,7 @@ from baseline_svm.cli import main
 from baseline_svm.model import GRIDS, load_model, predict_files
 from baseline_svm.run import RunConfig, run
 from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, fold_file_sha256, make_split
-from s3prl_crosscorpus.core.io_utils import read_jsonl, write_jsonl
+from s3prl_crosscorpus.core.io_utils import read_json, read_jsonl, sha256_file, write_json, write_jsonl
 from s3prl_crosscorpus.core.labels import CORPORA
 from s3prl_crosscorpus.results.schema import load_results, result_path
 from svm_helpers import write_broken_files
@@ -113,7 +113,9 @@ def test_bad_files_are_excluded_and_recorded(data_dir, utterances, cache, tmp_pa
         row["path"] = victims.get(row["id"], row["path"])
     data = tmp_path / "data"
     write_jsonl(data / "manifest.jsonl", rows)
-    shutil.copy(data_dir / "manifest.meta.json", data / "manifest.meta.json")
+    meta = read_json(data_dir / "manifest.meta.json")
+    meta["manifest_sha256"] = sha256_file(data / "manifest.jsonl")  # the meta describes the edited manifest
+    write_json(data / "manifest.meta.json", meta)
     rc = main(["run", "--data", str(data), "--feature-set", "eGeMAPSv02", "--condition", "matched",
                "--test-corpus", "emodb", "--fold", "1", "--out", str(tmp_path / "res"), "--grid", "coarse",
                "--cache", str(cache), "--corpora", "emodb"])

@@ -4,10 +4,9 @@ The file holds ``task_cfg``, ``model_cfg``, ``model_weight`` and ``dictionaries_
 what s3prl's ``load_converted_model`` reads, so it loads with ``-u hubert_local -k PATH``. The
 model is built from s3prl's own HuBERT classes; only the sizes differ between "tiny" and "base".
 """
-import argparse
 from dataclasses import asdict
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Union
 
 from ..core.io_utils import atomic_open
 
@@ -62,17 +61,3 @@ def write_random_hubert(path: Union[str, Path], size: str = "tiny", seed: int = 
         torch.save(state, handle)
     return path
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s3prl_crosscorpus.demo.random_hubert",
-                                     description="Write a random HuBERT for `-u hubert_local -k PATH`.")
-    parser.add_argument("out", type=Path, help="checkpoint file to write")
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    print(write_random_hubert(args.out, args.size, args.seed))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -75,7 +75,7 @@ def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: st
         extract(data, cache, "hubert_local", str(ckpt))
     system = dnn_system(head)
     todo = [e for e in experiments(folds) if not dnn_done(results, system, *e)]
-    print(f"{len(experiments(folds)) - len(todo)} fold runs already done; s3prl's log of each run: "
+    tqdm.write(f"{len(experiments(folds)) - len(todo)} fold runs already done; s3prl's log of each run: "
           f"{out / 'exp'}/<condition>-<corpus>/fold<k>/train.log")
     for condition, test_corpus, fold in tqdm(todo, desc=f"{system} runs", unit="run"):
         expdir = out / "exp" / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}"

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.distributed import is_initialized
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
 
 from ..core.audio import load_audio
 from ..core.io_utils import atomic_open, sha256_file
@@ -106,7 +107,7 @@ class DownstreamExpert(nn.Module):
         self._started = time.time()
         self._eval_started: Dict[str, float] = {}
         if self.split is not None:
-            print(f"[{DOWNSTREAM}] {self.split.condition} fold {self.split.fold}: train on "
+            tqdm.write(f"[{DOWNSTREAM}] {self.split.condition} fold {self.split.fold}: train on "
                   f"{list(self.split.train_corpora)} ({len(self.split.train)} utts), dev {len(self.split.dev)}, "
                   f"test on {list(self.split.test_corpora)} ({len(self.split.test)}); head {self.model.head_name}")
 
@@ -174,7 +175,7 @@ class DownstreamExpert(nn.Module):
             probabilities = torch.softmax(self.logits(features), dim=-1).cpu()
         lines = [f"{name} {LABELS[int(p.argmax())]} " + " ".join(f"{x:.4f}" for x in p.tolist())
                  for name, p in zip(filenames, probabilities)]
-        print("\n".join(lines))
+        tqdm.write("\n".join(lines))
         with open(self.expdir / "inference.txt", "a") as handle:
             handle.write("\n".join(lines) + "\n")
 
@@ -215,7 +216,7 @@ class DownstreamExpert(nn.Module):
 
     def _log(self, lines: Sequence[str]) -> None:
         for line in lines:
-            print(f"[crosscorpus_emotion] {line}")
+            tqdm.write(f"[{DOWNSTREAM}] {line}")
         with open(self.expdir / "log.log", "a") as handle:
             handle.write("".join(line + "\n" for line in lines))
 
