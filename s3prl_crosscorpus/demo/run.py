@@ -12,7 +12,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 
 
