@@ -40,8 +40,8 @@ def write_text(text: str, output: Optional[Path]) -> None:
 
 def add_stats_options(parser: argparse.ArgumentParser) -> None:
     """--data, --resamples, --seed: shared by every command that computes the speaker-level statistics."""
-    parser.add_argument("--data", type=Path, help="DATA_DIR of `prepare`: its manifest names the speaker of results "
-                                                  "that do not record it and whose ids do not follow the corpus naming")
+    parser.add_argument("--data", type=Path, help="DATA_DIR of `prepare`: its manifest names the speaker of "
+                                                  "predictions that do not record one (else the ids' corpus naming)")
     parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                         help=f"bootstrap resamples and random speaker swaps (default {DEFAULT_RESAMPLES})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
