@@ -32,3 +32,29 @@ def test_a_result_file_with_a_repeated_row_is_named_by_the_leaderboard(utterance
         load_result_files(results)
     assert leaderboard.main([str(results)]) == 1
     assert f"{paths[0]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "truncated", "plain dict", "folder"])
+def test_evaluate_with_a_file_that_is_no_checkpoint_names_it(kind, tmp_path, capsys):
+    import argparse
+
+    import torch
+
+    from s3prl_crosscorpus.commands import run_downstream
+
+    path = tmp_path / "dev-best.ckpt"
+    if kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind in ("truncated", "plain dict"):
+        torch.save({"Args": argparse.Namespace(downstream="crosscorpus_emotion"), "Config": {}}
+                   if kind == "truncated" else {"weights": torch.zeros(2)}, path)
+        if kind == "truncated":
+            path.write_bytes(path.read_bytes()[:200])
+    elif kind == "folder":
+        path = tmp_path
+    assert run_downstream.main(["-m", "evaluate", "-e", str(path), "-t", "test", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    expected = {"missing": "checkpoint not found", "text": "not a loadable checkpoint",
+                "truncated": "not a loadable checkpoint", "plain dict": "missing Args, Config",
+                "folder": "holds no states-*.ckpt"}[kind]
+    assert f"error: -e {path}: " in err and expected in err and "Traceback" not in err

@@ -152,16 +152,48 @@ def use_cache(args: Namespace, cache: CacheSource, features: Optional[FeatureCac
     args.feature_cache_check_audio = cache.check_audio
 
 
+def check_past_exp(argv: Sequence[str]) -> None:
+    """Refuse a ``-e`` that is missing or no checkpoint of s3prl's runner before s3prl loads it (a traceback)."""
+    from .inference import CheckpointError, read_runner_checkpoint
+
+    value = option_value(argv, "-e", "--past_exp")
+    if not value:
+        return
+    path = Path(value)
+    if path.is_dir():
+        if not list(path.glob("states-*.ckpt")):
+            raise ConfigError(f"-e {path}: the folder holds no states-*.ckpt checkpoint to resume from")
+        return
+    try:
+        read_runner_checkpoint(path)
+    except CheckpointError as err:
+        raise ConfigError(f"-e {err}") from None
+
+
+def evaluate_expdir(args: Namespace, argv: Sequence[str]) -> None:
+    """``-m evaluate -e CKPT`` writes next to CKPT (or into ``-p``), not into the folder recorded in the
+    checkpoint, which is stale once the experiment was moved or copied."""
+    if args.mode != "evaluate" or not args.past_exp or Path(args.past_exp).is_dir():
+        return
+    given = option_value(argv, "-p", "--expdir")
+    args.expdir = str(Path(given) if given else Path(args.past_exp).resolve().parent)
+    Path(args.expdir).mkdir(parents=True, exist_ok=True)
+    logging.getLogger(__name__).info(f"evaluate: writing into {args.expdir}")
+
+
 class PluginArgs:
     """Stands in for s3prl's ``get_downstream_args``: s3prl's parsing (config file, ``-o``, ``-e`` restore),
     then the crosscorpus_emotion config check and, for a cached run, the cache; keeps the parsed args."""
 
-    def __init__(self, get_args: Callable, cache: Optional[CacheSource], features: Optional[FeatureCache]):
-        self.get_args, self.cache, self.features = get_args, cache, features
+    def __init__(self, get_args: Callable, cache: Optional[CacheSource], features: Optional[FeatureCache],
+                 argv: Sequence[str] = ()):
+        self.get_args, self.cache, self.features, self.argv = get_args, cache, features, list(argv)
         self.args: Optional[Namespace] = None
 
     def __call__(self):
+        check_past_exp(self.argv)
         args, config, backup_files = self.get_args()
+        evaluate_expdir(args, self.argv)
         if args.downstream == DOWNSTREAM and args.mode != "inference":
             validate_config(config)
         if self.cache is not None:
@@ -182,7 +214,7 @@ def s3prl_main_with_plugin(argv: Sequence[str], cache: Optional[CacheSource], fe
     root = logging.getLogger()
     saved = s3prl_main.get_downstream_args, s3prl_main.Runner, sys.argv, builtins.isinstance
     saved_handlers, saved_level = root.handlers[:], root.level
-    plugin_args = PluginArgs(saved[0], cache, features)
+    plugin_args = PluginArgs(saved[0], cache, features, argv)
     s3prl_main.get_downstream_args = plugin_args
     s3prl_main.Runner = CachedRunner if cache is not None else Runner
     sys.argv = [prog] + list(argv)
