@@ -1,5 +1,6 @@
 """Bad input named, never a traceback (issue 13): results, checkpoints, caches, bundles, full disks."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,114 @@ def test_evaluate_with_a_file_that_is_no_checkpoint_names_it(kind, tmp_path, cap
                 "truncated": "not a loadable checkpoint", "plain dict": "missing Args, Config",
                 "folder": "holds no states-*.ckpt"}[kind]
     assert f"error: -e {path}: " in err and expected in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- unusable audio in the DNN paths
+
+@pytest.fixture(scope="module")
+def bad_audio_data(utterances, tmp_path_factory):
+    """(data dir, {id: kind}): EmoDB only, one fold-2 test clip too short for HuBERT and one training clip
+    holding NaN, in a folder whose name s3prl's ``-o`` parser would split if pasted."""
+    import numpy as np
+    import soundfile as sf
+
+    from s3prl_crosscorpus.core.io_utils import write_jsonl
+
+    root = tmp_path_factory.mktemp("bad") / "it's a=b"
+    emodb = sorted((u for u in utterances if u.corpus == "emodb"), key=lambda u: u.id)
+    split = make_split(emodb, "matched", 2, "emodb", corpora=("emodb",))
+    victims = {split.test[1]: "short", split.train[3]: "nan"}
+    rows = []
+    for utt in emodb:
+        row = utt.to_dict()
+        if utt.id in victims:
+            path = root / "audio" / f"{utt.id}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            samples = np.full(200, 0.01, np.float32) if victims[utt.id] == "short" else np.full(16000, np.nan, np.float32)
+            sf.write(str(path), samples, 16000, subtype="FLOAT")
+            row["path"] = str(path)
+        rows.append(row)
+    write_jsonl(root / "data" / "manifest.jsonl", rows)
+    return root / "data", victims
+
+
+def bad_audio_overrides(data, results):
+    from s3prl_crosscorpus.core.names import expert_overrides, s3prl_overrides
+
+    return s3prl_overrides({**expert_overrides(dict(data_dir=str(data), condition="matched", test_corpus="emodb",
+                                                    fold=2, corpora=["emodb"]),
+                                               results_dir=str(results), modelrc={"head": "linear"}),
+                            "config.runner.total_steps": 4, "config.runner.eval_step": 2,
+                            "config.runner.log_step": 2, "config.runner.save_step": 4})
+
+
+def check_excluded(results_dir, victims, utterances):
+    """One result, without the excluded test clip, naming both excluded files and why."""
+    from s3prl_crosscorpus.results.schema import load_results
+
+    [result] = load_results(results_dir)
+    short, nan = sorted(victims, key=victims.get, reverse=True)
+    test = [u.id for u in utterances if u.corpus == "emodb"]
+    expected_test = [i for i in make_split([u for u in utterances if u.corpus == "emodb"], "matched", 2, "emodb",
+                                           corpora=("emodb",)).test if i != short]
+    assert [p["id"] for p in result["predictions"]] == expected_test and set(expected_test) <= set(test)
+    reasons = {e["path"].rsplit("/", 1)[1]: e["reason"] for e in result["excluded"]}
+    assert set(reasons) == {f"{short}.wav", f"{nan}.wav"}
+    assert "too short" in reasons[f"{short}.wav"] and "non-finite" in reasons[f"{nan}.wav"]
+    assert result["sizes"]["test"] == len(expected_test)
+    return result
+
+
+def test_the_dnn_excludes_unusable_clips_before_training_and_records_them(bad_audio_data, utterances, tmp_path,
+                                                                          capsys):
+    from s3prl_crosscorpus.commands import run_downstream
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+
+    data, victims = bad_audio_data
+    ckpt = write_random_hubert(tmp_path / "tiny.pt", size="tiny", seed=0)
+    smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
+    expdir = tmp_path / "exp"
+    assert run_downstream.main(["-m", "train", "-u", "hubert_local", "-k", str(ckpt), "-d", "crosscorpus_emotion",
+                                "-c", smoke, "-p", str(expdir), "--device", "cpu",
+                                "-o", bad_audio_overrides(data, tmp_path / "results")]) == 0
+    assert run_downstream.main(["-m", "evaluate", "-e", str(expdir / "dev-best.ckpt"), "-t", "test",
+                                "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"excluded {data.parent}/audio/{i}.wav" in out for i in victims)
+    check_excluded(tmp_path / "results", victims, utterances)
+
+
+def test_extract_skips_and_records_unusable_clips_and_train_cached_excludes_them(bad_audio_data, utterances,
+                                                                                 tmp_path):
+    from s3prl_crosscorpus.cache import extract as ex
+    from s3prl_crosscorpus.cache.format import FeatureCache
+    from s3prl_crosscorpus.commands.train_cached import main as train_cached
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+
+    data, victims = bad_audio_data
+    ckpt = str(write_random_hubert(tmp_path / "tiny.pt", size="tiny", seed=0))
+    report = ex.extract(data, tmp_path / "cache", "hubert_local", ckpt, device="cpu", workers=0, shard_size=16,
+                        quiet=True)
+    assert set(report.excluded) == set(victims) and report.utterances == 80 - 2
+    cache = FeatureCache(tmp_path / "cache", full=True)
+    assert not cache.problems and len(cache) == 78 and set(cache.excluded) == set(victims)
+    again = ex.extract(data, tmp_path / "cache", "hubert_local", ckpt, device="cpu", workers=0, shard_size=16,
+                       quiet=True)
+    assert again.written == {} and len(again.skipped) == 5  # shards with an excluded clip count as complete
+    smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
+    assert train_cached(["--cache", str(tmp_path / "cache"), "-c", smoke, "-p", str(tmp_path / "exp"),
+                         "-o", bad_audio_overrides(data, tmp_path / "results")]) == 0
+    result = check_excluded(tmp_path / "results", victims, utterances)
+    assert result["config"]["feature_cache"] == str((tmp_path / "cache").resolve())
+
+
+def test_extract_refuses_a_cache_of_another_manifest(bad_audio_data, data_dir, tmp_path):
+    from s3prl_crosscorpus.cache import extract as ex
+    from s3prl_crosscorpus.cache.format import CacheError
+
+    data, _ = bad_audio_data
+    ex.extract(data, tmp_path / "cache", "fbank", None, device="cpu", workers=0, quiet=True)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "cache" / "shards").iterdir()}
+    with pytest.raises(CacheError, match=r"holds features of another manifest .*80 utterances.*not of"):
+        ex.extract(data_dir, tmp_path / "cache", "fbank", None, device="cpu", workers=0, quiet=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "cache" / "shards").iterdir()} == before
