@@ -170,3 +170,59 @@ def test_extract_refuses_a_cache_of_another_manifest(bad_audio_data, data_dir, t
     with pytest.raises(CacheError, match=r"holds features of another manifest .*80 utterances.*not of"):
         ex.extract(data_dir, tmp_path / "cache", "fbank", None, device="cpu", workers=0, quiet=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "cache" / "shards").iterdir()} == before
+
+
+# --------------------------------------------------------------------------- full disk
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Every atomic write in this process fails as on a full disk (the error surfaces at fsync)."""
+    import errno
+    import os
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+
+
+def test_svm_feature_cache_on_a_full_disk_warns_and_keeps_the_features(utterances, tmp_path, full_disk, capsys):
+    from baseline_svm.features import extract
+
+    paths = [u.path for u in utterances[:3]]
+    found = extract(paths, "GeMAPSv01b", cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    assert sorted(found.vectors) == sorted(paths) and not found.excluded and len(found.cache_errors) == 3
+    err = capsys.readouterr().err
+    assert "3 feature-cache entries could not be written" in err and "No space left on device" in err
+    assert f"cannot write {tmp_path / 'cache'}" in err
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # no partial entry left
+
+
+def test_svm_run_on_a_full_disk_names_the_file(data_dir, tmp_path, full_disk, capsys):
+    from baseline_svm.cli import main
+
+    assert main(["run", "--data", str(data_dir), "--feature-set", "GeMAPSv01b", "--condition", "matched",
+                 "--test-corpus", "emodb", "--fold", "1", "--out", str(tmp_path / "out"), "--grid", "coarse",
+                 "--n-jobs", "1", "--cache", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 1 and f"cannot write {tmp_path / 'out'}" in err and "No space left on device" in err
+    assert "Traceback" not in err
+
+
+def test_submit_on_a_full_disk_names_the_bundle(utterances, tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from s3prl_crosscorpus.commands import submit
+
+    results = tmp_path / "results"
+    write_results(results, utterances, systems=("ComParE-SVM",), conditions=("matched",), corpora=("emodb",))
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert submit.main([str(results), "-o", str(tmp_path / "b.zip"), "--no-plots"]) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and f"cannot write {tmp_path / 'b.zip'}: No space left on device" in err
+    assert not [p for p in tmp_path.iterdir() if p.name != "results"]
