@@ -226,3 +226,49 @@ def test_submit_on_a_full_disk_names_the_bundle(utterances, tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "error: " in err and f"cannot write {tmp_path / 'b.zip'}: No space left on device" in err
     assert not [p for p in tmp_path.iterdir() if p.name != "results"]
+
+
+# --------------------------------------------------------------------------- run-downstream arguments
+
+SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
+
+
+@pytest.mark.parametrize("case,message", [
+    ("config missing", "-c {tmp}/nope.yaml: cannot read the config (No such file or directory)"),
+    ("config not YAML", "-c {tmp}/bad.yaml:3: not valid YAML"),
+    ("config a list", "-c {tmp}/list.yaml: the config must be a YAML mapping"),
+    ("override without =", "-o: 'garbage' is not config.SECTION.KEY=VALUE"),
+    ("steps not a number", "runner.total_steps must be an integer, got 'many'"),
+    ("unknown upstream", "-u no_such_upstream: unknown s3prl upstream"),
+    ("local upstream without its file", "-u hubert_local needs -k CHECKPOINT_FILE; {tmp}/nope.pt is not a file"),
+])
+def test_run_downstream_arguments_are_checked_before_s3prl_sees_them(case, message, data_dir, tmp_path, capsys):
+    from s3prl_crosscorpus.commands import run_downstream
+    from s3prl_crosscorpus.core.names import expert_overrides, s3prl_overrides
+
+    (tmp_path / "bad.yaml").write_text("runner:\n  total_steps: [\n")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    config = {"config missing": "nope.yaml", "config not YAML": "bad.yaml", "config a list": "list.yaml"}
+    upstream = {"unknown upstream": ["-u", "no_such_upstream"],
+                "local upstream without its file": ["-u", "hubert_local", "-k", str(tmp_path / "nope.pt")]}
+    overrides = s3prl_overrides(expert_overrides({"data_dir": str(data_dir)}))
+    overrides += {"override without =": ",,garbage", "steps not a number": ",,config.runner.total_steps='many'"}.get(case, "")
+    argv = ["-m", "train", *upstream.get(case, ["-u", "fbank"]), "-d", "crosscorpus_emotion",
+            "-c", str(tmp_path / config[case]) if case in config else str(SMOKE), "-p", str(tmp_path / "exp"),
+            "--device", "cpu", "-o", overrides]
+    assert run_downstream.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in err and "Traceback" not in err
+    assert not list(tmp_path.glob("exp/*.ckpt"))
+
+
+@pytest.mark.parametrize("command", ["synth", "demo"])
+def test_an_unwritable_output_folder_is_named(command, tmp_path, capsys):
+    from s3prl_crosscorpus.commands import main as cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should go\n")
+    extra = ["--skip-dnn"] if command == "demo" else []
+    assert cli.main([command, "--out", str(blocker / "out"), *extra]) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and str(blocker) in err and "Traceback" not in err

@@ -59,6 +59,9 @@ def validate_config(config: Mapping[str, Any]) -> DataSettings:
     eval_splits = config["runner"].get("eval_dataloaders") or []
     if "dev" not in eval_splits:
         raise ConfigError("runner.eval_dataloaders must include 'dev': dev UAR chooses dev-best.ckpt")
+    for name in ("total_steps", "eval_step", "log_step", "save_step", "gradient_accumulate_steps"):
+        if name in config["runner"] and not isinstance(config["runner"][name], int):
+            raise ConfigError(f"runner.{name} must be an integer, got {config['runner'][name]!r}")
     if int(config["runner"].get("eval_step", 0)) > int(config["runner"].get("total_steps", 0)):
         raise ConfigError(f"runner.eval_step {config['runner'].get('eval_step')} is above runner.total_steps "
                           f"{config['runner'].get('total_steps')}: dev would never be evaluated, so no dev-best.ckpt")

@@ -170,6 +170,54 @@ def check_past_exp(argv: Sequence[str]) -> None:
         raise ConfigError(f"-e {err}") from None
 
 
+def check_config_file(argv: Sequence[str]) -> None:
+    """Refuse a ``-c`` that is missing or not a YAML mapping (s3prl would stop with a traceback)."""
+    import yaml
+
+    value = option_value(argv, "-c", "--config")
+    if not value or option_value(argv, "-e", "--past_exp"):
+        return
+    path = Path(value)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.load(handle, Loader=yaml.FullLoader)  # s3prl's own loader
+    except OSError as err:
+        raise ConfigError(f"-c {path}: cannot read the config ({err.strerror or err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"-c {where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"-c {path}: the config must be a YAML mapping (runner:, optimizer:, downstream_expert:), "
+                          f"not {type(config).__name__}")
+
+
+def check_override_string(argv: Sequence[str]) -> None:
+    """Refuse an ``-o`` option that s3prl's parser cannot split into ``config.a.b=VALUE`` / ``args.x=VALUE``."""
+    value = option_value(argv, "-o", "--override")
+    if not value or value.lower() == "none":
+        return
+    for option in value.split(",,"):
+        key, equals, _ = option.strip().partition("=")
+        first, *rest = key.strip().split(".")
+        if (not equals or "=" in _ or first not in ("config", "args") or not rest
+                or (first == "args" and len(rest) != 1) or not all(rest)):
+            raise ConfigError(f"-o: {option.strip()!r} is not config.SECTION.KEY=VALUE or args.NAME=VALUE (options "
+                              "are joined with ',,'; for paths and names use `s3prl-crosscorpus overrides`, "
+                              "which quotes '=' and ',,' safely)")
+
+
+def check_upstream_args(args: Namespace, cached: bool) -> None:
+    """Refuse an unknown ``-u`` and a missing ``-k`` file of a ``*_local`` upstream before the runner builds it."""
+    import s3prl.hub as hub
+
+    if not hasattr(hub, str(args.upstream)):
+        raise ConfigError(f"-u {args.upstream}: unknown s3prl upstream; see s3prl.hub.options() for the names")
+    ckpt = getattr(args, "upstream_ckpt", None)
+    if not cached and str(args.upstream).endswith("_local") and not (ckpt and Path(ckpt).is_file()):
+        raise ConfigError(f"-u {args.upstream} needs -k CHECKPOINT_FILE" + (f"; {ckpt} is not a file" if ckpt else ""))
+
+
 def evaluate_expdir(args: Namespace, argv: Sequence[str]) -> None:
     """``-m evaluate -e CKPT`` writes next to CKPT (or into ``-p``), not into the folder recorded in the
     checkpoint, which is stale once the experiment was moved or copied."""
@@ -192,8 +240,11 @@ class PluginArgs:
 
     def __call__(self):
         check_past_exp(self.argv)
+        check_config_file(self.argv)
+        check_override_string(self.argv)
         args, config, backup_files = self.get_args()
         evaluate_expdir(args, self.argv)
+        check_upstream_args(args, cached=self.cache is not None)
         if args.downstream == DOWNSTREAM and args.mode != "inference":
             validate_config(config)
         if self.cache is not None:
