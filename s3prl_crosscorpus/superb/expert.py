@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..core.audio import audio_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.folds import Split
-from ..core.io_utils import atomic_open, sha256_file
+from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name
@@ -30,16 +30,19 @@ from ..results.schema import make_result, package_versions, result_path, write_r
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment)
 from .heads import build_model
+from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
 BEST_CKPT = "dev-best.ckpt"
 
 
 def expected_results(results_dir: str, upstream: str, head: str, condition: str, test_corpus: Optional[str],
-                     corpora: Sequence[str], fold: int, system: Optional[str] = None) -> List[Path]:
-    """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty)."""
+                     corpora: Sequence[str], fold: int, system: Optional[str] = None,
+                     ckpt: Optional[str] = None) -> List[Path]:
+    """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty);
+    ``ckpt`` is the upstream's ``-k`` (it names Hugging Face upstreams)."""
     tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
-    return [result_path(Path(results_dir), dnn_system_name(upstream, head, system), condition, corpus, int(fold))
-            for corpus in tested]
+    name = dnn_system_name(upstream_label(upstream, ckpt), head, system)
+    return [result_path(Path(results_dir), name, condition, corpus, int(fold)) for corpus in tested]
 
 
 def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
@@ -281,8 +284,8 @@ class DownstreamExpert(nn.Module):
         return Path(self.expert_config.get("results_dir") or self.expdir / "results")
 
     def system(self) -> str:
-        return dnn_system_name(str(self.run_args.get("upstream")), self.model.head_name,
-                               self.expert_config.get("system_name"))
+        upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
+        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -337,6 +340,11 @@ class DownstreamExpert(nn.Module):
         config = {"data_dir": self.settings.data_dir, "corpora": list(self.settings.corpora),
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
-        if ckpt and Path(str(ckpt)).is_file():
-            config["upstream_ckpt_sha256"] = sha256_file(ckpt)
+        sha256, revision = checkpoint_identity(str(self.run_args.get("upstream")), ckpt)
+        if sha256:
+            config["upstream_ckpt_sha256"] = sha256
+        if revision:
+            config["upstream_revision"] = revision
+        if self.run_args.get("upstream") in HF_UPSTREAMS and ckpt:
+            config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt))
         return config
