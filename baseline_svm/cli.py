@@ -6,6 +6,7 @@ from typing import List, Optional
 
 from s3prl_crosscorpus.core.corpora import CorpusError
 from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
+from s3prl_crosscorpus.core.io_utils import WriteError
 from s3prl_crosscorpus.core.labels import CORPORA
 from s3prl_crosscorpus.core.manifest import ManifestError
 from s3prl_crosscorpus.results.schema import ResultError
@@ -98,7 +99,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     try:
         report = run(config)
-    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError) as err:
+    except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError,
+            WriteError) as err:  # WriteError: a result or model that cannot be written (full disk...), named
         print(f"error: {err}", file=sys.stderr)
         return 2
     excluded = report.extraction.excluded if report.extraction else []

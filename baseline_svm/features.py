@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from s3prl_crosscorpus.core.audio import TARGET_RATE, load_audio
-from s3prl_crosscorpus.core.io_utils import atomic_open, sha256_file
+from s3prl_crosscorpus.core.io_utils import WriteError, atomic_open, sha256_file
 
 #: Feature set name -> number of functionals openSMILE returns for it.
 FEATURE_SETS: Dict[str, int] = {"GeMAPSv01b": 62, "eGeMAPSv02": 88, "ComParE_2016": 6373}
@@ -117,6 +117,7 @@ class Outcome:
     vector: Optional[np.ndarray]
     reason: str
     cached: bool
+    cache_error: str = ""  # the cache entry could not be written (full disk...): the features are still used
 
 
 def strip_path(message: str, path: str) -> str:
@@ -141,9 +142,13 @@ def process_file(path: str, feature_set: str, cache_dir: Optional[str]) -> Outco
     except Exception as err:  # openSMILE and soundfile raise many types; every one excludes the file
         vector, reason = None, strip_path(str(err), path) or type(err).__name__
         transient = isinstance(err, (MemoryError, OSError))  # not a property of the bytes: retry next run
+    cache_error = ""
     if cache_dir is not None and not transient:
-        write_cached(cache_dir, feature_set, digest, vector, reason)
-    return Outcome(path, vector, reason, cached=False)
+        try:
+            write_cached(cache_dir, feature_set, digest, vector, reason)
+        except WriteError as err:
+            cache_error = str(err)
+    return Outcome(path, vector, reason, cached=False, cache_error=cache_error)
 
 
 @dataclass
@@ -156,6 +161,7 @@ class Extraction:
     extracted: int = 0
     cached: int = 0
     seconds: float = 0.0
+    cache_errors: List[str] = field(default_factory=list)
 
     def matrix(self, paths: Sequence[str]) -> np.ndarray:
         """Rows in the order of ``paths`` (all of which must have a vector)."""
@@ -193,6 +199,8 @@ def extract(paths: Sequence[PathLike], feature_set: str, cache_dir: Optional[Pat
                         disable=not progress or not unique, leave=False):
         result.cached += outcome.cached
         result.extracted += not outcome.cached
+        if outcome.cache_error:
+            result.cache_errors.append(outcome.cache_error)
         if outcome.vector is None:
             result.excluded.append({"path": outcome.path, "reason": outcome.reason})
         else:
@@ -200,6 +208,10 @@ def extract(paths: Sequence[PathLike], feature_set: str, cache_dir: Optional[Pat
     result.seconds = time.perf_counter() - start
     for item in result.excluded:
         tqdm.write(f"excluded {item['path']}: {item['reason']}", file=sys.stderr)
+    if result.cache_errors:
+        tqdm.write(f"warning: {len(result.cache_errors)} feature-cache entries could not be written (first: "
+                   f"{result.cache_errors[0]}); their features are used in this run and recomputed next time",
+                   file=sys.stderr)
     return result
 
 

@@ -307,6 +307,24 @@ def test_test_set_checked_against_the_manifest(good, tmp_path, data_dir):
     assert not any("tested on other utterances" in p for p in problems)  # consistent across systems, still wrong
 
 
+def test_a_zip_bomb_is_rejected_before_any_member_is_read(good, tmp_path, monkeypatch):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(BUNDLE_INDEX, json.dumps({"format_version": 1}))
+        zf.writestr("results/zeros.json", bytes(8 << 20))  # 8 MiB of zeros deflate to ~8 KiB
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: pytest.fail("a member was decompressed"))
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}: member results/zeros.json expands ") and "limit 100x" in problem
+
+
+def test_a_member_declared_larger_than_the_limit_is_not_read(good, monkeypatch):
+    from s3prl_crosscorpus.submission import validate as rules
+
+    monkeypatch.setattr(rules, "MAX_MEMBER_BYTES", 1000)
+    problems = problems_of(good)
+    assert problems and all("would expand to" in p and "limit 1000" in p for p in problems)
+
+
 # --- statistics (format version 2) --------------------------------------------------------------------------------
 
 def test_a_fresh_bundle_carries_speakers_and_statistics_that_validate_recomputes(good, utterances):

@@ -206,3 +206,16 @@ def test_device_defaults_to_cpu_without_cuda():
     assert default_device(given) == given
     expected = given[:2] + ([] if torch.cuda.is_available() else ["--device", "cpu"])
     assert default_device(given[:2]) == expected
+
+
+def test_evaluating_a_moved_checkpoint_writes_next_to_it(trained, tmp_path):
+    expdir = trained("linear", "matched")
+    log_before = (expdir / "log.log").read_text()
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "dev-best.ckpt").write_bytes((expdir / "dev-best.ckpt").read_bytes())
+    assert run_downstream("-m", "evaluate", "-e", str(moved / "dev-best.ckpt"), "-t", "test", "--device", "cpu") == 0
+    assert (moved / "test_fold2_predict.txt").read_text() == (expdir / "test_fold2_predict.txt").read_text()
+    [result] = load_results(moved / "results")
+    assert result["config"]["expdir"] == str(moved)
+    assert (expdir / "log.log").read_text() == log_before  # the recorded folder is left alone

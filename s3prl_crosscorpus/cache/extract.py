@@ -16,12 +16,12 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from ..core.audio import TARGET_RATE, load_audio
+from ..core.audio import TARGET_RATE, AudioError, length_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.io_utils import read_json, sha256_file
 from ..core.manifest import load_manifest
 from .format import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space, check_features,
-                     check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root, remove_stale,
+                     check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root, remove_stale,
                      samples_at_16k, shard_paths, shard_problem, write_shard)
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ class ExtractReport:
     written: Dict[int, str] = field(default_factory=dict)
     skipped: List[int] = field(default_factory=list)
     utterances: int = 0
+    excluded: Dict[str, str] = field(default_factory=dict)  # id -> why (naming the file), this run's shards
     audio_seconds: float = 0.0
     seconds: float = 0.0
     estimate: Optional[DiskEstimate] = None
@@ -192,10 +193,16 @@ class AudioStream:
     def __len__(self) -> int:
         return len(self.utts)
 
-    def __getitem__(self, k: int) -> Tuple[str, np.ndarray]:
-        return self.utts[k].id, load_audio(self.utts[k].path)
+    def __getitem__(self, k: int) -> Tuple[str, Optional[np.ndarray], Optional[str]]:
+        """(id, 16 kHz wave, None), or (id, None, why the file cannot be used, naming it)."""
+        utt = self.utts[k]
+        try:
+            wav = load_audio(utt.path)
+        except AudioError as err:
+            return utt.id, None, str(err)
+        return utt.id, wav, length_problem(len(wav), utt.path)
 
-    def __iter__(self) -> Iterator[Tuple[str, np.ndarray]]:
+    def __iter__(self) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[str]]]:
         if self.workers <= 0:
             return (self[k] for k in range(len(self)))
         from torch.utils.data import DataLoader
@@ -225,6 +232,7 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     key = extractor.key()
     plan = ShardPlan.from_ids((u.id for u in utts), shard_size)
     check_owner(out, key)
+    check_manifest(out, plan, str(data_dir))
     frames = estimated_frames(utts, key.downsample_rate)
     report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
     report.estimate = disk_estimate(out, plan, frames, key)
@@ -241,6 +249,9 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     logger.info(f"rank {rank}/{world_size}: wrote {len(report.written)} shards, kept {len(report.skipped)} "
                 f"complete ones ({report.utterances} utterances, {report.audio_seconds:.0f} s of audio "
                 f"in {report.seconds:.1f} s)")
+    if report.excluded:
+        logger.info(f"excluded {len(report.excluded)} utterance(s) the upstream cannot take (named above; "
+                    f"recorded in the shard indexes, and in the results of runs that use them)")
     missing = [k for k in range(len(plan)) if not shard_looks_done(out, k)]
     logger.info(f"cache {out}: " + ("complete" if not missing else
                                     f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
@@ -276,19 +287,29 @@ def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]
     bar = tqdm(total=seconds, unit="s audio", desc=f"rank {report.rank}: extracting", disable=quiet,
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]")
     pending: List[Tuple[str, str, np.ndarray]] = []
-    for (k, utt_id, audio_sha), (loaded_id, wav) in zip(order, stream):
+    excluded: List[Dict[str, str]] = []
+    for (k, utt_id, audio_sha), (loaded_id, wav, problem) in zip(order, stream):
         assert loaded_id == utt_id, (loaded_id, utt_id)
-        try:
-            feats = extractor(wav)
-        except Exception as err:
-            raise CacheError(f"{by_id[utt_id].path}: upstream {key.name} failed on this utterance ({err})") from err
-        # Checked before the fp16 cast, which would turn an out-of-range value into inf.
-        pending.append((utt_id, audio_sha, check_features(str(by_id[utt_id].path), feats, key)))
-        report.utterances += 1
-        report.audio_seconds += len(wav) / TARGET_RATE
-        bar.update(len(wav) / TARGET_RATE)
-        if len(pending) == len(todo[k]):
+        path = str(by_id[utt_id].path)
+        if problem is None:
+            try:
+                # Checked before the fp16 cast, which would turn an out-of-range value into inf.
+                pending.append((utt_id, audio_sha, check_features(path, extractor(wav), key)))
+            except CacheError as err:  # non-finite or out-of-range features of this file
+                problem = str(err)
+            except Exception as err:
+                raise CacheError(f"{path}: upstream {key.name} failed on this utterance ({err})") from err
+        if problem is not None:
+            logger.warning(f"excluded {problem}")
+            excluded.append({"id": utt_id, "audio_sha256": audio_sha, "path": path, "reason": problem})
+            report.excluded[utt_id] = problem
+        else:
+            report.utterances += 1
+        seconds = by_id[utt_id].seconds if wav is None else len(wav) / TARGET_RATE
+        report.audio_seconds += seconds
+        bar.update(seconds)
+        if len(pending) + len(excluded) == len(todo[k]):
             remove_stale(out, k)
-            write_shard(out, k, key, pending)
-            pending = []
+            write_shard(out, k, key, pending, excluded)
+            pending, excluded = [], []
     bar.close()

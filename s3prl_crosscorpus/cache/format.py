@@ -135,7 +135,8 @@ def check_disk_space(path: Path, needed: int) -> int:
 def make_header(key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> dict:
     return {"format_version": FORMAT_VERSION, "dtype": DTYPE, "layout": "[frames, layers, hidden]",
             "upstream": asdict(key), "shard_size": plan.shard_size, "num_shards": len(plan),
-            "num_utterances": sum(len(s) for s in plan.shards), **dict(extra or {})}
+            "num_utterances": sum(len(s) for s in plan.shards),
+            "manifest_ids_sha256": ids_sha256(i for ids in plan.shards for i in ids), **dict(extra or {})}
 
 
 def read_header(root: Path) -> dict:
@@ -166,6 +167,26 @@ def check_owner(root: Path, key: UpstreamKey) -> None:
                              f"extract into another --out folder")
 
 
+def ids_sha256(ids: Iterable[str]) -> str:
+    """Identity of a manifest's utterance set: sha256 of its sorted ids, one per line."""
+    import hashlib
+
+    return hashlib.sha256("".join(f"{i}\n" for i in sorted(ids)).encode("utf-8")).hexdigest()
+
+
+def check_manifest(root: Path, plan: ShardPlan, data: str) -> None:
+    """Refuse a cache folder extracted from another manifest (its shards would be overwritten one by one)."""
+    if not (Path(root) / HEADER).exists():
+        return
+    header = read_header(root)
+    recorded = header.get("manifest_ids_sha256")
+    if recorded is None or recorded == ids_sha256(i for ids in plan.shards for i in ids):
+        return
+    raise CacheError(f"{root} holds features of another manifest ({header.get('data')}, "
+                     f"{header.get('num_utterances')} utterances), not of {data} "
+                     f"({sum(len(s) for s in plan.shards)} utterances); extract into another --out folder")
+
+
 def prepare_root(root: Path, key: UpstreamKey, plan: ShardPlan, extra: Optional[Mapping] = None) -> None:
     """Write the header; refuse a folder that already holds another upstream's features."""
     root = Path(root)
@@ -176,13 +197,15 @@ def prepare_root(root: Path, key: UpstreamKey, plan: ShardPlan, extra: Optional[
 
 # --------------------------------------------------------------------------- shards
 
-def write_shard(root: Path, shard: int, key: UpstreamKey,
-                items: Sequence[Tuple[str, str, np.ndarray]]) -> dict:
+def write_shard(root: Path, shard: int, key: UpstreamKey, items: Sequence[Tuple[str, str, np.ndarray]],
+                excluded: Sequence[Mapping[str, str]] = ()) -> dict:
     """Store ``(utt id, audio sha256, features [T, L, D])`` of one shard; return its index.
 
+    ``excluded``: rows ``{"id", "audio_sha256", "path", "reason"}`` of the shard's utterances that the
+    upstream could not take; they are recorded so a re-run keeps the shard (until their audio changes).
     The array goes to a temporary name and is renamed, then the index (the commit marker) is written.
     """
-    if not items:
+    if not items and not excluded:
         raise CacheError(f"shard {shard} has no utterances")
     rows, arrays, offset = [], [], 0
     for utt_id, audio_sha, feats in items:
@@ -190,7 +213,8 @@ def write_shard(root: Path, shard: int, key: UpstreamKey,
         rows.append({"id": utt_id, "audio_sha256": audio_sha, "offset": offset, "length": int(feats.shape[0])})
         arrays.append(feats)
         offset += feats.shape[0]
-    array = np.concatenate(arrays, axis=0)
+    array = (np.concatenate(arrays, axis=0) if arrays
+             else np.zeros((0, key.num_layers, key.hidden_size), dtype=np.float16))
     npy, index_path = shard_paths(root, shard)
     if index_path.exists():
         index_path.unlink()  # an old index must never describe the new array
@@ -198,7 +222,7 @@ def write_shard(root: Path, shard: int, key: UpstreamKey,
         np.save(handle, array, allow_pickle=False)
     index = {"format_version": FORMAT_VERSION, "shard": shard, "upstream": asdict(key), "file": npy.name,
              "bytes": npy.stat().st_size, "sha256": sha256_file(npy), "shape": list(array.shape),
-             "rows": rows}
+             "rows": rows, "excluded": [dict(e) for e in excluded]}
     write_json(index_path, index)
     return index
 
@@ -238,7 +262,8 @@ def shard_problem(root: Path, shard: int, key: UpstreamKey, expected: Sequence[T
         return "index without a valid upstream key"
     if made_by != key:
         return f"made by {made_by.describe()}"
-    if [(r["id"], r["audio_sha256"]) for r in index.get("rows", [])] != list(expected):
+    stored = index.get("rows", []) + index.get("excluded", [])
+    if sorted((r["id"], r["audio_sha256"]) for r in stored) != sorted(expected):
         return "utterances or their audio changed"
     if not npy.exists():
         return "array file missing"
@@ -287,6 +312,8 @@ class FeatureCache:
         self.key = key_of(self.header)
         self.entries: Dict[str, Entry] = {}
         self.problems: Dict[int, str] = {}
+        #: id -> {"id", "audio_sha256", "path", "reason"} of utterances the upstream could not take
+        self.excluded: Dict[str, dict] = {}
         self._arrays: Dict[int, np.ndarray] = {}
         for shard in range(self.header["num_shards"]):
             self._open_index(shard, full)
@@ -298,7 +325,7 @@ class FeatureCache:
             return
         try:
             index = read_json(index_path)
-            expected = [(r["id"], r["audio_sha256"]) for r in index["rows"]]
+            expected = [(r["id"], r["audio_sha256"]) for r in index["rows"] + index.get("excluded", [])]
         except (OSError, ValueError, KeyError, TypeError) as err:  # one broken index must not stop the reader
             self.problems[shard] = f"unreadable index {index_path} ({err!r})"
             return
@@ -308,6 +335,8 @@ class FeatureCache:
             return
         for row in index["rows"]:
             self.entries[row["id"]] = Entry(shard, row["offset"], row["length"], row["audio_sha256"])
+        for row in index.get("excluded", []):
+            self.excluded[row["id"]] = dict(row)
 
     @property
     def num_layers(self) -> int:
@@ -341,14 +370,16 @@ class FeatureCache:
     def require(self, ids: Iterable[str], audio_sha256: Optional[Mapping[str, str]] = None) -> None:
         """Raise CacheError unless every id is stored (and, if given, from the same audio bytes)."""
         ids = list(ids)
-        missing = [i for i in ids if i not in self.entries]
+        missing = [i for i in ids if i not in self.entries and i not in self.excluded]
         if missing:
             broken = "; ".join(f"shard {k}: {why}" for k, why in sorted(self.problems.items())[:5])
             raise CacheError(f"{self.root}: {len(missing)} of {len(ids)} utterances are not in the cache "
                              f"(first: {missing[0]}){'; ' + broken if broken else ''}; run "
                              f"`s3prl-crosscorpus extract` again to finish it")
         if audio_sha256 is not None:
-            changed = [i for i in ids if audio_sha256.get(i) not in (None, self.entries[i].audio_sha256)]
+            stored = {i: (self.entries[i].audio_sha256 if i in self.entries else self.excluded[i]["audio_sha256"])
+                      for i in ids}
+            changed = [i for i in ids if audio_sha256.get(i) not in (None, stored[i])]
             if changed:
                 raise CacheError(f"{self.root}: the audio of {len(changed)} utterances changed since extraction "
                                  f"(first: {changed[0]}); run `s3prl-crosscorpus extract` again")

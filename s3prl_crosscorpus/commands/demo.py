@@ -4,6 +4,7 @@ The experiment reads top to bottom: synthesise -> prepare -> eGeMAPS-SVM -> a DN
 random HuBERT through the feature cache -> leaderboard, plots, bundle, validate. Re-running resumes.
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -35,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except OSError as err:  # an unwritable or full --out folder; the message names the file
+        print(f"error: demo stopped: {err}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """The five demo steps; 0 when the bundle validates."""
     start, out = time.perf_counter(), args.out.resolve()
     data, results = out / "data", out / "results"
 

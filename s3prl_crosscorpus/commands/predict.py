@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.audio import AudioError, load_audio
+from ..core.audio import AudioError, length_problem, load_audio
 from ..core.io_utils import atomic_open
 from ..core.labels import LABELS
 
@@ -52,11 +52,15 @@ def predict_dnn(ckpt: Path, paths: Sequence[Path], device: str) -> Tuple[List[Op
     proba = np.full((len(paths), len(LABELS)), np.nan)
     for i, path in enumerate(paths):
         try:
-            proba[i] = predictor.predict_proba([load_audio(path)])[0]
+            wave = load_audio(path)
+            problem = length_problem(len(wave), path)
+            if problem is not None:
+                raise AudioError(problem)
+            proba[i] = predictor.predict_proba([wave])[0]
         except AudioError as err:  # the message names the file
             print(f"skipped {err}", file=sys.stderr)
             continue
-        except RuntimeError as err:  # e.g. a clip shorter than the upstream's first convolutions
+        except (RuntimeError, AssertionError) as err:  # the upstream refused this clip
             print(f"skipped {path}: {err}", file=sys.stderr)
             continue
         labels[i] = LABELS[int(np.argmax(proba[i]))]

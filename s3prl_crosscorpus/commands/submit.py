@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..core.io_utils import WriteError
 from ..results.cells import LeaderboardError, installed_fold_warning
 from ..results.schema import ResultError
 from ..submission.bundle import BundleError, build_bundle
@@ -29,7 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     try:
         meta = build_bundle(args.results_dir, args.out, not args.no_plots, *setup)
-    except (BundleError, LeaderboardError, ResultError) as err:
+    except (BundleError, LeaderboardError, ResultError, WriteError) as err:  # WriteError: full disk..., named
         print(f"error: {err}", file=sys.stderr)
         return 1
     warning = installed_fold_warning(meta["fold_file_sha256"])

@@ -1,5 +1,6 @@
 """``s3prl-crosscorpus synth``: write small synthetic EmoDB/RAVDESS/IEMOCAP trees in the real layouts."""
 import argparse
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,6 +19,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         roots = synthesize(args.out, args.utterances_per_class, args.seed)
     except ValueError as err:
         parser.error(str(err))
+    except OSError as err:  # an unwritable or full --out; the message names the file
+        print(f"error: cannot write the corpora under {args.out}: {err}", file=sys.stderr)
+        return 1
     print("wrote " + ", ".join(str(p) for p in roots.values()))
     print("next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
           + f" --out {args.out / 'data'}")

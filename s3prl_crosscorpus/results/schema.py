@@ -51,12 +51,25 @@ def validator():
 
 def validate_result(result: Mapping, source: str = "result") -> None:
     """Raise :class:`ResultError` naming ``source`` and the offending field if ``result`` is invalid."""
-    if validator().is_valid(result):
-        return
-    errors = sorted(validator().iter_errors(result), key=lambda e: list(e.path))
-    if errors:
+    if not validator().is_valid(result):
+        errors = sorted(validator().iter_errors(result), key=lambda e: list(e.path))
         where = "/".join(map(str, errors[0].path)) or "(top level)"
         raise ResultError(f"{source}: {where}: {errors[0].message}")
+    duplicate = first_duplicate_prediction(result["predictions"])
+    if duplicate is not None:
+        first, second = duplicate
+        raise ResultError(f"{source}: predictions/{second}: utterance id {result['predictions'][second]['id']!r} "
+                          f"is listed twice (also predictions/{first}); every id must be predicted once")
+
+
+def first_duplicate_prediction(rows: Sequence[Mapping]) -> Optional[Tuple[int, int]]:
+    """(first row, repeated row) of the first utterance id predicted twice, or None."""
+    seen: Dict[str, int] = {}
+    for k, row in enumerate(rows):
+        if row["id"] in seen:
+            return seen[row["id"]], k
+        seen[row["id"]] = k
+    return None
 
 
 def result_path(results_dir: Path, system: str, condition: str, test_corpus: str, fold: int) -> Path:

@@ -122,6 +122,34 @@ class Bundle:
 
 # --- rules that decide whether the bundle can be read at all -------------------------------------------
 
+#: Bounds checked on the zip's directory before any member is decompressed (a crafted zip of 1 MB can
+#: otherwise expand to gigabytes). A real bundle's largest member, a result of 5,531 predictions, is ~2 MB.
+MAX_MEMBERS = 20_000
+MAX_MEMBER_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 512 << 20
+MAX_RATIO = 100  # uncompressed / compressed size; JSON and text compress ~5-15x
+RATIO_FROM_BYTES = 1 << 20  # small members may compress better; they cannot expand far anyway
+
+
+def size_problems(path: Path, infos: Sequence[zipfile.ZipInfo]) -> List[str]:
+    """Members (or a whole zip) too large or too compressed to read; checked on the declared sizes, which
+    bound what zipfile decompresses."""
+    if len(infos) > MAX_MEMBERS:
+        return [f"{path}: {len(infos)} members, more than a bundle can hold ({MAX_MEMBERS})"]
+    problems = []
+    for info in infos:
+        if info.file_size > MAX_MEMBER_BYTES:
+            problems.append(f"{path}: member {info.filename} would expand to {info.file_size} bytes "
+                            f"(limit {MAX_MEMBER_BYTES}); not read")
+        elif info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            problems.append(f"{path}: member {info.filename} expands {info.file_size / max(info.compress_size, 1):.0f}x "
+                            f"({info.compress_size} -> {info.file_size} bytes; limit {MAX_RATIO}x); not read")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TOTAL_BYTES:
+        problems.append(f"{path}: members would expand to {total} bytes in all (limit {MAX_TOTAL_BYTES}); not read")
+    return problems
+
+
 def open_bundle(path: Path) -> Tuple[Optional[Bundle], List[str]]:
     """Rule: a readable zip (every CRC right), no member twice, holding an index (bundle.json) of a known format."""
     path = Path(path)
@@ -131,6 +159,9 @@ def open_bundle(path: Path) -> Tuple[Optional[Bundle], List[str]]:
         return None, [f"{path}: not a readable zip file ({err})"]
     members, problems = {}, []
     with zf:
+        oversized = size_problems(path, zf.infolist())
+        if oversized:
+            return None, oversized
         names = zf.namelist()
         for name in (n for n in names if not n.endswith("/")):
             try:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from ..cache.format import FeatureCache, UpstreamKey
+from ..core.corpora import Utterance
 from ..core.io_utils import sha256_file
 from ..core.labels import LABEL_TO_INDEX
 from .dataset import EmotionDataset, Item
@@ -96,13 +97,19 @@ class CachedDownstreamExpert(DownstreamExpert):
     def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
                  expdir: str, **kwargs: Any):
         super().__init__(upstream_dim, upstream_rate, downstream_expert, expdir, **kwargs)
-        self.cache = FeatureCache(kwargs["feature_cache"])
         utterances = [u for dataset in self.datasets.values() for u in dataset.utterances]
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)
         self.cache.require([u.id for u in utterances], hashes)
         self.datasets = {name: CachedEmotionDataset(dataset.utterances, self.cache)
                          for name, dataset in self.datasets.items()}
+
+    def utterance_problems(self, utterances: Sequence[Utterance]) -> Dict[str, str]:
+        """The utterances ``extract`` excluded (named in the cache's shard indexes); no audio is decoded."""
+        self.cache = FeatureCache(self.run_args["feature_cache"])
+        problems = {u.id: self.cache.excluded[u.id]["reason"] for u in utterances if u.id in self.cache.excluded}
+        self.report_excluded(problems)
+        return problems
 
     def _run_config(self) -> dict:
         config = super()._run_config()

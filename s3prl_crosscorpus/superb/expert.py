@@ -7,6 +7,7 @@ evaluated on test, writes SUPERB-style predict/truth files and one shared-schema
 """
 import time
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -18,7 +19,9 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from ..core.audio import load_audio
+from ..core.audio import audio_problem, load_audio
+from ..core.corpora import Utterance
+from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import scores
@@ -59,6 +62,9 @@ def validate_config(config: Mapping[str, Any]) -> DataSettings:
     eval_splits = config["runner"].get("eval_dataloaders") or []
     if "dev" not in eval_splits:
         raise ConfigError("runner.eval_dataloaders must include 'dev': dev UAR chooses dev-best.ckpt")
+    for name in ("total_steps", "eval_step", "log_step", "save_step", "gradient_accumulate_steps"):
+        if name in config["runner"] and not isinstance(config["runner"][name], int):
+            raise ConfigError(f"runner.{name} must be an integer, got {config['runner'][name]!r}")
     if int(config["runner"].get("eval_step", 0)) > int(config["runner"].get("total_steps", 0)):
         raise ConfigError(f"runner.eval_step {config['runner'].get('eval_step')} is above runner.total_steps "
                           f"{config['runner'].get('total_steps')}: dev would never be evaluated, so no dev-best.ckpt")
@@ -83,6 +89,30 @@ def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[
     return summary
 
 
+@dataclass(frozen=True)
+class Excluded:
+    """An utterance left out of the run, the set it belonged to, and why (naming the file)."""
+
+    utterance: Utterance
+    set: str
+    reason: str
+
+
+def usable_split(split: Split, by_id: Mapping[str, Utterance], excluded: Mapping[str, Any]) -> Split:
+    """``split`` without the ``excluded`` ids; ConfigError naming the set when that leaves it unusable."""
+    if not excluded:
+        return split
+    kept = {name: tuple(i for i in getattr(split, name) if i not in excluded) for name in SPLITS}
+    where = f"{split.condition} fold {split.fold}"
+    for name in ("train", "dev"):
+        if not kept[name]:
+            raise ConfigError(f"{where}: every {name} utterance was excluded (unusable audio, named above)")
+    for corpus in split.test_corpora:
+        if not any(by_id[i].corpus == corpus for i in kept["test"]):
+            raise ConfigError(f"{where}: every {corpus} test utterance was excluded (unusable audio, named above)")
+    return replace(split, **kept)
+
+
 class DownstreamExpert(nn.Module):
     """Cross-corpus 4-class emotion recognition over the shared folds."""
 
@@ -98,9 +128,13 @@ class DownstreamExpert(nn.Module):
         with torch.random.fork_rng():  # head init depends on --seed only, not on how the upstream was built
             torch.manual_seed(self.init_seed)
             self.model = build_model(upstream_dim, self.modelrc)
-        self.split, self.datasets = None, {}
+        self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
+            used = [by_id[i] for name in SPLITS for i in getattr(self.split, name)]
+            self.excluded = {i: Excluded(by_id[i], name, reason) for i, reason in self.utterance_problems(used).items()
+                             for name in SPLITS if i in getattr(self.split, name)}
+            self.split = usable_split(self.split, by_id, self.excluded)
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
         self.loss_weights: Optional[Tensor] = (class_weights(self.datasets["train"].labels)
@@ -113,6 +147,22 @@ class DownstreamExpert(nn.Module):
             tqdm.write(f"[{DOWNSTREAM}] {self.split.condition} fold {self.split.fold}: train on "
                   f"{list(self.split.train_corpora)} ({len(self.split.train)} utts), dev {len(self.split.dev)}, "
                   f"test on {list(self.split.test_corpora)} ({len(self.split.test)}); head {self.model.head_name}")
+
+    def utterance_problems(self, utterances: Sequence[Utterance]) -> Dict[str, str]:
+        """id -> reason (naming the file) of every utterance the upstream cannot take, checked before the first step."""
+        problems = {}
+        for utt in tqdm(utterances, desc="checking audio", unit="file", leave=False, disable=len(utterances) < 500):
+            problem = audio_problem(utt.path)
+            if problem is not None:
+                problems[utt.id] = problem
+        self.report_excluded(problems)
+        return problems
+
+    def report_excluded(self, problems: Mapping[str, str]) -> None:
+        """Name every excluded file on the console and in log.log."""
+        if problems:
+            self._log([f"excluded {reason}" for reason in problems.values()]
+                      + [f"excluded {len(problems)} utterance(s) the upstream cannot take; listed in each result"])
 
     # The best dev score travels in the checkpoint without being a buffer (see loss_weights).
     def get_extra_state(self) -> dict:
@@ -258,12 +308,18 @@ class DownstreamExpert(nn.Module):
                 probabilities=[records["probabilities"][k] for k in picked],
                 timings={"train_seconds_to_best": float(self.best.get("train_seconds", 0.0)),
                          "test_seconds": seconds},
+                excluded=self._excluded_for(corpus),
                 versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config())
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
             path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
             written.append(write_result(path, result))
             self._log([f"wrote {path} (test uar {result['metrics']['uar']:.4f})"])
         return written
+
+    def _excluded_for(self, corpus: str) -> List[Dict[str, str]]:
+        """Excluded files of this result: those of train and dev and of ``corpus``'s test set (as the SVM's)."""
+        return [{"path": e.utterance.path, "reason": e.reason} for _, e in sorted(self.excluded.items())
+                if e.set != "test" or e.utterance.corpus == corpus]
 
     def _hyperparameters(self) -> dict:
         runner = self.run_args.get("runner", {})

@@ -4,6 +4,7 @@ The checkpoint written by s3prl's runner holds everything needed: ``Args`` (upst
 checkpoint, feature selection), ``Config`` (the head's ``modelrc``), and the trained ``Featurizer``
 (layer weights) and ``Downstream`` (projector + head) states (plus ``Upstream`` when fine-tuned).
 """
+from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -74,20 +75,37 @@ class DnnPredictor:
         return np.stack(rows) if rows else np.zeros((0, len(LABELS)), dtype=np.float32)
 
 
-def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
-    """Load a runner checkpoint on CPU and check that it is one of this downstream."""
+def read_runner_checkpoint(ckpt_path: Union[str, Path], parts: Sequence[str] = ("Args", "Config")) -> dict:
+    """Load a checkpoint of s3prl's runner on CPU; CheckpointError naming the file unless it holds ``parts``."""
     path = Path(ckpt_path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else f"{path}: not a file")
     try:
         ckpt = torch.load(path, map_location="cpu")
     except Exception as err:  # torch raises several types for a truncated or foreign file
-        raise CheckpointError(f"{path}: cannot load the checkpoint ({err})") from err
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({load_failure(err)})") from err
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (holds {type(ckpt).__name__})")
-    missing = [k for k in ("Args", "Config", "Featurizer", "Downstream") if k not in ckpt]
+    missing = [k for k in parts if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (missing {', '.join(missing)})")
+    if not isinstance(ckpt["Args"], Namespace) or not isinstance(ckpt["Config"], dict):
+        raise CheckpointError(f"{path}: not a checkpoint of s3prl's runner (Args or Config of the wrong type)")
+    return ckpt
+
+
+def load_failure(err: Exception) -> str:
+    """One line on why ``torch.load`` failed (its weights-only message is a page long)."""
+    text = str(err).strip()
+    if "Weights only load failed" in text:
+        return "not a torch file, or it holds objects torch refuses to unpickle with weights_only"
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def load_checkpoint(ckpt_path: Union[str, Path]) -> dict:
+    """Load a runner checkpoint on CPU and check that it is one of this downstream."""
+    path = Path(ckpt_path)
+    ckpt = read_runner_checkpoint(path, ("Args", "Config", "Featurizer", "Downstream"))
     if getattr(ckpt["Args"], "downstream", None) != DOWNSTREAM:
         raise CheckpointError(f"{path}: trained for downstream {getattr(ckpt['Args'], 'downstream', None)!r}, "
                               f"not {DOWNSTREAM}")

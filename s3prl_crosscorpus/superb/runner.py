@@ -153,16 +153,99 @@ def use_cache(args: Namespace, cache: CacheSource, features: Optional[FeatureCac
     args.feature_cache_check_audio = cache.check_audio
 
 
+def check_past_exp(argv: Sequence[str]) -> None:
+    """Refuse a ``-e`` that is missing or no checkpoint of s3prl's runner before s3prl loads it (a traceback)."""
+    from .inference import CheckpointError, read_runner_checkpoint
+
+    value = option_value(argv, "-e", "--past_exp")
+    if not value:
+        return
+    path = Path(value)
+    if path.is_dir():
+        if not list(path.glob("states-*.ckpt")):
+            raise ConfigError(f"-e {path}: the folder holds no states-*.ckpt checkpoint to resume from")
+        return
+    try:
+        read_runner_checkpoint(path)
+    except CheckpointError as err:
+        raise ConfigError(f"-e {err}") from None
+
+
+def check_config_file(argv: Sequence[str]) -> None:
+    """Refuse a ``-c`` that is missing or not a YAML mapping (s3prl would stop with a traceback)."""
+    import yaml
+
+    value = option_value(argv, "-c", "--config")
+    if not value or option_value(argv, "-e", "--past_exp"):
+        return
+    path = Path(value)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.load(handle, Loader=yaml.FullLoader)  # s3prl's own loader
+    except OSError as err:
+        raise ConfigError(f"-c {path}: cannot read the config ({err.strerror or err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"-c {where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"-c {path}: the config must be a YAML mapping (runner:, optimizer:, downstream_expert:), "
+                          f"not {type(config).__name__}")
+
+
+def check_override_string(argv: Sequence[str]) -> None:
+    """Refuse an ``-o`` option that s3prl's parser cannot split into ``config.a.b=VALUE`` / ``args.x=VALUE``."""
+    value = option_value(argv, "-o", "--override")
+    if not value or value.lower() == "none":
+        return
+    for option in value.split(",,"):
+        key, equals, _ = option.strip().partition("=")
+        first, *rest = key.strip().split(".")
+        if (not equals or "=" in _ or first not in ("config", "args") or not rest
+                or (first == "args" and len(rest) != 1) or not all(rest)):
+            raise ConfigError(f"-o: {option.strip()!r} is not config.SECTION.KEY=VALUE or args.NAME=VALUE (options "
+                              "are joined with ',,'; for paths and names use `s3prl-crosscorpus overrides`, "
+                              "which quotes '=' and ',,' safely)")
+
+
+def check_upstream_args(args: Namespace, cached: bool) -> None:
+    """Refuse an unknown ``-u`` and a missing ``-k`` file of a ``*_local`` upstream before the runner builds it."""
+    import s3prl.hub as hub
+
+    if not hasattr(hub, str(args.upstream)):
+        raise ConfigError(f"-u {args.upstream}: unknown s3prl upstream; see s3prl.hub.options() for the names")
+    ckpt = getattr(args, "upstream_ckpt", None)
+    if not cached and str(args.upstream).endswith("_local") and not (ckpt and Path(ckpt).is_file()):
+        raise ConfigError(f"-u {args.upstream} needs -k CHECKPOINT_FILE" + (f"; {ckpt} is not a file" if ckpt else ""))
+
+
+def evaluate_expdir(args: Namespace, argv: Sequence[str]) -> None:
+    """``-m evaluate -e CKPT`` writes next to CKPT (or into ``-p``), not into the folder recorded in the
+    checkpoint, which is stale once the experiment was moved or copied."""
+    if args.mode != "evaluate" or not args.past_exp or Path(args.past_exp).is_dir():
+        return
+    given = option_value(argv, "-p", "--expdir")
+    args.expdir = str(Path(given) if given else Path(args.past_exp).resolve().parent)
+    Path(args.expdir).mkdir(parents=True, exist_ok=True)
+    logging.getLogger(__name__).info(f"evaluate: writing into {args.expdir}")
+
+
 class PluginArgs:
     """Stands in for s3prl's ``get_downstream_args``: s3prl's parsing (config file, ``-o``, ``-e`` restore),
     then the crosscorpus_emotion config check and, for a cached run, the cache; keeps the parsed args."""
 
-    def __init__(self, get_args: Callable, cache: Optional[CacheSource], features: Optional[FeatureCache]):
-        self.get_args, self.cache, self.features = get_args, cache, features
+    def __init__(self, get_args: Callable, cache: Optional[CacheSource], features: Optional[FeatureCache],
+                 argv: Sequence[str] = ()):
+        self.get_args, self.cache, self.features, self.argv = get_args, cache, features, list(argv)
         self.args: Optional[Namespace] = None
 
     def __call__(self):
+        check_past_exp(self.argv)
+        check_config_file(self.argv)
+        check_override_string(self.argv)
         args, config, backup_files = self.get_args()
+        evaluate_expdir(args, self.argv)
+        check_upstream_args(args, cached=self.cache is not None)
         if args.downstream == DOWNSTREAM and args.mode != "inference":
             validate_config(config)
         if self.cache is not None:
@@ -183,7 +266,7 @@ def s3prl_main_with_plugin(argv: Sequence[str], cache: Optional[CacheSource], fe
     root = logging.getLogger()
     saved = s3prl_main.get_downstream_args, s3prl_main.Runner, sys.argv, builtins.isinstance
     saved_handlers, saved_level = root.handlers[:], root.level
-    plugin_args = PluginArgs(saved[0], cache, features)
+    plugin_args = PluginArgs(saved[0], cache, features, argv)
     s3prl_main.get_downstream_args = plugin_args
     s3prl_main.Runner = CachedRunner if cache is not None else Runner
     sys.argv = [prog] + list(argv)
