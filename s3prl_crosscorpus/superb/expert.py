@@ -8,7 +8,7 @@ evaluated on test, writes SUPERB-style predict/truth files and one shared-schema
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +45,37 @@ def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in modelrc.items() if k == head or k not in HEADS}
 
 
-def validate_config(config: Mapping[str, Any]) -> DataSettings:
+#: The keys this downstream reads; any other key is refused (a misspelled one would silently use a default).
+KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
+    "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
+    "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
+                                 "train_batch_size", "eval_batch_size", "num_workers"),
+    "downstream_expert.modelrc": ("head", "projector_dim") + HEADS,
+}
+#: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
+CMVN_UPSTREAMS: Dict[str, str] = {"fbank": "fbank_no_cmvn", "mfcc": "fbank_no_cmvn"}
+
+
+def check_known_keys(expert: Mapping[str, Any]) -> None:
+    """Refuse unknown ``downstream_expert`` / ``datarc`` / ``modelrc`` keys, naming the key and the known ones."""
+    sections = {"downstream_expert": expert, "downstream_expert.datarc": expert.get("datarc") or {},
+                "downstream_expert.modelrc": expert.get("modelrc") or {}}
+    for section, values in sections.items():
+        unknown = sorted(set(values) - set(KNOWN_KEYS[section]))
+        if unknown:
+            raise ConfigError(f"unknown key {section}.{unknown[0]}; the known keys of {section} are "
+                              f"{', '.join(KNOWN_KEYS[section])}")
+
+
+def check_upstream_head(upstream: Optional[str], modelrc: Mapping[str, Any]) -> None:
+    """Refuse a per-utterance-CMVN upstream under the mean-pool linear head: its pooled input is zero."""
+    if upstream in CMVN_UPSTREAMS and modelrc.get("head", "linear") == "linear":
+        raise ConfigError(f"upstream {upstream!r} normalises every utterance to zero mean (CMVN), so the mean-pooled "
+                          f"input of the linear head is zero by construction and it cannot beat chance; use "
+                          f"-u {CMVN_UPSTREAMS[upstream]} or another head (cnn_selfatt, transformer)")
+
+
+def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -> DataSettings:
     """Check a whole runner config for this downstream before anything is trained; raise ConfigError."""
     for section in ("runner", "optimizer", "downstream_expert"):
         if section not in config:
@@ -53,6 +83,8 @@ def validate_config(config: Mapping[str, Any]) -> DataSettings:
     expert = config["downstream_expert"]
     if "datarc" not in expert or "modelrc" not in expert:
         raise ConfigError("downstream_expert needs 'datarc' and 'modelrc' sections (see downstream_configs/)")
+    check_known_keys(expert)
+    check_upstream_head(upstream, expert["modelrc"])
     eval_splits = config["runner"].get("eval_dataloaders") or []
     if "dev" not in eval_splits:
         raise ConfigError("runner.eval_dataloaders must include 'dev': dev UAR chooses dev-best.ckpt")

@@ -163,7 +163,7 @@ class PluginArgs:
     def __call__(self):
         args, config, backup_files = self.get_args()
         if args.downstream == DOWNSTREAM and args.mode != "inference":
-            validate_config(config)
+            validate_config(config, args.upstream)
         if self.cache is not None:
             use_cache(args, self.cache, self.features)
         self.args = args

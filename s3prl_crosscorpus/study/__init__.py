@@ -1,0 +1,1 @@
+"""The staged study (``recipes/run.sh``): the jobs of each stage and the launcher that runs them."""

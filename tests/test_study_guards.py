@@ -1,0 +1,39 @@
+"""Guards that keep a wrong number from being silent: misspelled config keys and the dead fbank+linear pair."""
+import pytest
+
+from s3prl_crosscorpus.commands.main import main
+from s3prl_crosscorpus.superb.runner import config_path
+
+EXPERT = "config.downstream_expert"
+
+
+def run_downstream(data_dir, tmp_path, upstream, *overrides):
+    """``run-downstream -m train`` on the smoke config; stops (rc 2) before any upstream or training on a bad config."""
+    settings = [f"{EXPERT}.datarc.data_dir='{data_dir}'", f"{EXPERT}.datarc.test_corpus='emodb'", *overrides]
+    return main(["run-downstream", "-m", "train", "-u", upstream, "-d", "crosscorpus_emotion",
+                 "-c", str(config_path("smoke")), "-p", str(tmp_path / "exp"), "--device", "cpu",
+                 "-o", ",,".join(settings)])
+
+
+@pytest.mark.parametrize("key,section", [("datarc.conditon", "downstream_expert.datarc"),
+                                         ("modelrc.projecter_dim", "downstream_expert.modelrc"),
+                                         ("result_dir", "downstream_expert")])
+def test_unknown_key_is_refused_naming_it_and_the_known_keys(data_dir, tmp_path, capsys, key, section):
+    assert run_downstream(data_dir, tmp_path, "fbank_no_cmvn", f"{EXPERT}.{key}='x'") == 2
+    err = capsys.readouterr().err
+    assert f"unknown key downstream_expert.{key}" in err and f"known keys of {section} are" in err
+    assert not (tmp_path / "exp" / "dev-best.ckpt").exists()
+
+
+@pytest.mark.parametrize("upstream", ["fbank", "mfcc"])
+def test_cmvn_upstream_under_the_linear_head_is_refused_with_the_alternative(data_dir, tmp_path, capsys, upstream):
+    assert run_downstream(data_dir, tmp_path, upstream, f"{EXPERT}.modelrc.head='linear'") == 2
+    err = capsys.readouterr().err
+    assert "zero by construction" in err and "fbank_no_cmvn" in err
+
+
+def test_known_keys_of_the_shipped_configs_pass(data_dir, tmp_path, capsys):
+    """Negative control: the same command with correct keys gets past the checks (fails later on purpose)."""
+    code = run_downstream(data_dir, tmp_path, "fbank_no_cmvn", f"{EXPERT}.datarc.condition='matched'",
+                          "config.runner.eval_step=999")  # eval_step > total_steps: the next check refuses
+    assert code == 2 and "eval_step 999 is above runner.total_steps" in capsys.readouterr().err
