@@ -22,7 +22,8 @@ source "$HERE/settings.sh"
 setting STAGE 0 "first stage to run"
 setting STOP_STAGE 5 "last stage to run"
 setting OUT study_out "output root (covered by .gitignore)"
-setting EMODB "" "EmoDB root (all three empty: synthetic corpora)"
+setting DATA_DIR "" "an already prepared DATA_DIR instead of stage 0's OUT/data (stage 0 then does nothing)"
+setting EMODB "" "EmoDB root (all three and --data-dir empty: synthetic corpora)"
 setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
 setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)"
@@ -49,9 +50,9 @@ parse_settings "$@"
 S3X=(python3 -m s3prl_crosscorpus)
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-DATA=$OUT/data RESULTS=$OUT/results LOGS=$OUT/logs
+DATA=${DATA_DIR:-$OUT/data} RESULTS=$OUT/results LOGS=$OUT/logs
 SYNTHETIC=no
-[ -z "$EMODB$RAVDESS$IEMOCAP" ] && SYNTHETIC=yes
+[ -z "$EMODB$RAVDESS$IEMOCAP$DATA_DIR" ] && SYNTHETIC=yes
 pick() { if [ "$1" != auto ]; then echo "$1"; elif [ $SYNTHETIC = yes ]; then echo "$3"; else echo "$2"; fi; }
 FEATURE_SETS=$(pick "$FEATURE_SETS" "GeMAPSv01b eGeMAPSv02 ComParE_2016" eGeMAPSv02)
 SVM_GRID=$(pick "$SVM_GRID" libsvm coarse)
@@ -86,7 +87,9 @@ ensure_upstream() {  # the synthetic default's tiny random HuBERT, written once
   fi
 }
 
-if stage 0; then
+if stage 0 && [ -n "$DATA_DIR" ]; then
+  say "0: using the prepared $DATA_DIR"
+elif stage 0; then
   if [ $SYNTHETIC = yes ]; then
     say "0: synthetic EmoDB, RAVDESS and IEMOCAP ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
     stamp=$OUT/corpora/.complete

@@ -32,6 +32,7 @@ class Cell:
     condition: str
     corpus: str
     fold_metrics: Dict[int, Mapping] = field(default_factory=dict)  # fold -> the result's "metrics"
+    warnings: Dict[int, List[str]] = field(default_factory=dict)  # fold -> the result's "warnings", when any
 
     @property
     def missing(self) -> List[int]:
@@ -97,6 +98,8 @@ def collect_cells(results: Iterable[Mapping]) -> List[Cell]:
         system, condition, corpus, fold = cell_key(result)
         cell = cells.setdefault((system, condition, corpus), Cell(system, result["family"], condition, corpus))
         cell.fold_metrics[fold] = result["metrics"]
+        if result.get("warnings"):
+            cell.warnings[fold] = list(result["warnings"])
     return sorted(cells.values(), key=table_order)
 
 

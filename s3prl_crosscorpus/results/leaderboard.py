@@ -43,6 +43,7 @@ def cell_summary(cell: Cell) -> dict:
         "system": cell.system, "family": cell.family, "condition": cell.condition, "test_corpus": cell.corpus,
         "folds": sorted(cell.fold_metrics), "missing_folds": cell.missing, "complete": cell.complete,
         "metrics": metrics, "paper_uar": paper,
+        "warnings": {str(k): v for k, v in sorted(cell.warnings.items())},  # a number that may be wrong: marked
         # The paper averaged five folds: a difference against fewer would mislead.
         "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete else None,
     }
@@ -81,6 +82,8 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
     text = f"{stats['mean']:.2f} ± {std}"
     if not cell["complete"]:
         text += f"* ({len(cell['folds'])}/{len(FOLDS)} folds)"
+    if cell.get("warnings"):
+        text += " !"
     if metric == PAPER_METRIC and cell["paper_uar"] is not None:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
         text += f" [{cell['paper_uar']:.2f}{diff}]"
@@ -112,6 +115,10 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
             missing = ", ".join(map(str, cell["missing_folds"]))
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
                          f"{cell['test_corpus']} misses fold(s) {missing}.")
+    for cell in table["cells"]:
+        for fold, messages in (cell.get("warnings") or {}).items():
+            notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} fold {fold}: {m}"
+                         for m in messages)
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     return "\n".join(lines + [""] + notes) + "\n"
 

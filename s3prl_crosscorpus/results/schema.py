@@ -81,7 +81,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 ids: Sequence[str], labels: Sequence[str], predictions: Sequence[str],
                 probabilities: Optional[Sequence[Sequence[float]]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
-                versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None) -> dict:
+                versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None,
+                warnings: Sequence[str] = ()) -> dict:
     """Build a schema-valid result from one fold's test predictions (metrics are computed here)."""
     rows = []
     for k, (utt, lab, pred) in enumerate(zip(ids, labels, predictions)):
@@ -103,6 +104,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
     }
     if config is not None:
         result["config"] = dict(config)
+    if warnings:
+        result["warnings"] = [str(w) for w in warnings]
     validate_result(result)
     return result
 

@@ -100,6 +100,24 @@ def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -
     return settings
 
 
+#: Dev UAR must exceed chance (1/4) by this much, or by two binomial standard errors of the dev set if larger.
+CHANCE_MARGIN = 0.05
+
+
+def degenerate_warnings(best_uar: float, dev_size: int, dev_classes: Sequence[str]) -> List[str]:
+    """Why a trained model's number may be meaningless: dev UAR never clearly above chance, or the chosen
+    checkpoint predicting a single class on dev."""
+    chance = 1.0 / len(LABELS)
+    margin = max(CHANCE_MARGIN, 2 * (chance * (1 - chance) / max(dev_size, 1)) ** 0.5)
+    found = []
+    if best_uar <= chance + margin:
+        found.append(f"degenerate training: best dev UAR {max(best_uar, 0.0):.3f} never rose clearly above chance "
+                     f"({chance:.2f} + {margin:.3f} for {dev_size} dev utterances)")
+    if len(set(dev_classes)) == 1:
+        found.append(f"degenerate training: the chosen checkpoint predicts only '{next(iter(dev_classes))}' on dev")
+    return found
+
+
 def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[str]) -> Dict[str, dict]:
     """``scores`` overall ("all") and, when the records mix corpora, per corpus."""
     summary = {"all": scores(truth, predict)}
@@ -225,7 +243,7 @@ class DownstreamExpert(nn.Module):
             prefix = split if group == "all" else f"{split}-{group}"
             for key in ("uar", "wa", "macro_f1"):
                 logger.add_scalar(f"crosscorpus_emotion/{prefix}-{key}", metrics[key], global_step=global_step)
-            lines.append(f"{prefix} at step {global_step}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
+            lines.append(f"{prefix} at step {self._step_name(global_step)}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
                          f"macro_f1 {metrics['macro_f1']:.4f} n {metrics['n']}")
         lines[0] += f" loss {loss:.4f}"
 
@@ -235,7 +253,8 @@ class DownstreamExpert(nn.Module):
             self.best = {"uar": summary["all"]["uar"], "step": int(global_step),
                          "per_corpus": {c: m["uar"] for c, m in summary.items() if c != "all"}
                          or {self.split.train_corpora[0]: summary["all"]["uar"]},
-                         "train_seconds": time.time() - self._started}
+                         "train_seconds": time.time() - self._started,
+                         "dev_classes": sorted(set(records["predict"]))}
             lines.append(f"new best dev uar at step {global_step}: {summary['all']['uar']:.4f}")
             save_names.append(BEST_CKPT)
         self._log(lines)
@@ -245,6 +264,12 @@ class DownstreamExpert(nn.Module):
         if split == "test" and not training:
             self._write_results(records)
         return save_names
+
+    def _step_name(self, global_step: int) -> str:
+        """The runner passes step 0 when it evaluates a checkpoint: name the checkpoint's own step instead."""
+        if self.run_args.get("mode") == "train":
+            return str(global_step)
+        return f"{self.best.get('step', global_step)} (the evaluated checkpoint)"
 
     def _log(self, lines: Sequence[str]) -> None:
         for line in lines:
@@ -275,6 +300,8 @@ class DownstreamExpert(nn.Module):
         for k, corpus in enumerate(records["corpus"]):
             rows[corpus].append(k)
         seconds = time.time() - self._eval_started.get("test", time.time())
+        warnings = degenerate_warnings(self.best["uar"], len(self.split.dev), self.best.get("dev_classes", LABELS))
+        self._log([f"WARNING: {w}; the result is marked" for w in warnings])
         written = []
         for corpus in self.split.test_corpora:
             picked = rows[corpus]
@@ -287,7 +314,8 @@ class DownstreamExpert(nn.Module):
                 probabilities=[records["probabilities"][k] for k in picked],
                 timings={"train_seconds_to_best": float(self.best.get("train_seconds", 0.0)),
                          "test_seconds": seconds},
-                versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config())
+                versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config(),
+                warnings=warnings)
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
             path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
             written.append(write_result(path, result))
