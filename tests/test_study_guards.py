@@ -37,3 +37,34 @@ def test_known_keys_of_the_shipped_configs_pass(data_dir, tmp_path, capsys):
     code = run_downstream(data_dir, tmp_path, "fbank_no_cmvn", f"{EXPERT}.datarc.condition='matched'",
                           "config.runner.eval_step=999")  # eval_step > total_steps: the next check refuses
     assert code == 2 and "eval_step 999 is above runner.total_steps" in capsys.readouterr().err
+
+
+def test_degenerate_training_is_recognised():
+    from s3prl_crosscorpus.core.labels import LABELS
+    from s3prl_crosscorpus.superb.expert import degenerate_warnings
+
+    assert degenerate_warnings(0.80, 40, LABELS) == []  # negative control: clearly above chance, all classes
+    near_chance = degenerate_warnings(0.31, 40, ["neu", "ang"])  # 0.25 + 2 standard errors of 40 = 0.387
+    assert len(near_chance) == 1 and "never rose clearly above chance" in near_chance[0]
+    single = degenerate_warnings(0.25, 400, ["neu"])
+    assert len(single) == 2 and "predicts only 'neu' on dev" in single[1]
+
+
+def test_flagged_result_is_marked_in_the_leaderboard(tmp_path, utterances):
+    import json
+
+    from resultgen import write_results
+    from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
+    from s3prl_crosscorpus.results.schema import validate_result
+
+    paths = write_results(tmp_path, utterances, systems=["HuBERT-Linear"], conditions=["matched"], corpora=["iemocap"])
+    flagged = json.loads(paths[2].read_text())
+    flagged["warnings"] = ["degenerate training: the chosen checkpoint predicts only 'neu' on dev"]
+    validate_result(flagged)  # the optional field is part of the schema; files without it stay valid
+    paths[2].write_text(json.dumps(flagged))
+    table = summary(*load_cells(tmp_path))
+    cell = table["cells"][0]
+    assert cell["warnings"] == {"3": flagged["warnings"]}
+    text = render_markdown(table)
+    assert " !" in text.splitlines()[4]
+    assert "! HuBERT-Linear matched iemocap fold 3: degenerate training: the chosen checkpoint predicts only" in text
