@@ -1,4 +1,7 @@
-"""Guards that keep a wrong number from being silent: misspelled config keys and the dead fbank+linear pair."""
+"""Guards that keep a wrong number from being silent: misspelled config keys, the dead fbank+linear pair,
+degenerate training, and a training pool other than the paper's."""
+import json
+
 import pytest
 
 from s3prl_crosscorpus.commands.main import main
@@ -51,8 +54,6 @@ def test_degenerate_training_is_recognised():
 
 
 def test_flagged_result_is_marked_in_the_leaderboard(tmp_path, utterances):
-    import json
-
     from resultgen import write_results
     from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
     from s3prl_crosscorpus.results.schema import validate_result
@@ -68,3 +69,34 @@ def test_flagged_result_is_marked_in_the_leaderboard(tmp_path, utterances):
     text = render_markdown(table)
     assert " !" in text.splitlines()[4]
     assert "! HuBERT-Linear matched iemocap fold 3: degenerate training: the chosen checkpoint predicts only" in text
+
+
+def test_a_two_corpus_pool_is_not_compared_with_the_paper(tmp_path, utterances):
+    """Extended on EmoDB+IEMOCAP is a different experiment from the paper's three-corpus extended."""
+    from resultgen import write_results
+    from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
+
+    write_results(tmp_path / "three", utterances, systems=["ComParE-SVM"], conditions=["extended"], corpora=["iemocap"])
+    for path in write_results(tmp_path / "two", utterances, systems=["ComParE-SVM"], conditions=["extended"],
+                              corpora=["iemocap"]):  # as if the manifest held EmoDB and IEMOCAP only
+        result = json.loads(path.read_text())
+        path.write_text(json.dumps(dict(result, train_corpora=["emodb", "iemocap"])))
+    paper = summary(*load_cells(tmp_path / "three"))["cells"][0]
+    assert paper["paper_pool"] and paper["diff_uar"] is not None  # negative control: the paper's pool
+    table = summary(*load_cells(tmp_path / "two"))
+    cell = table["cells"][0]
+    assert cell["train_corpora"] == ["emodb", "iemocap"] and not cell["paper_pool"] and cell["diff_uar"] is None
+    assert "[63.54; trained on emodb+iemocap, not compared]" in render_markdown(table)
+
+
+def test_folds_of_one_cell_on_different_pools_are_refused(tmp_path, utterances):
+    from resultgen import write_results
+    from s3prl_crosscorpus.results.cells import LeaderboardError, load_cells
+
+    write_results(tmp_path, utterances, systems=["ComParE-SVM"], conditions=["extended"], corpora=["iemocap"],
+                  folds=[1, 2, 3])
+    for path in write_results(tmp_path, utterances, systems=["ComParE-SVM"], conditions=["extended"],
+                              corpora=["iemocap"], folds=[4, 5]):
+        path.write_text(json.dumps(dict(json.loads(path.read_text()), train_corpora=["emodb", "iemocap"])))
+    with pytest.raises(LeaderboardError, match="folds trained on different corpus pools"):
+        load_cells(tmp_path)

@@ -33,6 +33,13 @@ class Cell:
     corpus: str
     fold_metrics: Dict[int, Mapping] = field(default_factory=dict)  # fold -> the result's "metrics"
     warnings: Dict[int, List[str]] = field(default_factory=dict)  # fold -> the result's "warnings", when any
+    pools: Dict[int, Tuple[str, ...]] = field(default_factory=dict)  # fold -> the result's "train_corpora"
+
+    @property
+    def pool(self) -> Optional[Tuple[str, ...]]:
+        """The training corpora shared by every fold (None when folds differ: see :func:`pool_problems`)."""
+        found = set(self.pools.values())
+        return next(iter(found)) if len(found) == 1 else None
 
     @property
     def missing(self) -> List[int]:
@@ -98,14 +105,28 @@ def collect_cells(results: Iterable[Mapping]) -> List[Cell]:
         system, condition, corpus, fold = cell_key(result)
         cell = cells.setdefault((system, condition, corpus), Cell(system, result["family"], condition, corpus))
         cell.fold_metrics[fold] = result["metrics"]
+        if "train_corpora" in result:
+            cell.pools[fold] = tuple(result["train_corpora"])
         if result.get("warnings"):
             cell.warnings[fold] = list(result["warnings"])
     return sorted(cells.values(), key=table_order)
 
 
+def pool_problems(items: Sequence[Named]) -> List[str]:
+    """Folds of one (system, condition, test corpus) trained on different corpus pools cannot be averaged."""
+    pools: Dict[Tuple, Dict[Tuple[str, ...], List[str]]] = defaultdict(lambda: defaultdict(list))
+    for name, result in items:
+        if "train_corpora" in result:
+            pools[cell_key(result)[:3]][tuple(result["train_corpora"])].append(name)
+    return [f"{system} {condition} {corpus}: folds trained on different corpus pools ("
+            + "; ".join(f"{'+'.join(pool)} in {', '.join(names[:2])}" for pool, names in sorted(found.items()))
+            + "); keep one pool per cell"
+            for (system, condition, corpus), found in pools.items() if len(found) > 1]
+
+
 def check_table(items: Sequence[Named]) -> None:
     """Raise :class:`LeaderboardError` listing every reason ``items`` cannot share a table."""
-    problems = fold_hash_problems(items) + duplicate_problems(items)
+    problems = fold_hash_problems(items) + duplicate_problems(items) + pool_problems(items)
     if problems:
         raise LeaderboardError("\n".join(problems))
 

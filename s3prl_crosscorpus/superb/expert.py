@@ -6,7 +6,7 @@ checkpoint on dev UAR, logs UAR/WA/macro-F1 per split and per corpus, and, when 
 evaluated on test, writes SUPERB-style predict/truth files and one shared-schema result per test corpus.
 """
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -25,7 +25,7 @@ from ..core.metrics import scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name
 from ..results.schema import make_result, package_versions, result_path, write_result
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
-                      collate, load_experiment)
+                      collate, load_experiment, pool_of)
 from .heads import build_model
 
 BEST_CKPT = "dev-best.ckpt"
@@ -149,6 +149,8 @@ class DownstreamExpert(nn.Module):
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
+        present = Counter(u.corpus for u in by_id.values()) if self.split is not None else {}
+        self.pool = pool_of(self.settings, present)
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
         self.loss_weights: Optional[Tensor] = (class_weights(self.datasets["train"].labels)
                                                if self.settings.balance == "loss" and self.datasets else None)
@@ -338,7 +340,7 @@ class DownstreamExpert(nn.Module):
 
     def _run_config(self) -> dict:
         ckpt = self.run_args.get("upstream_ckpt")
-        config = {"data_dir": self.settings.data_dir, "corpora": list(self.settings.corpora),
+        config = {"data_dir": self.settings.data_dir, "corpora": list(self.pool),
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
         if ckpt and Path(str(ckpt)).is_file():
