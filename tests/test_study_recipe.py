@@ -9,7 +9,8 @@ import pytest
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-REDUCED = ["--synth-per-class", "1", "--steps", "8", "--heads", "linear", "--nj", "2"]
+#: 1 utterance per speaker and class, eGeMAPS + coarse grid, the linear head for 8 steps, DNN extended only (5 runs).
+REDUCED = ["--synth-per-class", "1", "--steps", "8", "--heads", "linear", "--matched-corpora", "", "--nj", "2"]
 
 
 def run_study(out: Path) -> subprocess.CompletedProcess:
@@ -37,13 +38,13 @@ def test_every_stage_runs_and_the_bundle_validates(study):
     table = json.loads((out / "leaderboard.json").read_text())
     assert set(table["rows"]) == {"eGeMAPS-SVM", "TinyRandomHuBERT-Linear"}
     dnn = {(c["condition"], c["test_corpus"]) for c in table["cells"] if c["system"] == "TinyRandomHuBERT-Linear"}
-    assert dnn == {("matched", "iemocap"), ("extended", "emodb"), ("extended", "ravdess"), ("extended", "iemocap")}
+    assert dnn == {("extended", "emodb"), ("extended", "ravdess"), ("extended", "iemocap")}
     assert all(c["complete"] for c in table["cells"])
     assert "eGeMAPS-SVM" in (out / "leaderboard.md").read_text() and (out / "plots").is_dir()
     check = validate_bundle(out / "bundle.zip", data_dir=out / "data")
     assert check.ok, check.problems
     assert "=== stage 5" in first.stderr and (out / "folds.txt").read_text().strip()
-    assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 10  # one run per condition x test x fold
+    assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 5  # one extended run per fold
 
 
 def test_second_run_recomputes_nothing(study):
