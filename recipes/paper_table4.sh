@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Table 4 of the paper: frozen HuBERT base + {Linear, CNNSelfAtt, Transformer} heads,
-# matched (train and test on IEMOCAP) and extended (train on the pooled fold-k training data of
-# EmoDB + RAVDESS + IEMOCAP, test on each corpus), 5 folds each, then the paper-style table.
-#   DATA_DIR=... recipes/paper_table4.sh          (GPU strongly advised: 30 runs x 30000 steps)
-# Any run_fold.sh setting can be given (e.g. UPSTREAM=hubert_local CKPT=/path/hubert_base_ls960.pt
-# for an offline copy of the weights, RESULTS=..., DEVICE=...). Resumable: finished folds are skipped.
+# Table 4 of the paper: frozen HuBERT base + {Linear, CNNSelfAtt, Transformer} heads, matched (train and
+# test on IEMOCAP) and extended (train on the pooled fold-k training data, test on each corpus), 5 folds
+# each, then the leaderboard: stages 2-4 of recipes/run.sh on a prepared DATA_DIR. The upstream runs
+# once into a feature cache (--cache no: live). GPU strongly advised: 30 runs x 30000 steps.
+#   recipes/paper_table4.sh --data-dir data --device cuda --nj 2
+# Resumable: finished runs are skipped.
 set -euo pipefail
-source "$(dirname "$0")/settings.sh" "$@"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-: "${DATA_DIR:?set DATA_DIR to the folder made by s3prl-crosscorpus prepare}"
-export UPSTREAM=${UPSTREAM:-hubert}
-export RESULTS=${RESULTS:-results}
-
-for HEAD in linear cnn_selfatt transformer; do
-  HEAD=$HEAD CONDITION=matched TEST_CORPUS=iemocap "$HERE/run_all_folds.sh"
-  HEAD=$HEAD CONDITION=extended TEST_CORPUS= "$HERE/run_all_folds.sh"
-done
-s3prl-crosscorpus leaderboard "$RESULTS"
+source "$HERE/settings.sh"
+setting DATA_DIR "" "folder made by \`s3prl-crosscorpus prepare\` (required)"
+setting OUT study_out "output root (results/, cache/, exp/, leaderboard.md)"
+setting UPSTREAM hubert "s3prl upstream (hubert_local --ckpt FILE for an offline copy of the weights)"
+setting CKPT "" "upstream checkpoint (-k)"
+setting HEADS "linear cnn_selfatt transformer" "heads"
+setting FOLDS "1 2 3 4 5" "folds"
+setting SEEDS 1337 "seeds"
+setting STEPS auto "training steps (auto: the config's, 30000)"
+setting CACHE yes "yes: extract once and train from the cache; no: upstream live"
+setting DEVICE auto "cuda | cpu (auto: cuda when present)"
+setting CMD local "launcher: local | slurm"
+setting NJ 1 "parallel jobs"
+setting SBATCH_ARGS "" "more sbatch options with --cmd slurm"
+parse_settings "$@"
+: "${DATA_DIR:?set --data-dir to the folder made by s3prl-crosscorpus prepare}"
+exec "$HERE/run.sh" --data-dir "$DATA_DIR" --out "$OUT" --stage 2 --stop-stage 4 --upstream "$UPSTREAM" \
+  --ckpt "$CKPT" --heads "$HEADS" --folds "$FOLDS" --seeds "$SEEDS" --steps "$STEPS" --cache "$CACHE" \
+  --device "$DEVICE" --cmd "$CMD" --nj "$NJ" --sbatch-args "$SBATCH_ARGS" --conditions "matched extended" \
+  --matched-corpora iemocap

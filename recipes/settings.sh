@@ -1,8 +1,68 @@
-# Sourced by the DNN recipes: export each KEY=value argument as a setting.
-#   source "$(dirname "$0")/settings.sh" "$@"
-for assignment in "$@"; do
-  case "$assignment" in
-    *=*) export "${assignment?}" ;;
-    *) echo "$(basename "$0"): arguments are KEY=value settings, got '$assignment'" >&2; exit 2 ;;
-  esac
-done
+# The one settings parser of the recipes (ESPnet's parse_options.sh convention: `--name value`).
+# A recipe declares each setting with its default and help, then parses its arguments:
+#   source "$(dirname "$0")/settings.sh"
+#   setting DATA_DIR "" "folder made by \`s3prl-crosscorpus prepare\` (required)"
+#   setting FOLDS "1 2 3 4 5" "folds to run"
+#   parse_settings "$@"
+# `--data-dir DIR` or `--data-dir=DIR` sets DATA_DIR; settings not given take their default (the
+# environment is not read). `--help` prints the recipe's header comment and every setting with its
+# default; an unknown setting or a bare word is an error naming it (exit 2).
+_SETTING_NAMES=()
+_SETTING_DEFAULTS=()
+_SETTING_HELPS=()
+
+setting() {  # NAME DEFAULT HELP
+  _SETTING_NAMES+=("$1"); _SETTING_DEFAULTS+=("$2"); _SETTING_HELPS+=("$3")
+}
+
+setting_option() {  # DATA_DIR -> --data-dir
+  local lower
+  lower=$(printf '%s' "$1" | tr '[:upper:]_' '[:lower:]-')
+  printf -- '--%s' "$lower"
+}
+
+settings_help() {
+  # The header: comment lines after the shebang, up to the first line that is not a comment.
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+  echo
+  echo "settings (--name value or --name=value; default in brackets):"
+  local k
+  for k in "${!_SETTING_NAMES[@]}"; do
+    printf '  %-20s %s [%s]\n' "$(setting_option "${_SETTING_NAMES[$k]}")" "${_SETTING_HELPS[$k]}" \
+      "${_SETTING_DEFAULTS[$k]}"
+  done
+}
+
+_setting_index() {  # OPTION -> index of the setting, or nothing
+  local k
+  for k in "${!_SETTING_NAMES[@]}"; do
+    if [ "$(setting_option "${_SETTING_NAMES[$k]}")" = "$1" ]; then echo "$k"; return 0; fi
+  done
+  return 0
+}
+
+parse_settings() {
+  local k opt value index
+  local given=()
+  for k in "${!_SETTING_NAMES[@]}"; do printf -v "${_SETTING_NAMES[$k]}" '%s' "${_SETTING_DEFAULTS[$k]}"; done
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -h|--help) settings_help; exit 0 ;;
+      --*=*) opt=${1%%=*}; value=${1#*=}; shift ;;
+      --*)
+        opt=$1
+        if [ $# -lt 2 ]; then echo "$(basename "$0"): setting $opt needs a value (see --help)" >&2; exit 2; fi
+        value=$2; shift 2 ;;
+      *) echo "$(basename "$0"): settings are given as --name value; got '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    index=$(_setting_index "$opt")
+    if [ -z "$index" ]; then
+      local known=""
+      for k in "${!_SETTING_NAMES[@]}"; do known+=" $(setting_option "${_SETTING_NAMES[$k]}")"; done
+      echo "$(basename "$0"): unknown setting $opt; known settings:$known" >&2
+      exit 2
+    fi
+    printf -v "${_SETTING_NAMES[$index]}" '%s' "$value"
+  done
+  for k in "${!_SETTING_NAMES[@]}"; do export "${_SETTING_NAMES[$k]}"; done
+}

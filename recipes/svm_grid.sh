@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# The full SVM grid of the paper: 3 feature sets x 2 conditions (matched, extended) x 3 test corpora
-# x 5 folds, then the leaderboard of RESULTS_DIR. Resumable: finished folds are skipped.
-# Extended trains one model per fold and writes the results of all three test corpora.
-# usage: recipes/svm_grid.sh DATA_DIR RESULTS_DIR [baseline-svm run options, e.g. --n-jobs 8]
+# The SVM grid of the paper (Table 3): feature sets x conditions x test corpora x folds, then the
+# leaderboard: stage 1 of recipes/run.sh on a prepared DATA_DIR, plus the table. Resumable: finished
+# folds are skipped. Extended trains one model per fold and writes the results of every test corpus.
+#   recipes/svm_grid.sh --data-dir data --nj 3
 set -euo pipefail
-if [ $# -lt 2 ]; then
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-fi
-DATA_DIR=$1 RESULTS_DIR=$2
-shift 2
-PY=${PYTHON:-python3}
-for FEATURE_SET in GeMAPSv01b eGeMAPSv02 ComParE_2016; do
-    for CONDITION in matched extended; do
-        echo "== $FEATURE_SET $CONDITION"
-        "$PY" -m s3prl_crosscorpus svm run --data "$DATA_DIR" --out "$RESULTS_DIR" --feature-set "$FEATURE_SET" \
-            --condition "$CONDITION" --test-corpus all --fold all "$@"
-    done
-done
-"$PY" -m s3prl_crosscorpus leaderboard "$RESULTS_DIR"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/settings.sh"
+setting DATA_DIR "" "folder made by \`s3prl-crosscorpus prepare\` (required)"
+setting OUT study_out "output root (results/, logs/)"
+setting FEATURE_SETS "GeMAPSv01b eGeMAPSv02 ComParE_2016" "openSMILE feature sets"
+setting CONDITIONS "matched extended" "conditions (matched extended loco)"
+setting FOLDS "1 2 3 4 5" "folds"
+setting SVM_GRID libsvm "C/gamma grid: libsvm or coarse"
+setting CMD local "launcher: local | slurm"
+setting NJ 1 "parallel jobs"
+setting SBATCH_ARGS "" "more sbatch options with --cmd slurm"
+parse_settings "$@"
+: "${DATA_DIR:?set --data-dir to the folder made by s3prl-crosscorpus prepare}"
+"$HERE/run.sh" --data-dir "$DATA_DIR" --out "$OUT" --stage 1 --stop-stage 1 --feature-sets "$FEATURE_SETS" \
+  --conditions "$CONDITIONS" --folds "$FOLDS" --svm-grid "$SVM_GRID" --cmd "$CMD" --nj "$NJ" \
+  --sbatch-args "$SBATCH_ARGS"
+python3 -m s3prl_crosscorpus leaderboard "$OUT/results"

@@ -148,6 +148,6 @@ def test_incomplete_cache_or_other_upstream_is_refused(tmp_path, data_dir, utter
     argv = runner_argv(tmp_path / "exp", data_dir, tiny_ckpt)
     assert train_cached(["--cache", str(tmp_path / "partial_cache"), *argv]) == 2
     assert "utterances are not in the cache" in capsys.readouterr().err
-    other = [("fbank" if a == "hubert_local" else a) for a in argv]
+    other = [("fbank_no_cmvn" if a == "hubert_local" else a) for a in argv]
     assert train_cached(["--cache", str(cache_dir), *other]) == 2
-    assert "the run uses upstream 'fbank'" in capsys.readouterr().err
+    assert "the run uses upstream 'fbank_no_cmvn'" in capsys.readouterr().err

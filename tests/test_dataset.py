@@ -103,11 +103,22 @@ def test_bad_configuration_is_refused_with_a_clear_message(data_dir, tmp_path, c
         "matched without test corpus": {"test_corpus": None},
         "manifest missing": {"data_dir": str(tmp_path / "nowhere")},
         "fold file changed": {"data_dir": str(fold_file_mismatch(data_dir, tmp_path))},
-        "corpus absent from the manifest": {"data_dir": str(only_emodb(data_dir, tmp_path))},
+        "corpus absent from the manifest": {"data_dir": str(only_emodb(data_dir, tmp_path)),
+                                            "corpora": ["emodb", "ravdess", "iemocap"]},  # an explicit pool
         "no data_dir": {"data_dir": None},
     }[case])
     with pytest.raises(ConfigError, match=message):
         load_experiment(DataSettings.from_config(datarc))
+
+
+def test_default_pool_is_the_manifests_corpora(data_dir, tmp_path):
+    """Without datarc.corpora the DNN trains on the corpora the manifest holds, as the SVM does."""
+    emodb_only = only_emodb(data_dir, tmp_path)
+    split, _ = load_experiment(DataSettings.from_config({"data_dir": str(emodb_only), "condition": "matched",
+                                                         "test_corpus": "emodb"}))
+    assert split.train_corpora == ("emodb",) and split.train
+    with pytest.raises(ConfigError, match="no utterances of iemocap"):  # a test corpus the manifest lacks
+        load_experiment(DataSettings.from_config({"data_dir": str(emodb_only), "test_corpus": "iemocap"}))
 
 
 def test_empty_training_set_is_refused(data_dir, tmp_path):

@@ -3,6 +3,8 @@
 Head names, system (leaderboard row) names, the s3prl downstream name, and the builder of
 s3prl's ``-o`` override string. Plain strings only: importing this module loads no torch or s3prl.
 """
+import re
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 #: The downstream name registered with s3prl's runner (``-d crosscorpus_emotion``).
@@ -24,13 +26,46 @@ UPSTREAM_DISPLAY: Dict[str, str] = {
     "fbank": "FBANK", "mfcc": "MFCC", "spectrogram": "Spectrogram",
 }
 
+#: Hugging Face hub ids -> the upstream's name in system names (that of the same model in s3prl's hub).
+HF_DISPLAY: Dict[str, str] = {
+    "facebook/hubert-base-ls960": "HuBERT", "facebook/hubert-large-ll60k": "HuBERT-Large",
+    "microsoft/wavlm-base": "WavLM-Base", "microsoft/wavlm-base-plus": "WavLM-Base+",
+    "microsoft/wavlm-large": "WavLM-Large", "facebook/wav2vec2-base": "wav2vec2",
+    "facebook/wav2vec2-large-robust": "wav2vec2-Large-Robust", "facebook/data2vec-audio-base": "data2vec",
+    "facebook/data2vec-audio-large": "data2vec-Large",
+}
+#: Model family of each Hugging Face upstream, the prefix of a folder name that does not say it.
+HF_FAMILY: Dict[str, str] = {"hf_hubert_custom": "HuBERT", "hf_wav2vec2_custom": "wav2vec2",
+                             "hf_wavlm_custom": "WavLM", "hf_data2vec_audio_custom": "data2vec"}
+
+
+def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
+    """The upstream part of a system name: s3prl's name (``core.names`` turns it into e.g. ``HuBERT``), or
+    for a Hugging Face upstream the model its ``-k`` holds: a known hub id (or a folder named like one)
+    by its model (``WavLM-Large``), any other folder or repository by its name, prefixed with the model
+    family unless the name says it (``WavLM-my_finetune``)."""
+    if name not in HF_FAMILY or not ckpt:
+        return name
+    text = str(ckpt).rstrip("/")
+    base = Path(text).name
+    by_repo = {hub_id.split("/")[-1]: label for hub_id, label in HF_DISPLAY.items()}
+    known = HF_DISPLAY.get(text.lower()) or by_repo.get(base.lower())
+    if known:
+        return known
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "_", base).strip("._") or "model"
+    family = HF_FAMILY[name]
+    return label if family.lower() in re.sub(r"[-_]", "", label.lower()) else f"{family}-{label}"
+
+
 #: Prefix of every crosscorpus_emotion setting in s3prl's ``-o`` string.
 EXPERT_KEY = "config.downstream_expert"
 
 
-def dnn_system_name(upstream: str, head: str, override: Optional[str] = None) -> str:
-    """Table row of a DNN run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins."""
-    return override or f"{UPSTREAM_DISPLAY.get(upstream, upstream)}-{HEAD_DISPLAY.get(head, head)}"
+def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, ckpt: Optional[str] = None) -> str:
+    """Table row of a DNN run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins; ``ckpt``
+    (the upstream's ``-k``) names Hugging Face upstreams by the model they load."""
+    label = upstream_label(upstream, ckpt)
+    return override or f"{UPSTREAM_DISPLAY.get(label, label)}-{HEAD_DISPLAY.get(head, head)}"
 
 
 def override_value(value: Any) -> str:

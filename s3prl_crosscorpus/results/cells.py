@@ -45,11 +45,23 @@ class Cell:
     corpus: str
     runs: Dict[Optional[int], Dict[int, Mapping]] = field(default_factory=dict)  # seed -> fold -> result
     sources: Dict[Tuple[Optional[int], int], str] = field(default_factory=dict)  # (seed, fold) -> file or member
+    warnings: Dict[int, List[str]] = field(default_factory=dict)  # fold -> the results' "warnings", when any
+    pools: Dict[int, Tuple[str, ...]] = field(default_factory=dict)  # fold -> the result's "train_corpora"
 
     def add(self, result: Mapping, source: str = "") -> None:
         seed, fold = seed_of(result), int(result["fold"])
         self.runs.setdefault(seed, {})[fold] = result
         self.sources[(seed, fold)] = source
+        if "train_corpora" in result:
+            self.pools[fold] = tuple(result["train_corpora"])
+        if result.get("warnings"):
+            self.warnings.setdefault(fold, []).extend(str(w) for w in result["warnings"])
+
+    @property
+    def pool(self) -> Optional[Tuple[str, ...]]:
+        """The training corpora shared by every fold (None when folds differ: see :func:`pool_problems`)."""
+        found = set(self.pools.values())
+        return next(iter(found)) if len(found) == 1 else None
 
     @property
     def seeds(self) -> List[Optional[int]]:
@@ -148,9 +160,21 @@ def collect_cells(results: Iterable[Mapping], sources: Optional[Iterable[str]] =
     return sorted(cells.values(), key=table_order)
 
 
+def pool_problems(items: Sequence[Named]) -> List[str]:
+    """Folds of one (system, condition, test corpus) trained on different corpus pools cannot be averaged."""
+    pools: Dict[Tuple, Dict[Tuple[str, ...], List[str]]] = defaultdict(lambda: defaultdict(list))
+    for name, result in items:
+        if "train_corpora" in result:
+            pools[cell_key(result)[:3]][tuple(result["train_corpora"])].append(name)
+    return [f"{system} {condition} {corpus}: folds trained on different corpus pools ("
+            + "; ".join(f"{'+'.join(pool)} in {', '.join(names[:2])}" for pool, names in sorted(found.items()))
+            + "); keep one pool per cell"
+            for (system, condition, corpus), found in pools.items() if len(found) > 1]
+
+
 def check_table(items: Sequence[Named]) -> None:
     """Raise :class:`LeaderboardError` listing every reason ``items`` cannot share a table."""
-    problems = fold_hash_problems(items) + duplicate_problems(items)
+    problems = fold_hash_problems(items) + duplicate_problems(items) + pool_problems(items)
     if problems:
         raise LeaderboardError("\n".join(problems))
 

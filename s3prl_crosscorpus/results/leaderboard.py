@@ -34,6 +34,11 @@ def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
 
 
+def paper_pool(condition: str, corpus: str) -> Optional[List[str]]:
+    """The corpora the paper trained on: the test corpus (matched) or all three (extended)."""
+    return {"matched": [corpus], "extended": list(CORPORA)}.get(condition)
+
+
 def cell_summary(cell: Cell) -> dict:
     """One cell as JSON: per-fold values, mean and spread of every metric in %, the paper's UAR and the difference."""
     metrics = {}
@@ -46,12 +51,16 @@ def cell_summary(cell: Cell) -> dict:
             metrics[metric].update(per_seed={str(k): v for k, v in per_seed.items()},
                                    seed_std=mean_std(list(per_seed.values()))[1])
     paper = paper_uar(cell.system, cell.condition, cell.corpus)
+    pool = list(cell.pool or ())
+    # The paper's number is compared only with a model trained on the paper's pool for that condition.
+    same_pool = not cell.pools or sorted(pool) == sorted(paper_pool(cell.condition, cell.corpus) or ["-"])
     entry = {
         "system": cell.system, "family": cell.family, "condition": cell.condition, "test_corpus": cell.corpus,
         "folds": sorted(cell.fold_metrics), "missing_folds": cell.missing, "complete": cell.complete,
-        "seeds": cell.seeds, "metrics": metrics, "paper_uar": paper,
+        "seeds": cell.seeds, "metrics": metrics, "paper_uar": paper, "train_corpora": pool, "paper_pool": same_pool,
+        "warnings": {str(k): v for k, v in sorted(cell.warnings.items())},  # a number that may be wrong: marked
         # The paper averaged five folds: a difference against fewer would mislead.
-        "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete else None,
+        "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete and same_pool else None,
     }
     if len(cell.seeds) > 1:
         entry["seed_missing_folds"] = {str(seed): cell.seed_missing(seed) for seed in cell.seeds}
@@ -97,8 +106,12 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
         text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)} folds)"
     if len(cell.get("seeds", [])) > 1:
         text += f" ({len(cell['seeds'])} seeds)"
+    if cell.get("warnings"):
+        text += " !"
     if metric == PAPER_METRIC and cell["paper_uar"] is not None:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
+        if not cell.get("paper_pool", True):
+            diff = f"; trained on {'+'.join(cell.get('train_corpora') or ['mixed pools'])}, not compared"
         text += f" [{cell['paper_uar']:.2f}{diff}]"
     return text
 
@@ -120,7 +133,8 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
     notes = [f"Each cell: mean ± spread over the {len(table['folds'])} speaker-independent folds, in %; "
              f"spread = {table['spread']}."]
     if metric == PAPER_METRIC and any(c["paper_uar"] is not None for c in table["cells"]):
-        notes.append("[a, b]: the paper's published UAR and our mean minus it (only for cells with every fold).")
+        notes.append("[a, b]: the paper's published UAR and our mean minus it (only for cells with every fold, "
+                     "trained on the paper's corpus pool; another pool is named instead of a difference).")
     if any(text == "–" for row in body for text in row):
         notes.append("–: no result.")
     if any(len(cell.get("seeds", [])) > 1 for cell in table["cells"]):
@@ -130,6 +144,10 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
                          f"{cell['test_corpus']} {missing_text(cell)}.")
+    for cell in table["cells"]:
+        for fold, messages in (cell.get("warnings") or {}).items():
+            notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} fold {fold}: {m}"
+                         for m in messages)
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     text = "\n".join(lines + [""] + notes) + "\n"
     if metric == PAPER_METRIC and "statistics" in table:

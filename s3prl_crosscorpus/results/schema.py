@@ -96,7 +96,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 probabilities: Optional[Sequence[Sequence[float]]] = None,
                 speakers: Optional[Sequence[str]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
-                versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None) -> dict:
+                versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None,
+                warnings: Sequence[str] = ()) -> dict:
     """Build a schema-valid result from one fold's test predictions (metrics are computed here).
 
     ``speakers`` (one per id) go into the predictions; without them, the speakers the ids name by their corpus'
@@ -128,6 +129,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
     }
     if config is not None:
         result["config"] = dict(config)
+    if warnings:
+        result["warnings"] = [str(w) for w in warnings]
     validate_result(result)
     return result
 

@@ -18,7 +18,7 @@ from ..core.labels import LABELS
 from ..core.manifest import load_manifest
 from ..core.metrics import scores
 from ..core.corpora import Utterance
-from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning
+from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning, pool_problems
 from ..results.leaderboard import METRICS, summary
 from ..results.schema import ResultError, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
@@ -561,10 +561,15 @@ def rule_one_fold_file(b: Bundle) -> List[str]:
     return fold_hash_problems(items)
 
 
+def rule_one_pool_per_cell(b: Bundle) -> List[str]:
+    """Every fold of a (system, condition, test corpus) trained on the same corpus pool."""
+    return pool_problems([(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())])
+
+
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
     rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
     rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
-    rule_one_fold_file, rule_speakers_file, rule_statistics_match,
+    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell,
 )
 
 

@@ -36,7 +36,7 @@ class DataSettings:
     condition: str = "matched"
     test_corpus: Optional[str] = None
     fold: int = 1
-    corpora: Tuple[str, ...] = CORPORA
+    corpora: Tuple[str, ...] = ()  # the training pool; empty: every corpus in the manifest
     seed: int = DEFAULT_SEED
     balance: str = "none"
     extra: Dict[str, Any] = field(default_factory=dict, compare=False)
@@ -47,7 +47,7 @@ class DataSettings:
         if not datarc.get("data_dir"):
             raise ConfigError("downstream_expert.datarc.data_dir is not set; give the DATA_DIR made by "
                               "`s3prl-crosscorpus prepare` (e.g. -o config.downstream_expert.datarc.data_dir=DIR)")
-        corpora = datarc.get("corpora") or CORPORA
+        corpora = datarc.get("corpora") or ()
         if isinstance(corpora, str):
             corpora = [c.strip() for c in corpora.split(",") if c.strip()]
         test_corpus = datarc.get("test_corpus") or None
@@ -65,6 +65,11 @@ class DataSettings:
                    extra={k: v for k, v in datarc.items() if k not in known})
 
 
+def pool_of(settings: DataSettings, present: Mapping[str, int]) -> Tuple[str, ...]:
+    """The training pool: ``datarc.corpora`` when given, else every corpus in the manifest (as the SVM)."""
+    return tuple(settings.corpora) or tuple(c for c in CORPORA if present.get(c))
+
+
 def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]]:
     """Check the request, load the manifest (refusing another fold file) and make the split.
 
@@ -72,16 +77,20 @@ def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]
     manifest, fold-file mismatch, a pool corpus absent from the manifest, or an empty set.
     """
     try:
-        check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora)
+        check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora or CORPORA)
         utts = load_manifest(Path(settings.data_dir))
         present = Counter(u.corpus for u in utts)
-        missing = [c for c in settings.corpora if not present[c]]
+        pool = pool_of(settings, present)
+        missing = [c for c in pool if not present[c]]
+        if settings.test_corpus and not present[settings.test_corpus]:
+            missing.append(settings.test_corpus)
         if missing:
             raise ConfigError(f"{settings.data_dir}: the manifest has no utterances of {', '.join(missing)} "
                               f"(corpus pool {list(settings.corpora)}; manifest holds {dict(present)}); "
                               "prepare those corpora or remove them from datarc.corpora")
+        check_request(settings.condition, settings.fold, settings.test_corpus, pool)
         split = make_split(utts, settings.condition, settings.fold, settings.test_corpus,
-                           corpora=settings.corpora, seed=settings.seed)
+                           corpora=pool, seed=settings.seed)
     except (FoldError, ManifestError) as err:
         raise ConfigError(str(err)) from err
     return split, {u.id: u for u in utts}

@@ -6,10 +6,10 @@ checkpoint on dev UAR, logs UAR/WA/macro-F1 per split and per corpus, and, when 
 evaluated on test, writes SUPERB-style predict/truth files and one shared-schema result per test corpus.
 """
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,7 @@ from ..core.metrics import scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name
 from ..results.schema import make_result, package_versions, result_path, write_result
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
-                      collate, load_experiment)
+                      collate, load_experiment, pool_of)
 from .heads import build_model
 from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
@@ -51,7 +51,37 @@ def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in modelrc.items() if k == head or k not in HEADS}
 
 
-def validate_config(config: Mapping[str, Any]) -> DataSettings:
+#: The keys this downstream reads; any other key is refused (a misspelled one would silently use a default).
+KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
+    "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
+    "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
+                                 "train_batch_size", "eval_batch_size", "num_workers"),
+    "downstream_expert.modelrc": ("head", "projector_dim") + HEADS,
+}
+#: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
+CMVN_UPSTREAMS: Dict[str, str] = {"fbank": "fbank_no_cmvn", "mfcc": "fbank_no_cmvn"}
+
+
+def check_known_keys(expert: Mapping[str, Any]) -> None:
+    """Refuse unknown ``downstream_expert`` / ``datarc`` / ``modelrc`` keys, naming the key and the known ones."""
+    sections = {"downstream_expert": expert, "downstream_expert.datarc": expert.get("datarc") or {},
+                "downstream_expert.modelrc": expert.get("modelrc") or {}}
+    for section, values in sections.items():
+        unknown = sorted(set(values) - set(KNOWN_KEYS[section]))
+        if unknown:
+            raise ConfigError(f"unknown key {section}.{unknown[0]}; the known keys of {section} are "
+                              f"{', '.join(KNOWN_KEYS[section])}")
+
+
+def check_upstream_head(upstream: Optional[str], modelrc: Mapping[str, Any]) -> None:
+    """Refuse a per-utterance-CMVN upstream under the mean-pool linear head: its pooled input is zero."""
+    if upstream in CMVN_UPSTREAMS and modelrc.get("head", "linear") == "linear":
+        raise ConfigError(f"upstream {upstream!r} normalises every utterance to zero mean (CMVN), so the mean-pooled "
+                          f"input of the linear head is zero by construction and it cannot beat chance; use "
+                          f"-u {CMVN_UPSTREAMS[upstream]} or another head (cnn_selfatt, transformer)")
+
+
+def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -> DataSettings:
     """Check a whole runner config for this downstream before anything is trained; raise ConfigError."""
     for section in ("runner", "optimizer", "downstream_expert"):
         if section not in config:
@@ -59,6 +89,8 @@ def validate_config(config: Mapping[str, Any]) -> DataSettings:
     expert = config["downstream_expert"]
     if "datarc" not in expert or "modelrc" not in expert:
         raise ConfigError("downstream_expert needs 'datarc' and 'modelrc' sections (see downstream_configs/)")
+    check_known_keys(expert)
+    check_upstream_head(upstream, expert["modelrc"])
     eval_splits = config["runner"].get("eval_dataloaders") or []
     if "dev" not in eval_splits:
         raise ConfigError("runner.eval_dataloaders must include 'dev': dev UAR chooses dev-best.ckpt")
@@ -75,6 +107,24 @@ def validate_config(config: Mapping[str, Any]) -> DataSettings:
     settings = DataSettings.from_config(expert["datarc"])
     load_experiment(settings)
     return settings
+
+
+#: Dev UAR must exceed chance (1/4) by this much, or by two binomial standard errors of the dev set if larger.
+CHANCE_MARGIN = 0.05
+
+
+def degenerate_warnings(best_uar: float, dev_size: int, dev_classes: Sequence[str]) -> List[str]:
+    """Why a trained model's number may be meaningless: dev UAR never clearly above chance, or the chosen
+    checkpoint predicting a single class on dev."""
+    chance = 1.0 / len(LABELS)
+    margin = max(CHANCE_MARGIN, 2 * (chance * (1 - chance) / max(dev_size, 1)) ** 0.5)
+    found = []
+    if best_uar <= chance + margin:
+        found.append(f"degenerate training: best dev UAR {max(best_uar, 0.0):.3f} never rose clearly above chance "
+                     f"({chance:.2f} + {margin:.3f} for {dev_size} dev utterances)")
+    if len(set(dev_classes)) == 1:
+        found.append(f"degenerate training: the chosen checkpoint predicts only '{next(iter(dev_classes))}' on dev")
+    return found
 
 
 def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[str]) -> Dict[str, dict]:
@@ -136,6 +186,8 @@ class DownstreamExpert(nn.Module):
                              for name in SPLITS if i in getattr(self.split, name)}
             self.split = usable_split(self.split, by_id, self.excluded)
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
+        present = Counter(u.corpus for u in by_id.values()) if self.split is not None else {}
+        self.pool = pool_of(self.settings, present)
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
         self.loss_weights: Optional[Tensor] = (class_weights(self.datasets["train"].labels)
                                                if self.settings.balance == "loss" and self.datasets else None)
@@ -246,7 +298,7 @@ class DownstreamExpert(nn.Module):
             prefix = split if group == "all" else f"{split}-{group}"
             for key in ("uar", "wa", "macro_f1"):
                 logger.add_scalar(f"crosscorpus_emotion/{prefix}-{key}", metrics[key], global_step=global_step)
-            lines.append(f"{prefix} at step {global_step}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
+            lines.append(f"{prefix} at step {self._step_name(global_step)}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
                          f"macro_f1 {metrics['macro_f1']:.4f} n {metrics['n']}")
         lines[0] += f" loss {loss:.4f}"
 
@@ -256,7 +308,8 @@ class DownstreamExpert(nn.Module):
             self.best = {"uar": summary["all"]["uar"], "step": int(global_step),
                          "per_corpus": {c: m["uar"] for c, m in summary.items() if c != "all"}
                          or {self.split.train_corpora[0]: summary["all"]["uar"]},
-                         "train_seconds": time.time() - self._started}
+                         "train_seconds": time.time() - self._started,
+                         "dev_classes": sorted(set(records["predict"]))}
             lines.append(f"new best dev uar at step {global_step}: {summary['all']['uar']:.4f}")
             save_names.append(BEST_CKPT)
         self._log(lines)
@@ -266,6 +319,12 @@ class DownstreamExpert(nn.Module):
         if split == "test" and not training:
             self._write_results(records)
         return save_names
+
+    def _step_name(self, global_step: int) -> str:
+        """The runner passes step 0 when it evaluates a checkpoint: name the checkpoint's own step instead."""
+        if self.run_args.get("mode") == "train":
+            return str(global_step)
+        return f"{self.best.get('step', global_step)} (the evaluated checkpoint)"
 
     def _log(self, lines: Sequence[str]) -> None:
         for line in lines:
@@ -296,6 +355,8 @@ class DownstreamExpert(nn.Module):
         for k, corpus in enumerate(records["corpus"]):
             rows[corpus].append(k)
         seconds = time.time() - self._eval_started.get("test", time.time())
+        warnings = degenerate_warnings(self.best["uar"], len(self.split.dev), self.best.get("dev_classes", LABELS))
+        self._log([f"WARNING: {w}; the result is marked" for w in warnings])
         written = []
         for corpus in self.split.test_corpora:
             picked = rows[corpus]
@@ -309,7 +370,8 @@ class DownstreamExpert(nn.Module):
                 timings={"train_seconds_to_best": float(self.best.get("train_seconds", 0.0)),
                          "test_seconds": seconds},
                 excluded=self._excluded_for(corpus),
-                versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config())
+                versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config(),
+                warnings=warnings)
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
             path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
             written.append(write_result(path, result))
@@ -337,7 +399,7 @@ class DownstreamExpert(nn.Module):
 
     def _run_config(self) -> dict:
         ckpt = self.run_args.get("upstream_ckpt")
-        config = {"data_dir": self.settings.data_dir, "corpora": list(self.settings.corpora),
+        config = {"data_dir": self.settings.data_dir, "corpora": list(self.pool),
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
         sha256, revision = checkpoint_identity(str(self.run_args.get("upstream")), ckpt)

@@ -247,7 +247,7 @@ class PluginArgs:
         evaluate_expdir(args, self.argv)
         check_upstream_args(args, cached=self.cache is not None)
         if args.downstream == DOWNSTREAM and args.mode != "inference":
-            validate_config(config)
+            validate_config(config, args.upstream)
         if self.cache is not None:
             use_cache(args, self.cache, self.features)
         self.args = args

@@ -26,7 +26,6 @@ process only; nothing is written into s3prl's package).
 """
 import hashlib
 import logging
-import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Type
 
@@ -38,6 +37,7 @@ from transformers import (Data2VecAudioModel, HubertModel, PreTrainedModel, Wav2
                           WavLMModel)
 
 from ..core.io_utils import read_json, sha256_file
+from ..core.names import HF_DISPLAY, HF_FAMILY, upstream_label  # noqa: F401  (re-exported)
 from .dataset import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -313,32 +313,3 @@ def checkpoint_identity(name: str, ckpt: Optional[str]) -> Tuple[Optional[str], 
 
 # --------------------------------------------------------------------------- names
 
-#: Hugging Face hub ids -> the upstream's name in system names (that of the same model in s3prl's hub).
-HF_DISPLAY: Dict[str, str] = {
-    "facebook/hubert-base-ls960": "HuBERT", "facebook/hubert-large-ll60k": "HuBERT-Large",
-    "microsoft/wavlm-base": "WavLM-Base", "microsoft/wavlm-base-plus": "WavLM-Base+",
-    "microsoft/wavlm-large": "WavLM-Large", "facebook/wav2vec2-base": "wav2vec2",
-    "facebook/wav2vec2-large-robust": "wav2vec2-Large-Robust", "facebook/data2vec-audio-base": "data2vec",
-    "facebook/data2vec-audio-large": "data2vec-Large",
-}
-#: Model family of each Hugging Face upstream, the prefix of a folder name that does not say it.
-HF_FAMILY: Dict[str, str] = {"hf_hubert_custom": "HuBERT", "hf_wav2vec2_custom": "wav2vec2",
-                             "hf_wavlm_custom": "WavLM", "hf_data2vec_audio_custom": "data2vec"}
-
-
-def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
-    """The upstream part of a system name: s3prl's name (``core.names`` turns it into e.g. ``HuBERT``), or
-    for a Hugging Face upstream the model its ``-k`` holds: a known hub id (or a folder named like one)
-    by its model (``WavLM-Large``), any other folder or repository by its name, prefixed with the model
-    family unless the name says it (``WavLM-my_finetune``)."""
-    if name not in HF_UPSTREAMS or not ckpt:
-        return name
-    text = str(ckpt).rstrip("/")
-    base = Path(text).name
-    by_repo = {hub_id.split("/")[-1]: label for hub_id, label in HF_DISPLAY.items()}
-    known = HF_DISPLAY.get(text.lower()) or by_repo.get(base.lower())
-    if known:
-        return known
-    label = re.sub(r"[^A-Za-z0-9._+-]+", "_", base).strip("._") or "model"
-    family = HF_FAMILY[name]
-    return label if family.lower() in re.sub(r"[-_]", "", label.lower()) else f"{family}-{label}"

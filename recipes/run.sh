@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The whole cross-corpus study in one staged recipe (ESPnet/Kaldi style). Every stage resumes and
+# skips finished work, so the same command continues an interrupted study.
+#   0  prepare the manifest (+ folds summary); without corpus roots: synthesise small corpora first
+#   1  openSMILE + SVM grid: feature sets x conditions x folds (Table 3)
+#   2  extract the frozen upstream once into a feature cache (skipped with --cache no)
+#   3  DNN heads x conditions x test corpora x folds x seeds, from the cache (Table 4)
+#   4  leaderboard (md + json), statistics when installed, plots
+#   5  submission bundle + validate
+# Examples:
+#   recipes/run.sh                                   # synthetic corpora, tiny random HuBERT: minutes on a CPU
+#   recipes/run.sh --emodb E --ravdess R --iemocap I --device cuda --nj 4      # the paper's study
+#   recipes/run.sh --emodb E --ravdess R --iemocap I --cmd slurm --nj 20 --sbatch-args "--gres=gpu:1"
+#   recipes/run.sh ... --stage 3 --stop-stage 3 --heads linear --conditions "matched extended loco"
+# "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
+# Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
+# plots/, bundle.zip.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+source "$HERE/settings.sh"
+setting STAGE 0 "first stage to run"
+setting STOP_STAGE 5 "last stage to run"
+setting OUT study_out "output root (covered by .gitignore)"
+setting DATA_DIR "" "an already prepared DATA_DIR instead of stage 0's OUT/data (stage 0 then does nothing)"
+setting EMODB "" "EmoDB root (all three and --data-dir empty: synthetic corpora)"
+setting RAVDESS "" "RAVDESS root"
+setting IEMOCAP "" "IEMOCAP root"
+setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)"
+setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
+setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco)"
+setting FOLDS "1 2 3 4 5" "folds"
+setting FEATURE_SETS auto "SVM feature sets (auto: GeMAPSv01b eGeMAPSv02 ComParE_2016; synthetic: eGeMAPSv02)"
+setting SVM_GRID auto "SVM C/gamma grid, libsvm or coarse (auto: libsvm; synthetic: coarse)"
+setting UPSTREAM auto "s3prl upstream (auto: hubert; synthetic: hubert_local with a tiny random HuBERT)"
+setting CKPT "" "upstream checkpoint (-k) for *_local / hf_*_custom upstreams"
+setting UPSTREAM_NAME "" "upstream's name in system names (empty: from the upstream, e.g. HuBERT)"
+setting HEADS "linear cnn_selfatt transformer" "DNN heads"
+setting MATCHED_CORPORA iemocap "test corpora of matched DNN runs (the paper's Table 4: iemocap)"
+setting SEEDS 1337 "DNN seeds; seeds after the first are kept apart as '<system> [seed S]'"
+setting CONFIG auto "runner config (auto: downstream_configs/paper.yaml; synthetic: smoke.yaml)"
+setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)"
+setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live"
+setting DEVICE auto "cuda or cpu (auto: cuda when present)"
+setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)"
+setting NJ 1 "parallel jobs of a stage (extraction: cache shards)"
+setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
+parse_settings "$@"
+
+S3X=(python3 -m s3prl_crosscorpus)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+DATA=${DATA_DIR:-$OUT/data} RESULTS=$OUT/results LOGS=$OUT/logs
+SYNTHETIC=no
+[ -z "$EMODB$RAVDESS$IEMOCAP$DATA_DIR" ] && SYNTHETIC=yes
+pick() { if [ "$1" != auto ]; then echo "$1"; elif [ $SYNTHETIC = yes ]; then echo "$3"; else echo "$2"; fi; }
+FEATURE_SETS=$(pick "$FEATURE_SETS" "GeMAPSv01b eGeMAPSv02 ComParE_2016" eGeMAPSv02)
+SVM_GRID=$(pick "$SVM_GRID" libsvm coarse)
+STEPS=$(pick "$STEPS" "" 150)
+CONFIG=$(pick "$CONFIG" "$ROOT/downstream_configs/paper.yaml" "$ROOT/downstream_configs/smoke.yaml")
+if [ "$UPSTREAM" = auto ] && [ $SYNTHETIC = yes ]; then
+  UPSTREAM=hubert_local CKPT=${CKPT:-$OUT/upstream/tiny_random_hubert.pt} UPSTREAM_NAME=${UPSTREAM_NAME:-TinyRandomHuBERT}
+elif [ "$UPSTREAM" = auto ]; then
+  UPSTREAM=hubert
+fi
+[ "$DEVICE" = auto ] && DEVICE=$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
+case "$CACHE" in yes|no) ;; *) echo "$(basename "$0"): --cache is yes or no, got '$CACHE'" >&2; exit 2 ;; esac
+CACHE_DIR=$OUT/cache/$UPSTREAM${CKPT:+-$(basename "$CKPT" | sed 's/\.[^.]*$//')}
+launcher=(--cmd "$CMD" --nj "$NJ" --sbatch-args "$SBATCH_ARGS")
+pool=(); [ -n "$CORPORA" ] && pool=(--corpora "$CORPORA")
+# Workers inside each SVM job: the cores shared among the parallel jobs.
+SVM_WORKERS=$(python3 -c "import os; print(max(1, len(os.sched_getaffinity(0)) // max(1, $NJ)))")
+
+stage() { [ "$STAGE" -le "$1" ] && [ "$STOP_STAGE" -ge "$1" ]; }
+say() { echo "=== stage $*" >&2; }
+# Whether $1 exists and is newer than every result file (and than the other files given).
+up_to_date() {
+  local target=$1; shift
+  [ -e "$target" ] || return 1
+  [ -z "$(find "$RESULTS" -name 'fold*.json' -newer "$target" -print -quit 2>/dev/null)" ] || return 1
+  local f; for f in "$@"; do [ "$f" -nt "$target" ] && return 1; done
+  return 0
+}
+ensure_upstream() {  # the synthetic default's tiny random HuBERT, written once
+  if [ "$UPSTREAM_NAME" = TinyRandomHuBERT ] && [ ! -e "$CKPT" ]; then
+    python3 -m s3prl_crosscorpus.commands.random_hubert "$CKPT" --size tiny >&2
+  fi
+}
+
+if stage 0 && [ -n "$DATA_DIR" ]; then
+  say "0: using the prepared $DATA_DIR"
+elif stage 0; then
+  if [ $SYNTHETIC = yes ]; then
+    say "0: synthetic EmoDB, RAVDESS and IEMOCAP ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
+    stamp=$OUT/corpora/.complete
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$SYNTH_PER_CLASS" ]; then
+      rm -f "$stamp"
+      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" >&2
+      echo "$SYNTH_PER_CLASS" > "$stamp"
+    fi
+    EMODB=$OUT/corpora/emodb RAVDESS=$OUT/corpora/ravdess IEMOCAP=$OUT/corpora/iemocap
+  fi
+  roots=()
+  [ -n "$EMODB" ] && roots+=(--emodb "$EMODB")
+  [ -n "$RAVDESS" ] && roots+=(--ravdess "$RAVDESS")
+  [ -n "$IEMOCAP" ] && roots+=(--iemocap "$IEMOCAP")
+  say "0: manifest $DATA"
+  if [ "$(cat "$DATA/.prepared" 2>/dev/null)" = "${roots[*]}" ] && [ -e "$DATA/manifest.jsonl" ]; then
+    echo "manifest made from the same roots: kept" >&2
+  else
+    rm -f "$DATA/.prepared"
+    "${S3X[@]}" prepare "${roots[@]}" --out "$DATA" >&2
+    echo "${roots[*]}" > "$DATA/.prepared"
+    "${S3X[@]}" folds --data "$DATA" > "$OUT/folds.txt"
+  fi
+  cat "$OUT/folds.txt" >&2
+fi
+
+if stage 1; then
+  say "1: SVM ($FEATURE_SETS; $CONDITIONS; grid $SVM_GRID)"
+  "${S3X[@]}" study svm --data "$DATA" --results "$RESULTS" "${pool[@]}" --folds "$FOLDS" \
+    --conditions "$CONDITIONS" --feature-sets "$FEATURE_SETS" --grid "$SVM_GRID" --n-jobs "$SVM_WORKERS" \
+    --logs "$LOGS/stage1" "${launcher[@]}"
+fi
+
+if stage 2 && [ "$CACHE" = yes ]; then
+  say "2: extract $UPSTREAM once into $CACHE_DIR"
+  ensure_upstream
+  "${S3X[@]}" study extract --data "$DATA" --cache "$CACHE_DIR" --upstream "$UPSTREAM" ${CKPT:+--ckpt "$CKPT"} \
+    --device "$DEVICE" --logs "$LOGS/stage2" "${launcher[@]}"
+fi
+
+if stage 3; then
+  say "3: DNN heads ($HEADS; $CONDITIONS; seeds $SEEDS) on $UPSTREAM, $([ "$CACHE" = yes ] && echo "from the cache" || echo "live")"
+  ensure_upstream
+  dnn=(--upstream "$UPSTREAM" --config "$CONFIG" --heads "$HEADS" --conditions "$CONDITIONS" --folds "$FOLDS"
+       --seeds "$SEEDS" --matched-corpora "$MATCHED_CORPORA" --exp "$OUT/exp" --device "$DEVICE")
+  [ -n "$CKPT" ] && dnn+=(--ckpt "$CKPT")
+  [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
+  [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
+  [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
+  "${S3X[@]}" study dnn --data "$DATA" --results "$RESULTS" "${pool[@]}" "${dnn[@]}" --logs "$LOGS/stage3" \
+    "${launcher[@]}"
+fi
+
+if stage 4; then
+  say "4: leaderboard, statistics, plots"
+  if up_to_date "$OUT/leaderboard.md"; then
+    echo "leaderboard newer than every result: kept" >&2
+  else
+    stats=()
+    "${S3X[@]}" leaderboard --help | grep -q -- '--stats' && stats=(--stats --data "$DATA")
+    "${S3X[@]}" leaderboard "$RESULTS" --format json -o "$OUT/leaderboard.json"
+    "${S3X[@]}" plot "$RESULTS" --out "$OUT/plots" >&2
+    "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" -o "$OUT/leaderboard.md"
+  fi
+  cat "$OUT/leaderboard.md"
+fi
+
+if stage 5; then
+  say "5: submission bundle and validation"
+  if up_to_date "$OUT/bundle.zip" "$OUT/leaderboard.md"; then
+    echo "bundle newer than every result: kept" >&2
+  else
+    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip"
+  fi
+  "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
+fi

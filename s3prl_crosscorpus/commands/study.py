@@ -1,0 +1,105 @@
+"""``s3prl-crosscorpus study STAGE``: plan a stage of ``recipes/run.sh`` (skipping finished work) and run its jobs.
+
+Stages: ``svm`` (openSMILE + SVM cells), ``extract`` (the upstream once into the feature cache, in
+shards), ``dnn`` (one run per head x condition x test corpus x fold x seed). The job file is kept
+as ``LOGS/jobs.tsv``; ``--dry-run`` writes it without running anything.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from ..core.folds import CONDITIONS, FOLDS
+from ..core.labels import CORPORA
+from ..core.manifest import ManifestError
+from ..core.names import HEADS, SVM_SYSTEMS
+from ..study.launch import write_jobs
+from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
+from .launch import add_launcher_options, run_launch
+
+STAGES = ("svm", "extract", "dnn")
+
+
+def words(text: str) -> List[str]:
+    """``"a b,c"`` -> ["a", "b", "c"] (settings are space- or comma-separated)."""
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+def checked(values: List[str], allowed, what: str) -> List[str]:
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus study", description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--data", type=Path, required=True, help="DATA_DIR of `prepare`")
+    parser.add_argument("--results", type=Path, help="result folder (svm, dnn)")
+    parser.add_argument("--corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
+                        help="training pool (default: the corpora in the manifest)")
+    parser.add_argument("--folds", type=lambda t: [int(k) for k in checked(words(t), list(map(str, FOLDS)), "fold")],
+                        default=list(FOLDS))
+    parser.add_argument("--conditions", type=lambda t: checked(words(t), CONDITIONS, "condition"),
+                        default=["matched", "extended"])
+    parser.add_argument("--feature-sets", type=lambda t: checked(words(t), list(SVM_SYSTEMS), "feature set"),
+                        default=list(SVM_SYSTEMS))
+    parser.add_argument("--grid", default="libsvm", help="SVM grid (libsvm or coarse)")
+    parser.add_argument("--upstream", default="hubert")
+    parser.add_argument("--ckpt", default=None, help="upstream checkpoint (-k)")
+    parser.add_argument("--upstream-name", default=None, help="upstream's name in system names")
+    parser.add_argument("--cache", type=Path, help="feature cache folder (extract; dnn: empty = live upstream)")
+    parser.add_argument("--exp", type=Path, default=Path("exp"), help="experiment folders (dnn)")
+    parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS))
+    parser.add_argument("--matched-corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
+                        default=["iemocap"], help="test corpora of matched DNN runs (default iemocap, Table 4)")
+    parser.add_argument("--seeds", type=lambda t: [int(s) for s in words(t)], default=[1337])
+    parser.add_argument("--config", type=Path, help="runner config (dnn)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--n-jobs", type=int, default=1, help="workers inside each SVM job")
+    parser.add_argument("--dry-run", action="store_true", help="write LOGS/jobs.tsv, run nothing")
+    add_launcher_options(parser)
+    return parser
+
+
+def plan_stage(args: argparse.Namespace):
+    pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
+    if args.stage == "svm":
+        return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
+                        args.n_jobs)
+    if args.stage == "extract":
+        return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
+    settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
+                           upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
+                           cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
+                           steps=args.steps, device=args.device)
+    return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.stage in ("svm", "dnn") and args.results is None:
+        parser.error(f"stage {args.stage} needs --results")
+    if args.stage == "extract" and args.cache is None:
+        parser.error("stage extract needs --cache")
+    if args.stage == "dnn" and args.config is None:
+        parser.error("stage dnn needs --config")
+    try:
+        plan = plan_stage(args)
+    except ManifestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args.logs.mkdir(parents=True, exist_ok=True)
+    write_jobs(args.logs / "jobs.tsv", plan.jobs)
+    print(f"{args.stage}: {plan.done} job(s) already done, {len(plan.jobs)} to run "
+          f"({args.cmd}, {args.nj} at a time); job list {args.logs / 'jobs.tsv'}", flush=True)
+    if args.dry_run or not plan.jobs:
+        return 0
+    return run_launch(plan.jobs, args, f"study-{args.stage}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

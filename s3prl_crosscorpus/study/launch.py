@@ -1,0 +1,154 @@
+"""Run the independent jobs of a stage, Kaldi/ESPnet ``cmd.sh`` style, and wait for all of them.
+
+``local``: up to ``nj`` jobs at a time on this machine. ``slurm``: one job array through
+``sbatch --wait --array=1-N%nj`` (each task runs one line of the job file). Each job writes its own
+log; a job's exit status is kept in ``<log_dir>/rc/<index>`` so a failed or killed task is named.
+"""
+import os
+import shlex
+import subprocess
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from tqdm import tqdm
+
+from ..core.io_utils import atomic_open
+
+LAUNCHERS = ("local", "slurm")
+
+
+class LaunchError(RuntimeError):
+    """A launcher that cannot start (unknown kind, no sbatch, bad job file)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent unit of a stage: a name (for logs) and a one-line bash command."""
+
+    name: str
+    command: str
+
+
+@dataclass
+class LaunchReport:
+    """What a stage's launch did: the jobs run and the ones that failed, with their logs."""
+
+    jobs: List[Job]
+    log_dir: Path
+    failed: List[str] = field(default_factory=list)  # "name (exit N): log"
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def read_jobs(path: Path) -> List[Job]:
+    """Jobs of a file of ``name<TAB>command`` lines (blank lines and ``#`` comments skipped)."""
+    jobs = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, tab, command = line.partition("\t")
+        if not tab or not command.strip():
+            raise LaunchError(f"{path}:{number}: expected 'NAME<TAB>COMMAND', got {line[:80]!r}")
+        jobs.append(Job(name.strip(), command))
+    return jobs
+
+
+def write_jobs(path: Path, jobs: Sequence[Job]) -> Path:
+    """The job file :func:`read_jobs` reads (atomically)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{job.name}\t{job.command}\n" for job in jobs)
+    return Path(path)
+
+
+def log_path(log_dir: Path, index: int) -> Path:
+    return Path(log_dir) / f"job.{index}.log"
+
+
+def rc_path(log_dir: Path, index: int) -> Path:
+    return Path(log_dir) / "rc" / str(index)
+
+
+def run_one(job: Job, index: int, log_dir: Path) -> int:
+    """Run one job locally, output to its log; its exit status."""
+    with open(log_path(log_dir, index), "w", encoding="utf-8") as log:
+        log.write(f"# {job.name}\n# {job.command}\n")
+        log.flush()
+        code = subprocess.run(["bash", "-c", job.command], stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+    rc_path(log_dir, index).write_text(f"{code}\n")
+    return code
+
+
+def run_local(jobs: Sequence[Job], log_dir: Path, nj: int, desc: str) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, nj)) as pool:
+        futures = [pool.submit(run_one, job, k, log_dir) for k, job in enumerate(jobs, 1)]
+        for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="job"):
+            pass
+
+
+#: Body of the array script: task i runs line i of the job file, then records its exit status.
+ARRAY_SCRIPT = """#!/usr/bin/env bash
+# One task of a job array made by s3prl_crosscorpus.study.launch: runs line $SLURM_ARRAY_TASK_ID of the job file.
+i=${{SLURM_ARRAY_TASK_ID:?not run as a slurm array task}}
+line=$(sed -n "${{i}}p" {jobs})
+echo "# ${{line%%$'\\t'*}}"
+bash -c "${{line#*$'\\t'}}"
+code=$?
+echo "$code" > {rc_dir}/$i
+exit $code
+"""
+
+
+def run_slurm(jobs: Sequence[Job], log_dir: Path, nj: int, name: str, sbatch: str, extra: Sequence[str]) -> None:
+    """One ``sbatch --wait`` job array over the job file; returns when every task has ended."""
+    job_file = write_jobs(log_dir / "jobs.tsv", jobs)
+    script = log_dir / "array.sh"
+    script.write_text(ARRAY_SCRIPT.format(jobs=shlex.quote(str(job_file.resolve())),
+                                          rc_dir=shlex.quote(str((log_dir / "rc").resolve()))))
+    script.chmod(0o755)
+    argv = [sbatch, "--wait", f"--array=1-{len(jobs)}%{max(1, nj)}", f"--job-name={name}",
+            f"--output={(log_dir / 'job.%a.log').resolve()}", *extra, str(script.resolve())]
+    try:
+        subprocess.run(argv, check=False, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise LaunchError(f"CMD=slurm needs {sbatch!r} on PATH (or run with CMD=local)") from None
+
+
+def launch(jobs: Sequence[Job], log_dir: Path, cmd: str = "local", nj: int = 1, name: str = "study",
+           sbatch: str = "sbatch", sbatch_args: Sequence[str] = ()) -> LaunchReport:
+    """Run ``jobs`` with launcher ``cmd`` and wait; failed jobs (non-zero or no exit status) are reported."""
+    if cmd not in LAUNCHERS:
+        raise LaunchError(f"unknown launcher {cmd!r}; choose one of {', '.join(LAUNCHERS)}")
+    log_dir = Path(log_dir)
+    (log_dir / "rc").mkdir(parents=True, exist_ok=True)
+    for k in range(1, len(jobs) + 1):
+        rc_path(log_dir, k).unlink(missing_ok=True)
+    report = LaunchReport(list(jobs), log_dir)
+    if not jobs:
+        return report
+    if cmd == "local":
+        run_local(jobs, log_dir, nj, name)
+    else:
+        run_slurm(jobs, log_dir, nj, name, sbatch, sbatch_args)
+    for k, job in enumerate(jobs, 1):
+        code = read_code(rc_path(log_dir, k))
+        if code != 0:
+            status = "no exit status: killed or never started" if code is None else f"exit {code}"
+            report.failed.append(f"{job.name} ({status}): {log_path(log_dir, k)}")
+    return report
+
+
+def read_code(path: Path) -> Optional[int]:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def default_jobs() -> int:
+    """Cores available to this process."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,170 @@
+"""The jobs of the study's stages, each skipped when its outputs exist (a re-run recomputes nothing).
+
+Stage 1: one SVM job per (feature set, condition) [or per fold when only some folds are asked];
+stage 2: one extraction job per cache shard share; stage 3: one DNN run per head x condition x
+test corpus x fold x seed, from the cache (or with the upstream computed live).
+"""
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from ..core.folds import FOLDS
+from ..core.labels import CORPORA
+from ..core.manifest import load_manifest
+from ..core.names import DOWNSTREAM, SVM_SYSTEMS, dnn_system_name, expert_overrides, s3prl_overrides
+from ..results.schema import result_path
+from .launch import Job
+
+
+def package_command(*args: str) -> str:
+    """A shell line running ``s3prl-crosscorpus ARGS`` with this Python (the same installation)."""
+    return shlex.join([sys.executable, "-m", "s3prl_crosscorpus", *map(str, args)])
+
+
+def manifest_corpora(data_dir: Path) -> Tuple[str, ...]:
+    """The corpora present in the manifest, in table order: the default training pool."""
+    present = {u.corpus for u in load_manifest(Path(data_dir))}
+    return tuple(c for c in CORPORA if c in present)
+
+
+def tested_corpora(condition: str, pool: Sequence[str], matched: Optional[Sequence[str]] = None) -> List[str]:
+    """Test corpora of a condition: every pool corpus (``matched`` may restrict matched runs)."""
+    if condition in ("extended", "loco") and len(pool) < 2:
+        return []  # needs a second corpus to train on
+    if condition == "matched" and matched is not None:
+        return [c for c in pool if c in matched]
+    return list(pool)
+
+
+def all_exist(paths: Sequence[Path]) -> bool:
+    return all(Path(p).exists() for p in paths)
+
+
+@dataclass
+class Plan:
+    """A stage's jobs still to run and how many were found done."""
+
+    jobs: List[Job]
+    done: int = 0
+
+    def add(self, job: Job, finished: bool) -> None:
+        if finished:
+            self.done += 1
+        else:
+            self.jobs.append(job)
+
+
+def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
+             folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
+             extra: Sequence[str] = ()) -> Plan:
+    """Stage 1: the SVM cells (each writes one result per test corpus and fold)."""
+    plan = Plan([])
+    whole = sorted(folds) == list(FOLDS)
+    for condition in conditions:
+        for feature_set in feature_sets:
+            system = SVM_SYSTEMS.get(feature_set, feature_set)
+            corpora = tested_corpora(condition, pool)
+            base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
+                    "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
+                    "--corpora", ",".join(pool), *extra]
+            if not corpora:
+                continue
+            for fold in (["all"] if whole else folds):
+                fold_list = FOLDS if fold == "all" else [fold]
+                expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
+                plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
+                         all_exist(expected))
+    return plan
+
+
+def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], shards: int, device: str) -> Plan:
+    """Stage 2: the upstream over the manifest once, in ``shards`` disjoint shares (nothing when complete)."""
+    from ..cache.extract import shard_looks_done
+    from ..cache.format import ShardPlan
+
+    ids = (u.id for u in load_manifest(Path(data)))
+    plan = Plan([])
+    complete = all(shard_looks_done(Path(cache), k) for k in range(len(ShardPlan.from_ids(ids))))
+    shards = max(1, shards)
+    for rank in range(shards):
+        args = ["extract", "-u", upstream, "--data", data, "--out", cache, "--device", device,
+                "--rank", str(rank), "--world-size", str(shards)]
+        if ckpt:
+            args += ["-k", ckpt]
+        plan.add(Job(f"extract.{rank}of{shards}", package_command(*args)), complete)
+    return plan
+
+
+@dataclass(frozen=True)
+class DnnSettings:
+    """What every DNN run of stage 3 shares."""
+
+    data: Path
+    results: Path
+    exp: Path
+    upstream: str
+    config: Path
+    pool: Tuple[str, ...]
+    ckpt: Optional[str] = None
+    cache: Optional[Path] = None  # None: the upstream runs live (s3prl's run-downstream)
+    upstream_name: Optional[str] = None  # name in system names (default from the upstream)
+    steps: Optional[int] = None  # None: the config's runner.total_steps
+    device: str = "cpu"
+
+
+def dnn_system(settings: DnnSettings, head: str, seed: int, seeds: Sequence[int]) -> str:
+    """Table row of a run; seeds after the first are kept apart as ``<system> [seed S]``."""
+    system = dnn_system_name(settings.upstream_name or settings.upstream, head)
+    return system if seed == seeds[0] else f"{system} [seed {seed}]"
+
+
+def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus: Optional[str], fold: int,
+                  system: str) -> str:
+    """The run's s3prl ``-o`` string (quoted safely by the shared builder)."""
+    keys = expert_overrides(dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
+                                 corpora=list(settings.pool), fold=fold),
+                            results_dir=str(settings.results), system_name=system, modelrc={"head": head})
+    if settings.steps:
+        quarter = max(settings.steps // 4, 1)
+        keys.update({"config.runner.total_steps": settings.steps, "config.runner.eval_step": quarter,
+                     "config.runner.log_step": quarter, "config.runner.save_step": settings.steps})
+    return s3prl_overrides(keys)
+
+
+def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) -> str:
+    """train (+ evaluate dev-best on test) of one run; ``-a`` resumes an interrupted run in ``expdir``."""
+    common = ["-c", settings.config, "-p", expdir, "-a", "--device", settings.device, "--seed", str(seed),
+              "-o", overrides]
+    if settings.cache is not None:
+        return package_command("train-cached", "--cache", settings.cache, *common)
+    upstream = ["-u", settings.upstream] + (["-k", settings.ckpt] if settings.ckpt else [])
+    train = package_command("run-downstream", "-m", "train", *upstream, "-d", DOWNSTREAM, *common)
+    test = package_command("run-downstream", "-m", "evaluate", "-e", Path(expdir) / "dev-best.ckpt",
+                           "-t", "test", "--device", settings.device)
+    return f"{train} && {test}"
+
+
+def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[str], folds: Sequence[int],
+             seeds: Sequence[int], matched: Optional[Sequence[str]] = None) -> Plan:
+    """Stage 3: one run per head x condition x test corpus x fold x seed (extended: one run, every corpus)."""
+    plan = Plan([])
+    tag = settings.upstream_name or settings.upstream
+    for head in heads:
+        for condition in conditions:
+            corpora = tested_corpora(condition, settings.pool, matched)
+            runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
+            for test_corpus, tested in runs:
+                if not tested:
+                    continue
+                for fold in folds:
+                    for seed in seeds:
+                        system = dnn_system(settings, head, seed, seeds)
+                        expdir = (settings.exp / f"{tag}-{head}" / f"{condition}-{test_corpus or 'all'}"
+                                  / f"fold{fold}" / f"seed{seed}")
+                        expected = [result_path(settings.results, system, condition, c, fold) for c in tested]
+                        overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system)
+                        name = f"{tag}-{head}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
+                        plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected))
+    return plan

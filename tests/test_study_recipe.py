@@ -1,0 +1,59 @@
+"""recipes/run.sh end to end on synthetic corpora at reduced size, then again: nothing is recomputed."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from s3prl_crosscorpus.submission.validate import validate_bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+#: 1 utterance per speaker and class, eGeMAPS + coarse grid, the linear head for 8 steps, DNN extended only (5 runs).
+REDUCED = ["--synth-per-class", "1", "--steps", "8", "--heads", "linear", "--matched-corpora", "", "--nj", "2"]
+
+
+def run_study(out: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.run(["bash", str(ROOT / "recipes" / "run.sh"), "--out", str(out), *REDUCED],
+                          env=env, capture_output=True, text=True, timeout=1800)
+
+
+def outputs(out: Path):
+    """mtime of every result, cache shard and model: what a re-run must not touch."""
+    files = [p for sub in ("results", "cache", "exp") for p in (out / sub).rglob("*") if p.is_file()]
+    return {p: p.stat().st_mtime_ns for p in files if p.suffix in (".json", ".npy", ".ckpt", ".joblib")}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    first = run_study(out)
+    assert first.returncode == 0, first.stderr[-4000:]
+    return out, first
+
+
+def test_every_stage_runs_and_the_bundle_validates(study):
+    out, first = study
+    table = json.loads((out / "leaderboard.json").read_text())
+    assert set(table["rows"]) == {"eGeMAPS-SVM", "TinyRandomHuBERT-Linear"}
+    dnn = {(c["condition"], c["test_corpus"]) for c in table["cells"] if c["system"] == "TinyRandomHuBERT-Linear"}
+    assert dnn == {("extended", "emodb"), ("extended", "ravdess"), ("extended", "iemocap")}
+    assert all(c["complete"] for c in table["cells"])
+    assert "eGeMAPS-SVM" in (out / "leaderboard.md").read_text() and (out / "plots").is_dir()
+    check = validate_bundle(out / "bundle.zip", data_dir=out / "data")
+    assert check.ok, check.problems
+    assert "=== stage 5" in first.stderr and (out / "folds.txt").read_text().strip()
+    assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 5  # one extended run per fold
+
+
+def test_second_run_recomputes_nothing(study):
+    out, _ = study
+    before = outputs(out)
+    again = run_study(out)
+    assert again.returncode == 0, again.stderr[-4000:]
+    for stage in ("svm", "extract", "dnn"):
+        assert f"{stage}: " in again.stdout and "0 to run" in again.stdout.split(f"{stage}: ", 1)[1].splitlines()[0]
+    assert "leaderboard newer than every result: kept" in again.stderr
+    assert "bundle newer than every result: kept" in again.stderr
+    assert outputs(out) == before
