@@ -3,7 +3,7 @@
 Head names, system (leaderboard row) names, the s3prl downstream name, and the builder of
 s3prl's ``-o`` override string. Plain strings only: importing this module loads no torch or s3prl.
 """
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 #: The downstream name registered with s3prl's runner (``-d crosscorpus_emotion``).
 DOWNSTREAM = "crosscorpus_emotion"
@@ -28,9 +28,16 @@ UPSTREAM_DISPLAY: Dict[str, str] = {
 EXPERT_KEY = "config.downstream_expert"
 
 
-def dnn_system_name(upstream: str, head: str, override: Optional[str] = None) -> str:
-    """Table row of a DNN run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins."""
-    return override or f"{UPSTREAM_DISPLAY.get(upstream, upstream)}-{HEAD_DISPLAY.get(head, head)}"
+def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, tags: Sequence[str] = ()) -> str:
+    """Table row of a DNN run, e.g. ``HuBERT-Linear``, variants tagged as the SVM's
+    (``HuBERT-Linear[corpus-norm,dann]``); ``override`` (config ``system_name``) wins."""
+    return override or (f"{UPSTREAM_DISPLAY.get(upstream, upstream)}-{HEAD_DISPLAY.get(head, head)}"
+                        + (f"[{','.join(tags)}]" if tags else ""))
+
+
+def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
+    """System-name tags of the domain variants: ``corpus-norm`` / ``speaker-norm``, ``dann``."""
+    return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
 
 
 def override_value(value: Any) -> str:

@@ -30,7 +30,7 @@ from ..core.names import DOWNSTREAM
 from . import compat
 from .cached import CachedRunner
 from .dataset import ConfigError
-from .expert import BEST_CKPT, validate_config
+from .expert import BEST_CKPT, check_normalisation_source, validate_config
 
 #: ``prog`` of s3prl's argument parser (its usage and error lines) unless the caller names another.
 PROG = "s3prl-crosscorpus run-downstream"
@@ -163,7 +163,8 @@ class PluginArgs:
     def __call__(self):
         args, config, backup_files = self.get_args()
         if args.downstream == DOWNSTREAM and args.mode != "inference":
-            validate_config(config)
+            settings = validate_config(config)
+            check_normalisation_source(settings, None if self.cache is None else "cache")
         if self.cache is not None:
             use_cache(args, self.cache, self.features)
         self.args = args
