@@ -28,6 +28,9 @@ from ..core.io_utils import atomic_open, write_json
 #: Inverse regularisation of the probe (fixed: the probe is a measurement, not a tuned model).
 PROBE_C = 1.0
 
+#: A feature source: its utterances (rows) and their feature matrix.
+Source = Tuple[Sequence[Utterance], np.ndarray]
+
 
 @dataclass(frozen=True)
 class ProbeRow:
@@ -73,15 +76,34 @@ def probe_source(name: str, X: np.ndarray, utts: Sequence[Utterance], norm: str,
                     1.0 / len(set(corpora)), is_transductive(norm))
 
 
-def run_probe(sources: Mapping[str, np.ndarray], utts: Sequence[Utterance], norms: Sequence[str] = NORMS,
-              folds: Sequence[int] = FOLDS, seed: int = 0, progress: bool = True) -> List[ProbeRow]:
+def run_probe(sources: Mapping[str, Source], norms: Sequence[str] = NORMS, folds: Sequence[int] = FOLDS,
+              seed: int = 0, progress: bool = True) -> List[ProbeRow]:
     """Rows for every (source, normalisation), sources in the given order."""
     todo = [(name, norm) for name in sources for norm in norms]
-    return [probe_source(name, sources[name], utts, norm, folds, seed)
+    return [probe_source(name, sources[name][1], sources[name][0], norm, folds, seed)
             for name, norm in tqdm(todo, desc="corpus probe", unit="probe", disable=not progress, leave=False)]
 
 
+def gather_sources(utts: Sequence[Utterance], feature_sets: Sequence[str] = (), cache_root: Optional[Path] = None,
+                   layers: Optional[Sequence[int]] = None, opensmile_cache: Optional[Path] = None,
+                   n_jobs: Optional[int] = None, progress: bool = True) -> Tuple[Dict[str, Source], List[dict]]:
+    """(source name -> (utterances, matrix), excluded files): each openSMILE set, then each cached layer."""
+    sources: Dict[str, Source] = {}
+    excluded: List[dict] = []
+    for feature_set in feature_sets:
+        kept, X, lost = opensmile_source(utts, feature_set, opensmile_cache, n_jobs)
+        sources[feature_set] = (kept, X)
+        excluded += [dict(item, source=feature_set) for item in lost]
+    if cache_root is not None:
+        pooled = cache_layers(utts, cache_root, progress)
+        sources.update(layer_sources(pooled, utts, layers))
+    if not sources:
+        raise ValueError("nothing to probe: give an openSMILE feature set and/or a feature cache")
+    return sources, excluded
+
+
 # --------------------------------------------------------------------------- feature sources
+
 
 def opensmile_source(utts: Sequence[Utterance], feature_set: str, cache_dir: Optional[Path] = None,
                      n_jobs: Optional[int] = None) -> Tuple[List[Utterance], np.ndarray, List[Dict[str, str]]]:
@@ -105,13 +127,14 @@ def cache_layers(utts: Sequence[Utterance], cache_root: Path, progress: bool = T
     return pooled
 
 
-def layer_sources(pooled: np.ndarray, layers: Optional[Sequence[int]] = None) -> Dict[str, np.ndarray]:
-    """``layer N`` -> its ``[utterances, hidden]`` matrix (all layers unless ``layers`` is given)."""
+def layer_sources(pooled: np.ndarray, utts: Sequence[Utterance],
+                  layers: Optional[Sequence[int]] = None) -> Dict[str, "Source"]:
+    """``layer N`` -> (``utts``, its ``[utterances, hidden]`` matrix), all layers unless ``layers`` is given."""
     chosen = range(pooled.shape[1]) if layers is None else layers
     for layer in chosen:
         if not 0 <= layer < pooled.shape[1]:
             raise ValueError(f"layer {layer} is not in the cache (layers 0..{pooled.shape[1] - 1})")
-    return {f"layer {layer}": pooled[:, layer, :] for layer in chosen}
+    return {f"layer {layer}": (list(utts), pooled[:, layer, :]) for layer in chosen}
 
 
 # --------------------------------------------------------------------------- table and plot
