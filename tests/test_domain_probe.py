@@ -1,5 +1,6 @@
 """Corpus probe and cached-frame normalisation statistics on features with a strong per-corpus channel."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,24 @@ def test_probe_command_refuses_bad_requests(data_dir, tmp_path, capsys):
     assert "no feature cache here" in capsys.readouterr().err
     assert probe_main([str(data_dir), "--cache", str(tmp_path), "--corpora", "emodb", "--out", str(tmp_path)]) == 2
     assert "two or more corpora" in capsys.readouterr().err
+
+
+def test_cached_items_are_normalised_per_layer_and_live_runs_refuse_it(utterances, data_dir, shifted_cache):
+    from s3prl_crosscorpus.superb.cached import CachedEmotionDataset
+    from s3prl_crosscorpus.superb.dataset import ConfigError
+    from s3prl_crosscorpus.superb.runner import parse_args
+
+    cache = FeatureCache(shifted_cache)
+    emodb = [u for u in utterances if u.corpus == "emodb"]
+    stats = frame_statistics(cache, utterances, emodb, "corpus", progress=False)
+    frames = np.concatenate([CachedEmotionDataset(emodb, cache, stats, "corpus")[k][0].numpy()
+                             for k in range(len(emodb))])
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-3)  # every layer and dimension
+    np.testing.assert_allclose(frames.std(axis=0), 1, atol=1e-3)
+    raw = CachedEmotionDataset(emodb, cache)[0][0].numpy()
+    assert np.abs(raw.mean(axis=0)[0, 4:7]).max() > 1  # the channel was there before
+    smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
+    with pytest.raises(ConfigError, match="train-cached"):
+        parse_args(["-m", "train", "-u", "fbank", "-d", "crosscorpus_emotion", "-c", smoke, "-p", "/tmp/unused",
+                    "-o", f"config.downstream_expert.datarc.data_dir='{data_dir}',,"
+                          "config.downstream_expert.datarc.normalisation='corpus'"])
