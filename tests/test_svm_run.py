@@ -42,6 +42,9 @@ def test_extended_run_beats_chance_on_every_corpus(extended):
         assert np.log2(r["hyperparameters"]["C"]) in GRIDS["coarse"]["log2_C"]
         assert np.log2(r["hyperparameters"]["gamma"]) in GRIDS["coarse"]["log2_gamma"]
         assert set(r["timings"]) == {"extraction", "search", "fit", "predict"}
+        hyper = r["hyperparameters"]
+        assert (hyper["search"], hyper["selection"], hyper["normalisation"], hyper["transductive"]) == \
+            ("kernel", "dev", "global", False)
         assert {"opensmile", "scikit-learn", "numpy"} <= set(r["versions"])
         assert all(len(p["probabilities"]) == 4 for p in r["predictions"])
     assert np.mean([r["metrics"]["uar"] for r in results]) >= 0.6
@@ -129,12 +132,52 @@ def test_bad_files_are_excluded_and_recorded(data_dir, utterances, cache, tmp_pa
     assert len(result["predictions"]) == len(split.test) - 1
 
 
+def test_reference_search_writes_the_same_results(data_dir, cache, tmp_path):
+    """--search sklearn (GridSearchCV) and the default kernel search: same table, choice and predictions."""
+    found = {}
+    for search in ("kernel", "sklearn"):
+        assert main(["run", "--data", str(data_dir), "--feature-set", "eGeMAPSv02", "--condition", "matched",
+                     "--test-corpus", "emodb", "--fold", "2", "--out", str(tmp_path / search), "--grid", "coarse",
+                     "--cache", str(cache), "--no-save-model", "--search", search]) == 0
+        (found[search],) = load_results(tmp_path / search)
+    kernel, reference = found["kernel"], found["sklearn"]
+    assert (kernel["hyperparameters"]["search"], reference["hyperparameters"]["search"]) == ("kernel", "sklearn")
+    assert kernel["system"] == reference["system"] == "eGeMAPS-SVM"
+    for key in ("C", "gamma"):
+        assert kernel["hyperparameters"][key] == reference["hyperparameters"][key]
+    grid = [np.array([row["dev_uar"] for row in r["config"]["dev_uar_grid"]]) for r in (kernel, reference)]
+    np.testing.assert_allclose(grid[0], grid[1], rtol=0, atol=1e-12)
+    assert kernel["predictions"] == reference["predictions"] and kernel["metrics"] == reference["metrics"]
+
+
+def test_group_cv_selection_is_recorded_and_kept_apart(data_dir, cache, extended, tmp_path):
+    from s3prl_crosscorpus.results.leaderboard import load_cells
+
+    out = tmp_path / "res"
+    shutil.copytree(extended, out)
+    assert main(["run", "--data", str(data_dir), "--feature-set", "GeMAPSv01b", "--condition", "extended",
+                 "--test-corpus", "all", "--fold", "1", "--out", str(out), "--grid", "coarse",
+                 "--cache", str(cache), "--no-save-model", "--select", "group-cv", "--cv-folds", "4"]) == 0
+    variant = [r for r in load_results(out) if r["system"] == "GeMAPS-SVM[group-cv]"]
+    assert len(variant) == len(CORPORA)
+    hyper, config = variant[0]["hyperparameters"], variant[0]["config"]
+    assert (hyper["selection"], hyper["cv_folds"]) == ("group-cv", 4) and 0 < hyper["cv_uar"] <= 1
+    best = [row for row in config["cv_uar_grid"] if (row["C"], row["gamma"]) == (hyper["C"], hyper["gamma"])]
+    assert best[0]["cv_uar"] == hyper["cv_uar"] == max(row["cv_uar"] for row in config["cv_uar_grid"])
+    assert all(len(row["split_uar"]) == 4 for row in config["cv_uar_grid"])
+    cells, _ = load_cells(out)
+    assert {c.system for c in cells} == {"GeMAPS-SVM", "GeMAPS-SVM[group-cv]"}
+
+
 @pytest.mark.parametrize("change, message", [
     ({"--feature-set": "IS09"}, "invalid choice: 'IS09'"),
     ({"--fold": "6"}, "invalid choice: '6'"),
     ({"--condition": "crossed"}, "invalid choice: 'crossed'"),
     ({"--corpora": "emodb,timit"}, "unknown corpus"),
     ({"--n-jobs": "0"}, "must be >= 1"),
+    ({"--cv-folds": "1"}, "must be >= 2"),
+    ({"--search": "fast"}, "invalid choice: 'fast'"),
+    ({"--norm": "utterance"}, "invalid choice: 'utterance'"),
 ])
 def test_bad_cli_input_fails_clearly(change, message, tmp_path, capsys):
     options = {"--data": str(tmp_path), "--feature-set": "eGeMAPSv02", "--condition": "matched",
@@ -146,13 +189,18 @@ def test_bad_cli_input_fails_clearly(change, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_runtime_errors_are_reported_not_raised(data_dir, tmp_path, capsys):
+def test_runtime_errors_are_reported_not_raised(data_dir, cache, tmp_path, capsys):
     base = ["run", "--feature-set", "eGeMAPSv02", "--fold", "1", "--out", str(tmp_path)]
     assert main(base + ["--data", str(tmp_path / "nowhere"), "--condition", "matched", "--test-corpus", "emodb"]) == 2
     assert "manifest not found" in capsys.readouterr().err
     assert main(base + ["--data", str(data_dir), "--condition", "loco", "--test-corpus", "emodb",
                         "--corpora", "emodb"]) == 2
     assert "loco needs at least two corpora" in capsys.readouterr().err
+    assert main(base + ["--data", str(data_dir), "--condition", "matched", "--test-corpus", "emodb",
+                        "--corpora", "emodb", "--select", "group-cv", "--cv-folds", "20", "--grid", "coarse",
+                        "--no-save-model", "--cache", str(cache)]) == 2
+    assert ("eGeMAPS-SVM[group-cv] matched fold 1: group-cv with 20 folds needs at least 20 speakers"
+            in capsys.readouterr().err)
 
 
 def test_reachable_as_s3prl_crosscorpus_subcommand(capsys):

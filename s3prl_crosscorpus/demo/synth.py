@@ -79,6 +79,37 @@ def synth_utterance(emotion: str, voice: Voice, rate: int, rng: np.random.Genera
     return np.clip(out, -1, 1).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A recording channel applied to every file of one corpus (off unless given to :func:`synthesize`).
+
+    ``gain``: amplitude factor; ``tilt``: spectral tilt in dB per octave around 1 kHz (negative =
+    darker); ``band``: (low, high) pass band in Hz; ``noise``: RMS of a white noise floor.
+    """
+
+    gain: float = 1.0
+    tilt: float = 0.0
+    band: Optional[Tuple[float, float]] = None
+    noise: float = 0.0
+
+
+def apply_channel(audio: np.ndarray, rate: int, channel: Channel, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` through ``channel``: tilt and band limit in the frequency domain, gain, noise floor."""
+    freqs = np.fft.rfftfreq(len(audio), 1.0 / rate)
+    response = 10 ** (channel.tilt * np.log2(np.maximum(freqs, 20.0) / 1000.0) / 20)
+    if channel.band is not None:
+        response = response * ((freqs >= channel.band[0]) & (freqs <= channel.band[1]))
+    shaped = np.fft.irfft(np.fft.rfft(audio.astype(np.float64)) * response, len(audio))
+    out = channel.gain * shaped + channel.noise * rng.standard_normal(len(audio))
+    return np.clip(out, -1, 1).astype(np.float32)
+
+
+def voiced(emotion: str, voice: Voice, rate: int, seed: int, name: str, channel: Optional[Channel]) -> np.ndarray:
+    """One synthetic utterance, through the corpus' channel when it has one."""
+    audio = synth_utterance(emotion, voice, rate, rng_for(seed, name))
+    return audio if channel is None else apply_channel(audio, rate, channel, rng_for(seed, name, "channel"))
+
+
 def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.stack([audio, 0.9 * audio], axis=1) if channels == 2 else audio
@@ -101,7 +132,7 @@ def codes_by_label(corpus: str, source_of: Mapping[str, str]) -> Dict[str, Tuple
 EMODB_LETTER = {label: codes[0] for label, codes in codes_by_label("emodb", EMODB_SOURCE).items()}
 
 
-def synth_emodb(root: Path, per_class: int, seed: int) -> int:
+def synth_emodb(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
     """EmoDB: ``wav/SSTTTEV.wav`` at 16 kHz; each speaker also says one boredom/fear/disgust file."""
     count = 0
     for s, (speaker, gender) in enumerate(sorted(EMODB_SPEAKERS.items())):
@@ -110,7 +141,7 @@ def synth_emodb(root: Path, per_class: int, seed: int) -> int:
             for i in range(per_class if emotion != "other" else 1):
                 text, version = EMODB_TEXTS[i % len(EMODB_TEXTS)], "abcdef"[i // len(EMODB_TEXTS)]
                 name = f"{speaker}{text}{letter}{version}.wav"
-                write_wav(root / "wav" / name, synth_utterance(emotion, voice, 16000, rng_for(seed, name)), 16000)
+                write_wav(root / "wav" / name, voiced(emotion, voice, 16000, seed, name, channel), 16000)
                 count += 1
     return count
 
@@ -118,7 +149,7 @@ def synth_emodb(root: Path, per_class: int, seed: int) -> int:
 RAVDESS_CODE = {label: codes[0] for label, codes in codes_by_label("ravdess", RAVDESS_SOURCE).items()}
 
 
-def synth_ravdess(root: Path, per_class: int, seed: int) -> int:
+def synth_ravdess(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
     """RAVDESS: ``Actor_NN/03-01-EE-II-SS-RR-NN.wav`` at 48 kHz; some stereo, calm, song and a duplicate."""
     count = 0
     for actor in range(1, 25):
@@ -128,12 +159,12 @@ def synth_ravdess(root: Path, per_class: int, seed: int) -> int:
             combos = [(i, s, r) for i in intensities for s in ("01", "02") for r in ("01", "02")]
             for k, (intensity, statement, rep) in enumerate(combos[:per_class if emotion != "other" else 1]):
                 name = f"03-01-{code}-{intensity}-{statement}-{rep}-{actor:02d}.wav"
-                audio = synth_utterance(emotion, voice, 48000, rng_for(seed, name))
+                audio = voiced(emotion, voice, 48000, seed, name, channel)
                 write_wav(root / f"Actor_{actor:02d}" / name, audio, 48000, channels=2 if (actor + k) % 5 == 0 else 1)
                 count += 1
         if actor % 6 == 1:  # a song file (vocal channel 02), left out
             name = f"03-02-03-01-01-01-{actor:02d}.wav"
-            write_wav(root / f"Actor_{actor:02d}" / name, synth_utterance("hap", voice, 48000, rng_for(seed, name)), 48000)
+            write_wav(root / f"Actor_{actor:02d}" / name, voiced("hap", voice, 48000, seed, name, channel), 48000)
     # Real copies often hold the speech archive twice; the reader keeps one.
     first = sorted((root / "Actor_01").glob("*.wav"))[0]
     write_wav(root / "audio_speech_actors_01-24" / "Actor_01" / first.name, sf.read(str(first))[0], 48000)
@@ -146,7 +177,7 @@ EVALUATOR = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "ang": "Ang
              "fru": "Frustration", "xxx": "Other", "sur": "Surprise"}
 
 
-def synth_iemocap(root: Path, per_class: int, seed: int) -> int:
+def synth_iemocap(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
     """IEMOCAP: two dialogs per session with EmoEvaluation files, evaluator lines and sub-folders."""
     count = 0
     for session in range(1, 6):
@@ -160,7 +191,7 @@ def synth_iemocap(root: Path, per_class: int, seed: int) -> int:
             for i, (emotion, code) in enumerate(plan):
                 dialog = dialogs[i % 2]
                 utt = f"{dialog}_{gender}{i:03d}"
-                audio = synth_utterance(emotion, voice, 16000, rng_for(seed, utt))
+                audio = voiced(emotion, voice, 16000, seed, utt, channel)
                 write_wav(sdir / "sentences" / "wav" / dialog / f"{utt}.wav", audio, 16000)
                 start = 2.0 * i
                 blocks[dialog].append(
@@ -179,13 +210,22 @@ def synth_iemocap(root: Path, per_class: int, seed: int) -> int:
     return count
 
 
-def synthesize(out: Path, per_class: int = 3, seed: int = 0) -> Dict[str, Path]:
-    """Write ``out/emodb``, ``out/ravdess``, ``out/iemocap``; ``per_class`` is per speaker and class."""
+def synthesize(out: Path, per_class: int = 3, seed: int = 0, channels: Optional[Mapping[str, Channel]] = None,
+               corpora: Tuple[str, ...] = ("emodb", "ravdess", "iemocap")) -> Dict[str, Path]:
+    """Write ``out/emodb``, ``out/ravdess``, ``out/iemocap``; ``per_class`` is per speaker and class.
+
+    ``channels``: corpus -> :class:`Channel` applied to all of its files (none by default: the
+    corpora are then exactly those of earlier versions). ``corpora``: which trees to write.
+    """
     if not 1 <= per_class <= 4:
         raise ValueError("--utterances-per-class must be 1..4 (RAVDESS has 4 neutral files per actor)")
     out = Path(out)
     writers = {"emodb": synth_emodb, "ravdess": synth_ravdess, "iemocap": synth_iemocap}
+    unknown = sorted(set(corpora) - set(writers)) + sorted(set(channels or {}) - set(writers))
+    if unknown:
+        raise ValueError(f"unknown corpus {unknown}; choose from {', '.join(writers)}")
+    writers = {corpus: writer for corpus, writer in writers.items() if corpus in corpora}
     for corpus, writer in tqdm(writers.items(), desc="synthesising corpora", unit="corpus"):
-        writer(out / corpus, per_class, seed)
+        writer(out / corpus, per_class, seed, (channels or {}).get(corpus))
     return {corpus: out / corpus for corpus in writers}
 
