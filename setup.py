@@ -34,6 +34,7 @@ setup(
         "PyYAML>=6.0",
         "matplotlib>=3.7",
         "jsonschema>=4.0",
+        "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={

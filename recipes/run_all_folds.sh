@@ -16,11 +16,12 @@ CORPORA=${CORPORA:-emodb,ravdess,iemocap}
 
 for FOLD in ${FOLDS:-1 2 3 4 5}; do
   missing=$(python3 - "$RESULTS" "$UPSTREAM" "$HEAD" "$CONDITION" "$TEST_CORPUS" "$CORPORA" "$FOLD" \
-    "${SYSTEM_NAME:-}" <<'PY'
+    "${SYSTEM_NAME:-}" "${CKPT:-}" <<'PY'
 import sys
 from s3prl_crosscorpus.superb.expert import expected_results
-results, upstream, head, condition, test, corpora, fold, system = sys.argv[1:]
-paths = expected_results(results, upstream, head, condition, test or None, corpora.split(","), int(fold), system or None)
+results, upstream, head, condition, test, corpora, fold, system, ckpt = sys.argv[1:]
+paths = expected_results(results, upstream, head, condition, test or None, corpora.split(","), int(fold), system or None,
+                         ckpt or None)
 print(" ".join(str(p) for p in paths if not p.exists()))
 PY
 )

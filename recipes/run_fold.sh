@@ -6,8 +6,9 @@
 #
 # Settings come from the environment (or KEY=value arguments, e.g. `run_fold.sh FOLD=2 HEAD=transformer`):
 #   DATA_DIR     folder made by `s3prl-crosscorpus prepare`                          (required)
-#   UPSTREAM     s3prl upstream: hubert, hubert_local, wavlm_base_plus, fbank ...   (default hubert)
-#   CKPT         upstream checkpoint for *_local upstreams (-k)                      (default none)
+#   UPSTREAM     s3prl upstream: hubert, hubert_local, wavlm_large, hf_wavlm_custom, fbank ... (default hubert)
+#   CKPT         -k: a checkpoint file for *_local upstreams; a hub id or a save_pretrained folder
+#                for hf_hubert_custom, hf_wav2vec2_custom, hf_wavlm_custom, hf_data2vec_audio_custom (default none)
 #   HEAD         linear | cnn_selfatt | transformer: sets modelrc.head of CONFIG     (default linear)
 #   CONFIG       the runner config                          (default downstream_configs/paper.yaml)
 #   CONDITION    matched | extended | loco                                          (default matched)
@@ -17,7 +18,8 @@
 #   FOLD         1..5                                                               (default 1)
 #   SEED         --seed of the run (init and data order)                            (default 1337, s3prl's)
 #   RESULTS      result folder                                                      (default results)
-#   EXPDIR       experiment folder       (default exp/<UPSTREAM>-<HEAD>/<CONDITION>-<TEST_CORPUS|all>/fold<k>)
+#   EXPDIR       experiment folder       (default exp/<UPSTREAM>-<HEAD>/<CONDITION>-<TEST_CORPUS|all>/fold<k>;
+#                hf_* upstreams: exp/<UPSTREAM>-<basename of CKPT>-<HEAD>/..., one folder per model)
 #   DEVICE       cuda | cpu                                                         (default cuda if present)
 #   SYSTEM_NAME  result system name                                                 (default e.g. HuBERT-Linear)
 #   EXTRA        more s3prl -o overrides, joined with ',,' (s3prl syntax, pasted)   (default none)
@@ -36,7 +38,9 @@ CORPORA=${CORPORA:-emodb,ravdess,iemocap}
 FOLD=${FOLD:-1}
 SEED=${SEED:-1337}
 RESULTS=${RESULTS:-results}
-EXPDIR=${EXPDIR:-exp/$UPSTREAM-$HEAD/$CONDITION-${TEST_CORPUS:-all}/fold$FOLD}
+RUN_NAME=$UPSTREAM
+case "$UPSTREAM" in hf_*) RUN_NAME="$UPSTREAM-$(basename "${CKPT:-none}")" ;; esac
+EXPDIR=${EXPDIR:-exp/$RUN_NAME-$HEAD/$CONDITION-${TEST_CORPUS:-all}/fold$FOLD}
 DEVICE=${DEVICE:-$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}
 
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }

@@ -23,10 +23,12 @@ def noisy(system: str, fold: int, labels: Sequence[str], rng: random.Random) -> 
 
 def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(SYSTEMS),
                   conditions: Sequence[str] = ("matched", "extended"), corpora: Sequence[str] = CORPORA,
-                  folds: Sequence[int] = FOLDS, predictor: Predictor = noisy) -> List[Path]:
-    """One schema-valid result file per (system, condition, corpus, fold), on the shared folds' test sets."""
+                  folds: Sequence[int] = FOLDS, predictor: Predictor = noisy, seed: int = 0) -> List[Path]:
+    """One schema-valid result file per (system, condition, corpus, fold), on the shared folds' test sets.
+
+    The results record each utterance's speaker (make_result reads it from the corpus' id convention)."""
     label_of = {u.id: u.label for u in utterances}
-    rng = random.Random(0)
+    rng = random.Random(seed)
     paths = []
     for fold in folds:
         for condition in conditions:
@@ -37,7 +39,7 @@ def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(
                     family, features, head = SYSTEMS.get(system, ("dnn", "hubert", "x"))
                     result = make_result(
                         system=system, family=family, features=features, head=head, split=split,
-                        test_corpus=corpus, seed=0, hyperparameters={"C": 1.0, "fold": fold}, dev_uar=0.5,
+                        test_corpus=corpus, seed=seed, hyperparameters={"C": 1.0, "fold": fold}, dev_uar=0.5,
                         ids=split.test, labels=labels, predictions=predictor(system, fold, labels, rng),
                         config={"note": "test"}, versions={"s3prl_crosscorpus": "test", "python": "3"})
                     paths.append(write_result(result_path(results_dir, system, condition, corpus, fold), result))

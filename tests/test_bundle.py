@@ -8,7 +8,7 @@ import pytest
 from resultgen import write_results
 from s3prl_crosscorpus.commands import submit, validate
 from s3prl_crosscorpus.submission.bundle import BundleError, build_bundle
-from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SUMMARY_MD, sha256_bytes
+from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SPEAKERS_TXT, SUMMARY_MD, sha256_bytes
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
 CELL = "HuBERT-Linear/matched/iemocap"
@@ -305,3 +305,58 @@ def test_test_set_checked_against_the_manifest(good, tmp_path, data_dir):
     problems = problems_of(path, data_dir=data_dir)
     assert any(p.startswith(f"{CELL}/test_fold1_truth.txt: not the fold-1 test set of iemocap") for p in problems)
     assert not any("tested on other utterances" in p for p in problems)  # consistent across systems, still wrong
+
+
+# --- statistics (format version 2) --------------------------------------------------------------------------------
+
+def test_a_fresh_bundle_carries_speakers_and_statistics_that_validate_recomputes(good, utterances):
+    members = members_of(good)
+    meta = json.loads(members[BUNDLE_INDEX])
+    assert meta["format_version"] == 2
+    stats = meta["summary"]["statistics"]
+    assert stats["method"]["resamples"] == 10_000 and stats["family_size"] == 6  # 2 systems x 3 corpora
+    assert all(c["available"] for c in stats["cells"] + stats["comparisons"])
+    speaker = {u.id: u.speaker for u in utterances}
+    lines = [line.split() for line in members[SPEAKERS_TXT].decode().splitlines()]
+    assert lines and all(speaker[utt] == name for utt, name in lines)
+    assert "speaker-bootstrap interval" in members[SUMMARY_MD].decode()
+    assert "statistics recomputed from the predictions match" in validate_bundle(good).describe()
+
+
+def test_edited_statistic_is_rejected(good, tmp_path):
+    def better_p(members, meta):
+        meta["summary"]["statistics"]["comparisons"][0]["p"] = 0.0001
+    problems = problems_of(repack(good, tmp_path, better_p))
+    assert f"{BUNDLE_INDEX}: summary statistics: comparison ComParE-SVM/extended − ComParE-SVM/matched on emodb " \
+           "does not match the predictions (p)" in problems
+    assert problems == [f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}", problems[1]]
+
+
+def test_edited_statistics_seed_is_rejected(good, tmp_path):
+    path = repack(good, tmp_path, lambda m, meta: meta["summary"]["statistics"]["method"].update(seed=5))
+    assert any("does not match the predictions (ci" in p for p in problems_of(path))
+
+
+def test_speakers_file_disagreeing_with_the_results_is_rejected(good, tmp_path):
+    def move_speaker(members, meta):
+        edit_lines(members, SPEAKERS_TXT, lambda lines: lines.__setitem__(0, lines[0].split()[0] + " somebody"))
+    problems = problems_of(repack(good, tmp_path, move_speaker))
+    utt = members_of(good)[SPEAKERS_TXT].decode().split()[0]
+    assert f"{SPEAKERS_TXT}: 1 utterance(s) listed with another speaker than the speaker its result file records: " \
+           f"{utt}" in problems
+    assert any("summary statistics" in p and "does not match the predictions" in p for p in problems)
+
+
+def test_a_version_1_bundle_without_statistics_still_validates(good, tmp_path):
+    from s3prl_crosscorpus.submission.format import summary_markdown
+
+    def version_1(members, meta):
+        meta["format_version"] = 1
+        del meta["summary"]["statistics"]
+        members.pop(SPEAKERS_TXT)
+        members[SUMMARY_MD] = summary_markdown(meta["summary"]).encode()
+    found = validate_bundle(repack(good, tmp_path, version_1))
+    assert found.ok, found.problems
+    assert "the metrics recomputed" in found.describe()
+    missing = repack(good, tmp_path, lambda m, meta: meta["summary"].pop("statistics"))
+    assert any("statistics: missing or malformed" in p for p in problems_of(missing))

@@ -43,9 +43,10 @@ class UpstreamExtractor:
 
     def __init__(self, name: str, ckpt: Optional[str] = None, device: str = "cpu",
                  model_config: Optional[str] = None):
-        from ..superb.upstreams import UpstreamError, build_upstream
+        from ..superb.upstreams import HF_UPSTREAMS, UpstreamError, build_upstream
 
-        if ckpt is not None and "://" not in ckpt and not Path(ckpt).is_file():
+        # A Hugging Face -k is a folder or a hub id; the upstream checks it and names what is wrong.
+        if name not in HF_UPSTREAMS and ckpt is not None and "://" not in ckpt and not Path(ckpt).is_file():
             raise CacheError(f"upstream checkpoint {ckpt} does not exist")
         self.name, self.ckpt, self.device = name, ckpt, device
         try:  # the same call as s3prl's Runner._get_upstream, so cached and on-the-fly features agree
@@ -55,10 +56,45 @@ class UpstreamExtractor:
         self.downsample_rate = int(self.upstream.get_downsample_rates("hidden_states"))
         probe = self(np.zeros(TARGET_RATE, dtype=np.float32))
         self.num_layers, self.hidden_size = int(probe.shape[1]), int(probe.shape[2])
+        self._key: Optional[UpstreamKey] = None
 
     def key(self) -> UpstreamKey:
-        ckpt_sha = sha256_file(self.ckpt) if self.ckpt and Path(self.ckpt).is_file() else None
-        return UpstreamKey(self.name, ckpt_sha, self.num_layers, self.hidden_size, self.downsample_rate)
+        """Name, checkpoint hash (a Hugging Face model's weights hash) and revision, layers, width, rate."""
+        if self._key is None:
+            sha256, revision = self.identity()
+            self._key = UpstreamKey(self.name, sha256, self.num_layers, self.hidden_size, self.downsample_rate,
+                                    revision)
+        return self._key
+
+    def identity(self) -> Tuple[Optional[str], Optional[str]]:
+        from ..superb.upstreams import HFUpstream
+
+        if isinstance(self.upstream, HFUpstream):
+            return self.upstream.weights_sha256, self.upstream.revision
+        return (sha256_file(self.ckpt), None) if self.ckpt and Path(self.ckpt).is_file() else (None, None)
+
+    def info(self) -> dict:
+        """What the upstream really is, for the cache header: the model class and source of a Hugging Face
+        upstream (with its feature extractor), the checkpoint file of an s3prl one."""
+        from ..superb.upstreams import HFUpstream
+
+        if isinstance(self.upstream, HFUpstream):
+            return self.upstream.describe()
+        cls = type(self.upstream)
+        return {"model": f"{cls.__module__}.{cls.__qualname__}", "source": self.stored_ckpt(),
+                "hidden_states": self.num_layers, "hidden_size": self.hidden_size}
+
+    def describe(self) -> str:
+        """One line: the key, and what the upstream really is."""
+        info = self.info()
+        source = f" from {info['source']}" if info.get("source") else ""
+        return f"{self.key().describe()} = {info['model']}{source}"
+
+    def stored_ckpt(self) -> Optional[str]:
+        """``-k`` as the header keeps it: local files and folders as absolute paths, anything else as given."""
+        if self.ckpt and Path(self.ckpt).expanduser().exists():
+            return str(Path(self.ckpt).expanduser().resolve())
+        return self.ckpt
 
     def __call__(self, wav: np.ndarray) -> np.ndarray:
         import torch
@@ -192,10 +228,11 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     frames = estimated_frames(utts, key.downsample_rate)
     report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
     report.estimate = disk_estimate(out, plan, frames, key)
-    logger.info(f"{key.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
+    logger.info(f"{extractor.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
                 f"{key.downsample_rate} samples, on {extractor.device}")
     logger.info(report.estimate.describe(key, out))
-    prepare_root(out, key, plan, extra={"data": str(Path(data_dir).resolve()), "ckpt": ckpt})
+    prepare_root(out, key, plan, extra={"data": str(Path(data_dir).resolve()), "ckpt": extractor.stored_ckpt(),
+                                        "upstream_info": extractor.info()})
 
     by_id = {u.id: u for u in utts}
     todo = plan_work(out, plan, report, by_id, key, full_check, quiet)

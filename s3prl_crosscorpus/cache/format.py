@@ -17,7 +17,7 @@ and torchrun rank ``r`` of ``W`` takes shards ``r, r+W, ...``.
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -40,20 +40,27 @@ class CacheError(RuntimeError):
 
 @dataclass(frozen=True)
 class UpstreamKey:
-    """What the stored features depend on besides the audio: the upstream and its checkpoint."""
+    """What the stored features depend on besides the audio: the upstream and its checkpoint.
+
+    ``ckpt_sha256`` is the checkpoint file's hash, or a Hugging Face model's weights hash; ``revision``
+    (the hub commit of a hub id) is recorded but does not take part in comparisons: two revisions
+    with the same weight files give the same features.
+    """
 
     name: str
     ckpt_sha256: Optional[str]
     num_layers: int
     hidden_size: int
     downsample_rate: int
+    revision: Optional[str] = field(default=None, compare=False)
 
     def identity(self) -> Tuple[str, Optional[str]]:
         return self.name, self.ckpt_sha256
 
     def describe(self) -> str:
         ckpt = f"checkpoint sha256 {self.ckpt_sha256[:16]}…" if self.ckpt_sha256 else "no checkpoint file"
-        return f"upstream {self.name!r} ({ckpt})"
+        revision = f", revision {self.revision[:12]}" if self.revision else ""
+        return f"upstream {self.name!r} ({ckpt}{revision})"
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="s3prl-crosscorpus extract",
         description="Run a frozen s3prl upstream once over the manifest and store all hidden layers "
                     "(fp16, memory-mapped shards). Re-running resumes; under torchrun each rank takes a share.")
-    parser.add_argument("-u", "--upstream", required=True, help="s3prl upstream name (hubert, hubert_local, fbank, ...)")
-    parser.add_argument("-k", "--upstream_ckpt", "--ckpt", dest="ckpt", help="checkpoint for *_local upstreams")
+    parser.add_argument("-u", "--upstream", required=True,
+                        help="s3prl upstream name (hubert, hubert_local, wavlm_large, hf_wavlm_custom, fbank, ...)")
+    parser.add_argument("-k", "--upstream_ckpt", "--ckpt", dest="ckpt",
+                        help="checkpoint file for *_local upstreams; Hugging Face hub id or save_pretrained folder "
+                             "for hf_hubert_custom, hf_wav2vec2_custom, hf_wavlm_custom, hf_data2vec_audio_custom")
     parser.add_argument("--data", required=True, type=Path, help="DATA_DIR holding manifest.jsonl (from `prepare`)")
     parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
     parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def log_to_stderr() -> Iterator[None]:
-    """Print the extraction's log lines on standard error, prefixed ``[extract]`` (``[extract rank R]`` under torchrun)."""
+    """Print the extraction's log lines on standard error as ``[extract] ...`` (``[extract rank R]`` under torchrun)."""
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     prefix = f"[extract rank {os.environ.get('RANK', 0)}] " if world_size > 1 else "[extract] "
     handler = logging.StreamHandler(sys.stderr)

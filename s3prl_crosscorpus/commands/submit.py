@@ -8,28 +8,35 @@ from ..results.cells import LeaderboardError, installed_fold_warning
 from ..results.schema import ResultError
 from ..submission.bundle import BundleError, build_bundle
 from ..submission.validate import validate_bundle
+from .leaderboard import add_stats_options, stats_setup, warn_unavailable
 
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus submit",
-                                     description="Pack RESULTS_DIR into a submission bundle (zip) and validate it.")
+                                     description="Pack RESULTS_DIR into a submission bundle (zip) with its "
+                                                 "speaker-level statistics, and validate it.")
     parser.add_argument("results_dir", type=Path, help="folder of result files")
     parser.add_argument("-o", "--out", type=Path, required=True, help="the bundle to write, e.g. BUNDLE.zip")
     parser.add_argument("--no-plots", action="store_true", help="leave the PNG plots out")
+    add_stats_options(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
+    setup = stats_setup(args)
+    if setup is None:
+        return 1
     try:
-        meta = build_bundle(args.results_dir, args.out, plots=not args.no_plots)
+        meta = build_bundle(args.results_dir, args.out, not args.no_plots, *setup)
     except (BundleError, LeaderboardError, ResultError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     warning = installed_fold_warning(meta["fold_file_sha256"])
     if warning:
         print(warning, file=sys.stderr)
-    found = validate_bundle(args.out)  # a bundle that fails its own validation is a bug, not a submission
+    warn_unavailable(meta["summary"]["statistics"])
+    found = validate_bundle(args.out, args.data)  # a bundle that fails its own validation is a bug, not a submission
     for problem in found.problems:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"wrote {args.out} ({len(meta['runs'])} fold results, {len(meta['files'])} files); "

@@ -23,35 +23,82 @@ class LeaderboardError(ValueError):
     """Results that cannot go into one table (mixed fold files, duplicates, nothing found)."""
 
 
+#: Fold-level metrics that are averaged over seeds when a cell has several.
+AVERAGED = ("uar", "wa", "macro_f1")
+
+
+def seed_of(result: Mapping) -> Optional[int]:
+    return result.get("seed")
+
+
+def seed_order(seed: Optional[int]) -> Tuple[bool, int]:
+    return seed is None, seed or 0
+
+
 @dataclass
 class Cell:
-    """All folds of one (system, condition, test corpus) found so far."""
+    """All results of one (system, condition, test corpus) found so far: per seed, per fold."""
 
     system: str
     family: str
     condition: str
     corpus: str
-    fold_metrics: Dict[int, Mapping] = field(default_factory=dict)  # fold -> the result's "metrics"
+    runs: Dict[Optional[int], Dict[int, Mapping]] = field(default_factory=dict)  # seed -> fold -> result
+    sources: Dict[Tuple[Optional[int], int], str] = field(default_factory=dict)  # (seed, fold) -> file or member
+
+    def add(self, result: Mapping, source: str = "") -> None:
+        seed, fold = seed_of(result), int(result["fold"])
+        self.runs.setdefault(seed, {})[fold] = result
+        self.sources[(seed, fold)] = source
+
+    @property
+    def seeds(self) -> List[Optional[int]]:
+        return sorted(self.runs, key=seed_order)
+
+    @property
+    def fold_metrics(self) -> Dict[int, Mapping]:
+        """fold -> the result's "metrics"; with several seeds, UAR, WA and macro-F1 averaged over the seeds that
+        ran the fold and the confusion matrices summed."""
+        folds = sorted({fold for runs in self.runs.values() for fold in runs})
+        by_fold = {fold: [runs[fold]["metrics"] for runs in self.runs.values() if fold in runs] for fold in folds}
+        if len(self.runs) == 1:
+            return {fold: metrics[0] for fold, metrics in by_fold.items()}
+        return {fold: dict({m: float(np.mean([x[m] for x in metrics])) for m in AVERAGED},
+                           confusion_matrix=np.sum([x["confusion_matrix"] for x in metrics], axis=0).tolist())
+                for fold, metrics in by_fold.items()}
+
+    def seed_missing(self, seed: Optional[int]) -> List[int]:
+        return [k for k in FOLDS if k not in self.runs.get(seed, {})]
 
     @property
     def missing(self) -> List[int]:
-        return [k for k in FOLDS if k not in self.fold_metrics]
+        """Folds that some seed lacks."""
+        return [k for k in FOLDS if any(k not in runs for runs in self.runs.values())]
 
     @property
     def complete(self) -> bool:
         return not self.missing
 
     def percent(self, metric: str) -> Dict[int, float]:
-        """fold -> metric in %, in fold order."""
-        return {k: 100.0 * float(self.fold_metrics[k][metric]) for k in sorted(self.fold_metrics)}
+        """fold -> metric in % (averaged over seeds), in fold order."""
+        return {k: 100.0 * float(m[metric]) for k, m in sorted(self.fold_metrics.items())}
+
+    def seed_percent(self, metric: str) -> Dict[Optional[int], float]:
+        """seed -> mean over its folds of the metric in %."""
+        return {seed: 100.0 * float(np.mean([r["metrics"][metric] for r in self.runs[seed].values()]))
+                for seed in self.seeds}
 
     def confusion(self) -> np.ndarray:
-        """Confusion matrix counts summed over the folds present (rows reference, columns prediction)."""
+        """Confusion matrix counts summed over the folds present (and over seeds: each utterance once per seed)."""
         return np.sum([np.asarray(m["confusion_matrix"]) for m in self.fold_metrics.values()], axis=0)
 
 
 def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
     return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
+
+
+def seeds_text(seed: Optional[int]) -> str:
+    return "" if seed is None else f" seed {seed}"
 
 
 def fold_hash_problems(items: Sequence[Named]) -> List[str]:
@@ -69,12 +116,12 @@ def fold_hash_problems(items: Sequence[Named]) -> List[str]:
 
 
 def duplicate_problems(items: Sequence[Named]) -> List[str]:
-    """Two results claiming the same (system, condition, test corpus, fold)."""
+    """Two results claiming the same (system, condition, test corpus, fold, seed); other seeds may sit beside."""
     seen: Dict[Tuple, List[str]] = defaultdict(list)
     for name, result in items:
-        seen[cell_key(result)].append(name)
-    return [f"{' and '.join(names)} are both {system} {condition} {corpus} fold {fold}; keep one"
-            for (system, condition, corpus, fold), names in seen.items() if len(names) > 1]
+        seen[cell_key(result) + (seed_of(result),)].append(name)
+    return [f"{' and '.join(names)} are both {system} {condition} {corpus} fold {fold}{seeds_text(seed)}; keep one"
+            for (system, condition, corpus, fold, seed), names in seen.items() if len(names) > 1]
 
 
 def installed_fold_warning(sha: str) -> Optional[str]:
@@ -90,13 +137,14 @@ def table_order(cell: Cell) -> Tuple:
     return system_rank(cell.system, cell.family), CORPORA.index(cell.corpus), CONDITIONS.index(cell.condition)
 
 
-def collect_cells(results: Iterable[Mapping]) -> List[Cell]:
-    """Group results by (system, condition, test corpus), in table order (rows, then columns)."""
+def collect_cells(results: Iterable[Mapping], sources: Optional[Iterable[str]] = None) -> List[Cell]:
+    """Group results (named by ``sources`` in messages) by (system, condition, test corpus), in table order."""
     cells: Dict[Tuple[str, str, str], Cell] = {}
-    for result in results:
-        system, condition, corpus, fold = cell_key(result)
+    results = list(results)
+    for result, source in zip(results, sources if sources is not None else [""] * len(results)):
+        system, condition, corpus, _ = cell_key(result)
         cell = cells.setdefault((system, condition, corpus), Cell(system, result["family"], condition, corpus))
-        cell.fold_metrics[fold] = result["metrics"]
+        cell.add(result, source)
     return sorted(cells.values(), key=table_order)
 
 
@@ -122,4 +170,9 @@ def load_checked(results_dir: Path) -> List[Tuple[Path, dict]]:
 def load_cells(results_dir: Path) -> Tuple[List[Cell], str]:
     """Cells and the shared fold-file hash of every result under ``results_dir``."""
     pairs = load_checked(results_dir)
-    return collect_cells(result for _, result in pairs), pairs[0][1]["fold_file_sha256"]
+    return collect_pairs(pairs), pairs[0][1]["fold_file_sha256"]
+
+
+def collect_pairs(pairs: Sequence[Tuple[Path, Mapping]]) -> List[Cell]:
+    """:func:`collect_cells` of (path, result) pairs, each result named by its path."""
+    return collect_cells([result for _, result in pairs], [str(path) for path, _ in pairs])

@@ -2,7 +2,9 @@
 
 Each cell is the mean over the five folds with the sample standard deviation across folds, the
 paper's UAR beside it and our difference. A cell with missing folds is marked, never averaged as
-if complete; results computed with different fold files are refused.
+if complete; results computed with different fold files are refused. With statistics (see
+:mod:`.significance`), the pooled UAR with its speaker-bootstrap interval and the paired
+comparisons follow the table.
 """
 import csv
 import io
@@ -17,6 +19,7 @@ from ..core.labels import CORPORA, CORPUS_DISPLAY
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked)
 from .paper import PAPER_METRIC, paper_uar, system_rank
+from .significance import render_table_statistics
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
@@ -38,14 +41,21 @@ def cell_summary(cell: Cell) -> dict:
         per_fold = cell.percent(metric)
         mean, std = mean_std(list(per_fold.values()))
         metrics[metric] = {"per_fold": {str(k): v for k, v in per_fold.items()}, "mean": mean, "std": std}
+        if len(cell.seeds) > 1:  # per-fold values above are means over the seeds
+            per_seed = cell.seed_percent(metric)
+            metrics[metric].update(per_seed={str(k): v for k, v in per_seed.items()},
+                                   seed_std=mean_std(list(per_seed.values()))[1])
     paper = paper_uar(cell.system, cell.condition, cell.corpus)
-    return {
+    entry = {
         "system": cell.system, "family": cell.family, "condition": cell.condition, "test_corpus": cell.corpus,
         "folds": sorted(cell.fold_metrics), "missing_folds": cell.missing, "complete": cell.complete,
-        "metrics": metrics, "paper_uar": paper,
+        "seeds": cell.seeds, "metrics": metrics, "paper_uar": paper,
         # The paper averaged five folds: a difference against fewer would mislead.
         "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete else None,
     }
+    if len(cell.seeds) > 1:
+        entry["seed_missing_folds"] = {str(seed): cell.seed_missing(seed) for seed in cell.seeds}
+    return entry
 
 
 def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
@@ -61,15 +71,19 @@ def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
     return columns
 
 
-def summary(cells: Sequence[Cell], fold_sha: str) -> dict:
-    """The whole table as JSON (all metrics); what ``--format json`` prints and bundles carry."""
+def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None) -> dict:
+    """The whole table as JSON (all metrics, and the speaker-level ``statistics`` of
+    :mod:`.significance` when given); what ``--format json`` prints and bundles carry."""
     rows = sorted({(c.system, c.family) for c in cells}, key=lambda sf: system_rank(*sf))
-    return {
+    table = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "unit": "percent", "spread": SPREAD,
         "folds": list(FOLDS), "fold_file_sha256": fold_sha,
         "rows": [system for system, _ in rows], "columns": table_columns(cells),
         "cells": [cell_summary(c) for c in cells],
     }
+    if statistics is not None:
+        table["statistics"] = dict(statistics)
+    return table
 
 
 def format_cell(cell: Optional[Mapping], metric: str) -> str:
@@ -80,7 +94,9 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
     std = "n/a" if stats["std"] is None else f"{stats['std']:.2f}"
     text = f"{stats['mean']:.2f} ± {std}"
     if not cell["complete"]:
-        text += f"* ({len(cell['folds'])}/{len(FOLDS)} folds)"
+        text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)} folds)"
+    if len(cell.get("seeds", [])) > 1:
+        text += f" ({len(cell['seeds'])} seeds)"
     if metric == PAPER_METRIC and cell["paper_uar"] is not None:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
         text += f" [{cell['paper_uar']:.2f}{diff}]"
@@ -107,23 +123,58 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
         notes.append("[a, b]: the paper's published UAR and our mean minus it (only for cells with every fold).")
     if any(text == "–" for row in body for text in row):
         notes.append("–: no result.")
+    if any(len(cell.get("seeds", [])) > 1 for cell in table["cells"]):
+        notes.append("(k seeds): per-fold values are means over k training seeds; the spread across seeds is in the "
+                     "JSON output (per_seed, seed_std) and, with --stats, beside the pooled UAR.")
     for cell in table["cells"]:
         if not cell["complete"]:
-            missing = ", ".join(map(str, cell["missing_folds"]))
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
-                         f"{cell['test_corpus']} misses fold(s) {missing}.")
+                         f"{cell['test_corpus']} {missing_text(cell)}.")
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
-    return "\n".join(lines + [""] + notes) + "\n"
+    text = "\n".join(lines + [""] + notes) + "\n"
+    if metric == PAPER_METRIC and "statistics" in table:
+        text += "\n" + render_table_statistics(table["statistics"], table["rows"], table["columns"])
+    return text
+
+
+def missing_text(cell: Mapping) -> str:
+    """``misses fold(s) 3, 5``; per seed when a cell has several."""
+    if len(cell.get("seeds", [])) <= 1:
+        return f"misses fold(s) {', '.join(map(str, cell['missing_folds']))}"
+    return "; ".join(f"seed {seed} misses fold(s) {', '.join(map(str, folds))}"
+                     for seed, folds in cell["seed_missing_folds"].items() if folds)
 
 
 CSV_FIELDS = (["system", "family", "condition", "test_corpus", "metric", "n_folds", "complete", "missing_folds",
                "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "diff_uar"])
+#: Added by --stats (UAR rows): the pooled UAR with its interval, and the comparison with the matched cell.
+STATS_FIELDS = ["n_seeds", "seed_std", "n_speakers", "pooled_uar", "pooled_ci_low", "pooled_ci_high",
+                "vs_matched_diff", "vs_matched_ci_low", "vs_matched_ci_high", "vs_matched_p", "vs_matched_p_holm",
+                "vs_matched_significant"]
+
+
+def stats_columns(statistics: Mapping, cell: Mapping) -> dict:
+    """The STATS_FIELDS of one cell (empty where there is no figure)."""
+    key = (cell["system"], cell["condition"], cell["test_corpus"])
+    entry = next((c for c in statistics["cells"] if (c["system"], c["condition"], c["test_corpus"]) == key), None)
+    row = {}
+    if entry and entry["available"]:
+        row.update(n_seeds=len(entry["seeds"]), seed_std=entry["seed_std"], n_speakers=entry["n_speakers"],
+                   pooled_uar=entry["uar"], pooled_ci_low=entry["ci"][0], pooled_ci_high=entry["ci"][1])
+    versus = next((c for c in statistics["comparisons"] if c["available"] and c["a"]["condition"] == "matched"
+                   and (c["b"]["system"], c["b"]["condition"], c["test_corpus"]) == key), None)
+    if versus:
+        row.update(vs_matched_diff=versus["diff"], vs_matched_ci_low=versus["ci"][0],
+                   vs_matched_ci_high=versus["ci"][1], vs_matched_p=versus["p"], vs_matched_p_holm=versus["p_holm"],
+                   vs_matched_significant=versus["significant"])
+    return row
 
 
 def render_csv(table: Mapping, metric: str = "uar") -> str:
     """One row per cell (tidy), values in %, for one metric; paper columns only filled for UAR."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    statistics = table.get("statistics")
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + (STATS_FIELDS if statistics else []), lineterminator="\n")
     writer.writeheader()
     for cell in table["cells"]:
         stats = cell["metrics"][metric]
@@ -134,6 +185,8 @@ def render_csv(table: Mapping, metric: str = "uar") -> str:
         row.update({f"fold{k}": v for k, v in stats["per_fold"].items()})
         if metric == PAPER_METRIC:
             row.update(paper_uar=cell["paper_uar"], diff_uar=cell["diff_uar"])
+            if statistics:
+                row.update(stats_columns(statistics, cell))
         writer.writerow(row)
     return out.getvalue()
 

@@ -1,11 +1,12 @@
-"""Plots: confusion matrices summed over folds and a matched-vs-extended chart, as PNG files.
+"""Plots: confusion matrices summed over folds and a matched-vs-extended chart (with the speaker-bootstrap
+intervals when the table carries statistics), as PNG files.
 
 Figures use matplotlib's object API on the Agg canvas, so importing this module never changes
 the caller's pyplot backend.
 """
 import re
 from pathlib import Path
-from typing import List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -74,10 +75,47 @@ def plot_confusions(cells: Sequence[Cell], out_dir: Path) -> List[Path]:
     return paths
 
 
+def draw_intervals(ax, x: np.ndarray, entries: Sequence[Optional[Mapping]], offset: float) -> bool:
+    """Pooled UAR and its speaker-bootstrap interval beside each bar that has them; True when any was drawn."""
+    points = [(xi + offset, e["uar"], e["ci"]) for xi, e in zip(x, entries) if e and e["available"]]
+    if not points:
+        return False
+    xs, ys, cis = zip(*points)
+    errors = np.array([[y - ci[0] for y, ci in zip(ys, cis)], [ci[1] - y for y, ci in zip(ys, cis)]])
+    ax.errorbar(xs, ys, yerr=errors, fmt="o", color="black", markersize=3, capsize=2, elinewidth=1.2, zorder=4)
+    return True
+
+
+def mark_significant(ax, x: np.ndarray, entries: Sequence[Optional[Mapping]], versus: Sequence[Optional[Mapping]],
+                     offset: float) -> bool:
+    """``*`` above the interval of each cell whose difference to matched survives Holm; True when any was drawn."""
+    marked = False
+    for xi, entry, comparison in zip(x, entries, versus):
+        if entry and entry["available"] and comparison and comparison.get("significant"):
+            ax.annotate("*", (xi + offset, min(entry["ci"][1] + 1.0, 97)), ha="center", fontsize=11, weight="bold")
+            marked = True
+    return marked
+
+
+def statistics_lookup(table: Mapping, metric: str) -> Tuple[Dict[Tuple[str, str, str], Mapping], Dict]:
+    """(cell key -> interval entry, cell key -> its comparison with matched) from the table's statistics, if any."""
+    stats = table.get("statistics") if metric == PAPER_METRIC else None
+    if not stats:
+        return {}, {}
+    cells = {(c["system"], c["test_corpus"], c["condition"]): c for c in stats["cells"]}
+    versus = {(c["b"]["system"], c["test_corpus"], c["b"]["condition"]): c for c in stats["comparisons"]
+              if c["available"] and c["a"]["condition"] == "matched" and c["a"]["system"] == c["b"]["system"]}
+    return cells, versus
+
+
 def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
-    """Per corpus, per system: one bar per condition (mean over folds), error bars = spread, paper as diamonds."""
+    """Per corpus, per system: one bar per condition (mean over folds), error bars = spread, paper as diamonds;
+    with the table's statistics, the pooled UAR with its speaker-bootstrap interval beside each bar and ``*``
+    where the difference to matched survives Holm's correction."""
     corpora = [c for c in CORPORA if any(col["corpus"] == c for col in table["columns"])]
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in table["cells"]}
+    intervals, versus = statistics_lookup(table, metric)
+    interval_shown = star_shown = False
     fig = Figure(figsize=(1.2 + 1.1 * len(table["rows"]) * len(corpora), 4.6))
     axes = fig.subplots(1, len(corpora), sharey=True, squeeze=False)[0]
     shown_conditions, paper_shown = set(), False
@@ -91,7 +129,12 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
             means = [c["metrics"][metric]["mean"] if c else np.nan for c in cells]
             errors = [(c["metrics"][metric]["std"] or 0.0) if c else 0.0 for c in cells]
             bars = ax.bar(x, means, width, yerr=errors, capsize=3, color=CONDITION_COLOURS.get(condition),
-                          edgecolor="black", linewidth=0.5)
+                          edgecolor="black", linewidth=0.5, ecolor="0.45" if intervals else "black")
+            if intervals:
+                entries = [intervals.get((s, corpus, condition)) for s in systems]
+                interval_shown |= draw_intervals(ax, x, entries, width * 0.22)
+                star_shown |= mark_significant(ax, x, entries, [versus.get((s, corpus, condition)) for s in systems],
+                                               width * 0.22)
             shown_conditions.add(condition)
             for bar, cell, mean, error in zip(bars, cells, means, errors):
                 if cell and not cell["complete"]:
@@ -113,8 +156,17 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
     if paper_shown:
         handles.append(Line2D([], [], marker="D", linestyle="", color="white", markeredgecolor="black",
                               label="paper"))
+    if interval_shown:
+        level = round(100 * table["statistics"]["method"]["confidence"])
+        handles.append(Line2D([], [], marker="o", markersize=3, color="black",
+                              label=f"pooled, {level}% speaker-bootstrap CI"))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.02))
-    fig.text(0.01, -0.1, "dotted: chance level; hatched: incomplete cell (folds present / 5)", fontsize=7)
+    note = "dotted: chance level; hatched: incomplete cell (folds present / 5)"
+    if star_shown:
+        method = table["statistics"]["method"]
+        note += (f"; *: differs from matched (paired speaker test, Holm across {table['statistics']['family_size']} "
+                 f"comparisons, α = {method['alpha']:g})")
+    fig.text(0.01, -0.1, note, fontsize=7)
     return fig
 
 

@@ -14,6 +14,7 @@ from ..core.folds import Split, fold_file_sha256
 from ..core.io_utils import read_json, write_json
 from ..core.labels import LABELS
 from ..core.metrics import scores
+from .speakers import speakers_from_ids
 
 SCHEMA_FILE = Path(__file__).with_name("result_schema.json")
 SCHEMA_VERSION = 1
@@ -80,12 +81,23 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 test_corpus: str, seed: int, hyperparameters: Mapping, dev_uar: float,
                 ids: Sequence[str], labels: Sequence[str], predictions: Sequence[str],
                 probabilities: Optional[Sequence[Sequence[float]]] = None,
+                speakers: Optional[Sequence[str]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
                 versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None) -> dict:
-    """Build a schema-valid result from one fold's test predictions (metrics are computed here)."""
+    """Build a schema-valid result from one fold's test predictions (metrics are computed here).
+
+    ``speakers`` (one per id) go into the predictions; without them, the speakers the ids name by their corpus'
+    convention do, when every id follows it (see :mod:`.speakers`).
+    """
+    if speakers is None:
+        speakers = speakers_from_ids(test_corpus, ids)
+    elif len(speakers) != len(ids):
+        raise ValueError(f"{len(speakers)} speakers for {len(ids)} test utterances")
     rows = []
     for k, (utt, lab, pred) in enumerate(zip(ids, labels, predictions)):
         row = {"id": utt, "label": lab, "prediction": pred}
+        if speakers is not None:
+            row["speaker"] = str(speakers[k])
         if probabilities is not None:
             row["probabilities"] = [float(p) for p in probabilities[k]]
         rows.append(row)

@@ -4,16 +4,19 @@ import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..core.folds import CONDITIONS
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
-from ..results.cells import Cell, collect_cells, load_checked
+from ..results.cells import Cell, collect_pairs, load_checked
 from ..results.leaderboard import summary
 from ..results.schema import package_versions
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SUMMARY_MD, result_member, run_record,
-                     sha256_bytes, summary_markdown, superb_lines, superb_member)
+from ..results.significance import table_statistics
+from ..results.speakers import SpeakerError, resolve_speakers
+from ..results.stats import StatsConfig
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SPEAKERS_TXT, SUMMARY_MD, result_member,
+                     run_record, sha256_bytes, speaker_lines, summary_markdown, superb_lines, superb_member)
 
 #: Distributions whose versions the bundle records (those installed).
 VERSION_DISTS = ("numpy", "scikit-learn", "torch", "s3prl", "opensmile", "matplotlib", "jsonschema")
@@ -38,6 +41,30 @@ def check_complete(cells: List[Cell]) -> None:
                   for c in cells if not c.complete]
     if incomplete:
         raise BundleError("a submission needs every fold of every cell:\n  " + "\n  ".join(incomplete))
+
+
+def check_one_seed(cells: List[Cell]) -> None:
+    """Members are named by fold only, so a bundle holds one seed per cell."""
+    several = [f"{c.system} {c.condition} {c.corpus} has seeds {', '.join(map(str, c.seeds))}"
+               for c in cells if len(c.seeds) > 1]
+    if several:
+        raise BundleError("a bundle holds one seed per cell; pack each seed's results separately:\n  "
+                          + "\n  ".join(several))
+
+
+def test_speakers(pairs: List[Tuple[Path, dict]], speakers: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """utterance id -> speaker of every test utterance whose speaker the statistics could find."""
+    found: Dict[str, str] = {}
+    for path, result in pairs:
+        try:
+            names, _ = resolve_speakers(result["predictions"], result["test_corpus"], speakers, source=str(path))
+        except SpeakerError:
+            continue  # that cell's statistics are marked unavailable and say why
+        for row, name in zip(result["predictions"], names):
+            if name != "".join(name.split()):
+                raise BundleError(f"{path}: speaker {name!r} of {row['id']} contains whitespace")
+            found[row["id"]] = name
+    return found
 
 
 def bundle_files(pairs: List[Tuple[Path, dict]], cells: List[Cell], table: Mapping, plots: bool
@@ -84,13 +111,18 @@ def write_bundle(out: Path, meta: Mapping, files: Mapping[str, bytes]) -> Path:
     return Path(out)
 
 
-def build_bundle(results_dir: Path, out: Path, plots: bool = True) -> dict:
-    """Pack ``results_dir`` into ``out``; refuse incomplete cells, mixed fold files and duplicates."""
+def build_bundle(results_dir: Path, out: Path, plots: bool = True, config: StatsConfig = StatsConfig(),
+                 speakers: Optional[Mapping[str, str]] = None) -> dict:
+    """Pack ``results_dir`` into ``out`` with the speaker-level statistics (``speakers``: id -> speaker from the
+    manifest, for results that do not record them); refuse incomplete cells, mixed fold files and duplicates."""
     pairs = load_checked(results_dir)
-    cells = collect_cells(result for _, result in pairs)
+    cells = collect_pairs(pairs)
     check_complete(cells)
-    table = summary(cells, pairs[0][1]["fold_file_sha256"])
+    check_one_seed(cells)
+    statistics = table_statistics(cells, config, speakers, "manifest")
+    table = summary(cells, pairs[0][1]["fold_file_sha256"], statistics)
     files = bundle_files(pairs, cells, table, plots)
+    files[SPEAKERS_TXT] = speaker_lines(test_speakers(pairs, speakers)).encode()
     meta = bundle_index([result for _, result in pairs], cells, table, files)
     write_bundle(out, meta, files)
     return meta

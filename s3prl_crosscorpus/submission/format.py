@@ -3,12 +3,15 @@
 Layout of a bundle (one zip)::
 
     bundle.json                                   index: format, versions, fold-file hash, runs, summary, sha256 of every file
-    summary.md                                    the UAR, WA and macro-F1 tables
+    summary.md                                    the UAR (with its statistics), WA and macro-F1 tables
+    speakers.txt                                  "<utt_id> <speaker>" per test utterance (version 2)
     <system>/<condition>/<corpus>/fold<k>.json    the result files (metrics, configs, seeds travel with them)
     <system>/<condition>/<corpus>/test_fold<k>_predict.txt   SUPERB style "<utt_id> <label>" lines
     <system>/<condition>/<corpus>/test_fold<k>_truth.txt
     plots/*.png                                   optional
 
+Version 2 adds the speaker-level statistics (``summary.statistics`` in bundle.json, rendered in
+summary.md) and ``speakers.txt``, from which ``validate`` recomputes them. Version 1 bundles stay valid.
 Both packing (:mod:`.bundle`) and validation (:mod:`.validate`) follow this module; neither imports the other.
 """
 import hashlib
@@ -18,10 +21,14 @@ from typing import Mapping
 from ..results.leaderboard import METRICS, render_markdown
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+#: Versions the validator reads; version 1 has no statistics and no speakers.txt.
+KNOWN_VERSIONS = (1, 2)
+STATISTICS_SINCE = 2
 #: The bundle's index member: what it holds and the sha256 of every other member.
 BUNDLE_INDEX = "bundle.json"
 SUMMARY_MD = "summary.md"
+SPEAKERS_TXT = "speakers.txt"
 PLOTS_DIR = "plots"
 #: A result, predict or truth member: ``<system>/<condition>/<corpus>/fold<k>.json`` or ``.../test_fold<k>_<kind>.txt``.
 FOLD_MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"
@@ -48,6 +55,11 @@ def superb_member(result: Mapping, kind: str) -> str:
 def superb_lines(result: Mapping, column: str) -> str:
     """``<utt_id> <label>`` per test utterance; ``column`` is "prediction" or "label"."""
     return "".join(f"{row['id']} {row[column]}\n" for row in result["predictions"])
+
+
+def speaker_lines(speakers: Mapping[str, str]) -> str:
+    """speakers.txt: ``<utt_id> <speaker>`` per test utterance, in id order."""
+    return "".join(f"{utt} {speaker}\n" for utt, speaker in sorted(speakers.items()))
 
 
 def run_record(result: Mapping) -> dict:

@@ -11,20 +11,24 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..core.folds import FOLDS, test_ids
 from ..core.labels import LABELS
 from ..core.manifest import load_manifest
 from ..core.metrics import scores
-from ..results.cells import collect_cells, fold_hash_problems, installed_fold_warning
+from ..core.corpora import Utterance
+from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning
 from ..results.leaderboard import METRICS, summary
 from ..results.schema import ResultError, validate_result
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, FOLD_MEMBER, INDEX_KEYS, SUMMARY_MD, run_record,
-                     sha256_bytes, summary_markdown)
+from ..results.significance import config_from_method, key_of, table_statistics
+from ..results.speakers import speaker_from_id
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SPEAKERS_TXT,
+                     STATISTICS_SINCE, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
 
-KNOWN_VERSIONS = (BUNDLE_VERSION,)
 TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
+#: Recomputed statistics use the same code, data and seed: they must agree to rounding (values in %, p).
+STATS_TOLERANCE = 1e-9
 SHOWN = 5  # ids listed in one message
 
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
@@ -85,6 +89,20 @@ class Bundle:
     def superb_problems(self) -> Dict[str, List[str]]:
         """Per predict/truth member: malformed lines, repeated ids, no lines."""
         return {name: superb_file_problems(self, name) for name in self.superb_members()}
+
+    @property
+    def version(self) -> int:
+        return self.meta["format_version"]
+
+    @cached_property
+    def speakers(self) -> Dict[str, str]:
+        """utterance id -> speaker from speakers.txt (first line of an id; rule_speakers_file explains the rest)."""
+        if SPEAKERS_TXT not in self.members:
+            return {}
+        found: Dict[str, str] = {}
+        for utt, speaker in self.lines(SPEAKERS_TXT):
+            found.setdefault(utt, speaker)
+        return found
 
     @cached_property
     def recomputed(self) -> Dict[FoldKey, dict]:
@@ -394,6 +412,116 @@ def rule_summary_matches(b: Bundle) -> List[str]:
     return problems
 
 
+def rule_speakers_file(b: Bundle) -> List[str]:
+    """Version 2: speakers.txt names test utterances' speakers once each, as the result files and the ids do."""
+    if b.version < STATISTICS_SINCE:
+        return []
+    if SPEAKERS_TXT not in b.members:
+        return [f"{SPEAKERS_TXT}: missing (format version {b.version} bundles carry it)"]
+    problems = superb_file_problems(b, SPEAKERS_TXT) if b.members[SPEAKERS_TXT] else []
+    disagree: Dict[str, List[str]] = defaultdict(list)
+    for ((_, _, corpus), _), result in sorted(b.valid_results.items()):
+        for row in result["predictions"]:
+            listed = b.speakers.get(row["id"])
+            if listed is not None and row.get("speaker", listed) != listed:
+                disagree["the speaker its result file records"].append(row["id"])
+            if listed is not None and speaker_from_id(corpus, row["id"]) not in (None, listed):
+                disagree[f"the speaker its id names ({corpus} naming)"].append(row["id"])
+    problems += [f"{SPEAKERS_TXT}: {len(set(ids))} utterance(s) listed with another speaker than {what}: {show(set(ids))}"
+                 for what, ids in disagree.items()]
+    return problems
+
+
+def recomputed_cells(b: Bundle) -> List[Cell]:
+    """Cells of the valid results with the predictions and metrics of their checked predict/truth files."""
+    usable = []
+    for key, result in sorted(b.valid_results.items()):
+        if key not in b.recomputed:
+            continue
+        kinds = b.fold_members[key]
+        predicted = dict(b.lines(kinds["predict"]))
+        rows = [{"id": utt, "label": label, "prediction": predicted[utt]} for utt, label in b.lines(kinds["truth"])]
+        usable.append(dict(result, metrics=b.recomputed[key], predictions=rows))
+    return collect_cells(usable, [b.fold_members[key]["result"] for key in sorted(b.valid_results) if key in b.recomputed])
+
+
+#: Figures of a statistics cell and comparison that must match; reasons and speaker sources are wording.
+CELL_FIGURES = ("available", "uar", "ci", "n_utterances", "n_speakers", "seeds", "per_seed", "seed_std")
+COMPARISON_FIGURES = ("available", "diff", "ci", "p", "exact", "permutations", "n_speakers", "n_utterances",
+                      "p_holm", "significant", "paper_diff", "wilcoxon_folds")
+
+
+def same_figure(a, b) -> bool:
+    """Equal within STATS_TOLERANCE, through lists and dicts; booleans, None and strings exactly."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_figure(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(map(same_figure, a, b))
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str):
+        return a == b
+    return close(a, b, STATS_TOLERANCE)
+
+
+def figure_differences(reported: Mapping, ours: Mapping, names: Sequence[str]) -> List[str]:
+    return [name for name in names if not same_figure(reported.get(name), ours.get(name))]
+
+
+def comparison_key(entry: Mapping) -> Tuple:
+    return (entry.get("test_corpus"), *(tuple((entry.get(side) or {}).get(k) for k in ("system", "condition"))
+                                        for side in ("a", "b")))
+
+
+def rule_statistics_match(b: Bundle) -> List[str]:
+    """Version 2: the statistics in bundle.json equal those recomputed from the predictions with its seed."""
+    if b.version < STATISTICS_SINCE:
+        return []
+    reported = b.meta["summary"].get("statistics")
+    where = f"{BUNDLE_INDEX}: summary statistics"
+    if not isinstance(reported, dict) or not isinstance(reported.get("cells"), list) \
+            or not isinstance(reported.get("comparisons"), list):
+        return [f"{where}: missing or malformed (format version {b.version} bundles carry them)"]
+    try:
+        config = config_from_method(reported["method"])
+    except (KeyError, TypeError, ValueError) as err:  # StatsError is a ValueError
+        return [f"{where}: method (resamples, seed, confidence, alpha) missing or invalid ({err})"]
+    cells = recomputed_cells(b)
+    listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
+              if isinstance(c, dict)}
+    if any(not c.complete for c in cells) or {key_of(c) for c in cells} != listed:
+        return []  # a broken or missing fold changes every figure of its cell; the fold rules name it
+    ours = table_statistics(cells, config, b.speakers, f"bundle {SPEAKERS_TXT}")
+    problems = []
+    theirs = {(c.get("system"), c.get("condition"), c.get("test_corpus")): c for c in reported["cells"]
+              if isinstance(c, dict)}
+    for entry in ours["cells"]:
+        key = (entry["system"], entry["condition"], entry["test_corpus"])
+        differ = figure_differences(theirs.get(key, {}), entry, CELL_FIGURES)
+        if differ:
+            problems.append(f"{where}: {'/'.join(key)} does not match the predictions ({', '.join(differ)})")
+    theirs = {comparison_key(c): c for c in reported["comparisons"] if isinstance(c, dict)}
+    for entry in ours["comparisons"]:
+        differ = figure_differences(theirs.pop(comparison_key(entry), {}), entry, COMPARISON_FIGURES)
+        if differ:
+            problems.append(f"{where}: comparison {entry['b']['system']}/{entry['b']['condition']} − "
+                            f"{entry['a']['system']}/{entry['a']['condition']} on {entry['test_corpus']} does not "
+                            f"match the predictions ({', '.join(differ)})")
+    problems += [f"{where}: comparison {key} is not one the results give" for key in theirs]
+    if reported.get("family_size") != ours["family_size"]:
+        problems.append(f"{where}: family_size {reported.get('family_size')!r}, recomputed {ours['family_size']}")
+    return problems + numpy_hint(b, problems)
+
+
+def numpy_hint(b: Bundle, problems: List[str]) -> List[str]:
+    """When statistics differ and the bundle was made with another numpy, say that its random streams may differ."""
+    import numpy
+
+    made = (b.meta.get("package_versions") or {}).get("numpy")
+    if problems and made and made != numpy.__version__:
+        return [f"{BUNDLE_INDEX}: the bundle was made with numpy {made}, this is numpy {numpy.__version__}: "
+                f"if only intervals and randomised p differ, validate with numpy {made}"]
+    return []
+
+
 def rule_one_fold_file(b: Bundle) -> List[str]:
     """One fold-file hash in bundle.json, its summary and every valid result."""
     items = [(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())]
@@ -405,13 +533,12 @@ def rule_one_fold_file(b: Bundle) -> List[str]:
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
     rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
     rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
-    rule_one_fold_file,
+    rule_one_fold_file, rule_speakers_file, rule_statistics_match,
 )
 
 
-def rule_test_sets_match_manifest(b: Bundle, data_dir: Path) -> List[str]:
+def rule_test_sets_match_manifest(b: Bundle, utts: Sequence[Utterance], data_dir: Path) -> List[str]:
     """With ``--data``: each fold predicts exactly the test utterances the shared folds give (excluded files aside)."""
-    utts = load_manifest(data_dir)
     path_to_id = {u.path: u.id for u in utts}
     expected: Dict[Tuple[str, int], Set[str]] = {}
     problems = []
@@ -431,6 +558,14 @@ def rule_test_sets_match_manifest(b: Bundle, data_dir: Path) -> List[str]:
     return problems
 
 
+def rule_speakers_match_manifest(b: Bundle, utts: Sequence[Utterance], data_dir: Path) -> List[str]:
+    """With ``--data``: speakers.txt names the manifest's speaker of each utterance the manifest holds."""
+    manifest = {u.id: u.speaker for u in utts}
+    differ = [utt for utt, speaker in b.speakers.items() if manifest.get(utt, speaker) != speaker]
+    return [f"{SPEAKERS_TXT}: {len(differ)} utterance(s) listed with another speaker than the manifest in {data_dir} "
+            f"names: {show(differ)}"] if differ else []
+
+
 @dataclass
 class Validation:
     """What ``validate`` found: problems reject the bundle, warnings do not."""
@@ -448,8 +583,9 @@ class Validation:
         if not self.ok:
             return f"REJECTED: {len(self.problems)} problem(s)"
         table = self.bundle.meta["summary"]
+        what = "metrics and statistics" if self.bundle.version >= STATISTICS_SINCE else "metrics"
         return (f"OK: {len(table['rows'])} system(s), {len(table['cells'])} cell(s) x {len(FOLDS)} folds; "
-                f"every check passed and the metrics recomputed from the predictions match; "
+                f"every check passed and the {what} recomputed from the predictions match; "
                 f"fold file sha256 {self.bundle.meta['fold_file_sha256'][:12]}…")
 
 
@@ -461,6 +597,8 @@ def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
     for rule in RULES:
         problems += rule(bundle)
     if data_dir is not None:
-        problems += rule_test_sets_match_manifest(bundle, data_dir)
+        utts = load_manifest(data_dir)
+        problems += rule_test_sets_match_manifest(bundle, utts, data_dir)
+        problems += rule_speakers_match_manifest(bundle, utts, data_dir)
     warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
     return Validation(problems, [warning] if warning else [], bundle)

@@ -120,8 +120,9 @@ class CachedDownstreamExpert(DownstreamExpert):
     def _run_config(self) -> dict:
         config = super()._run_config()
         config.update(feature_cache=str(self.cache.root), feature_cache_upstream=dict(
-            name=self.cache.key.name, ckpt_sha256=self.cache.key.ckpt_sha256,
-            num_layers=self.cache.num_layers, hidden_size=self.cache.hidden_size))
+            name=self.cache.key.name, ckpt_sha256=self.cache.key.ckpt_sha256, revision=self.cache.key.revision,
+            num_layers=self.cache.num_layers, hidden_size=self.cache.hidden_size,
+            info=self.cache.header.get("upstream_info")))
         return config
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from ..core.audio import load_audio
-from ..core.io_utils import atomic_open, sha256_file
+from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, variant_tags
@@ -29,6 +29,7 @@ from ..results.schema import make_result, package_versions, result_path, write_r
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment)
 from .heads import build_model
+from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
 from baseline_svm.normalise import is_transductive
 
@@ -37,12 +38,13 @@ BEST_CKPT = "dev-best.ckpt"
 
 def expected_results(results_dir: str, upstream: str, head: str, condition: str, test_corpus: Optional[str],
                      corpora: Sequence[str], fold: int, system: Optional[str] = None,
-                     tags: Sequence[str] = ()) -> List[Path]:
+                     ckpt: Optional[str] = None, tags: Sequence[str] = ()) -> List[Path]:
     """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty);
-    ``tags``: :func:`core.names.variant_tags` of the run's normalisation and DANN."""
+    ``ckpt`` is the upstream's ``-k`` (it names Hugging Face upstreams); ``tags``: :func:`core.names.variant_tags`
+    of the run's normalisation and DANN."""
     tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
-    return [result_path(Path(results_dir), dnn_system_name(upstream, head, system, tags), condition, corpus, int(fold))
-            for corpus in tested]
+    name = dnn_system_name(upstream_label(upstream, ckpt), head, system, tags)
+    return [result_path(Path(results_dir), name, condition, corpus, int(fold)) for corpus in tested]
 
 
 def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
@@ -290,8 +292,8 @@ class DownstreamExpert(nn.Module):
         return Path(self.expert_config.get("results_dir") or self.expdir / "results")
 
     def system(self) -> str:
-        return dnn_system_name(str(self.run_args.get("upstream")), self.model.head_name,
-                               self.expert_config.get("system_name"),
+        upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
+        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
                                variant_tags(self.settings.normalisation, self.dann.enabled))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
@@ -343,6 +345,11 @@ class DownstreamExpert(nn.Module):
         config = {"data_dir": self.settings.data_dir, "corpora": list(self.settings.corpora),
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
-        if ckpt and Path(str(ckpt)).is_file():
-            config["upstream_ckpt_sha256"] = sha256_file(ckpt)
+        sha256, revision = checkpoint_identity(str(self.run_args.get("upstream")), ckpt)
+        if sha256:
+            config["upstream_ckpt_sha256"] = sha256
+        if revision:
+            config["upstream_revision"] = revision
+        if self.run_args.get("upstream") in HF_UPSTREAMS and ckpt:
+            config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt))
         return config

@@ -25,12 +25,12 @@ import torch
 from s3prl.downstream.runner import Runner
 
 from ..cache.format import CacheError, FeatureCache
-from ..core.io_utils import sha256_file
 from ..core.names import DOWNSTREAM
 from . import compat
 from .cached import CachedRunner
 from .dataset import ConfigError
 from .expert import BEST_CKPT, check_normalisation_source, validate_config
+from .upstreams import checkpoint_identity
 
 #: ``prog`` of s3prl's argument parser (its usage and error lines) unless the caller names another.
 PROG = "s3prl-crosscorpus run-downstream"
@@ -133,7 +133,8 @@ def check_upstream(args: Namespace, cache: FeatureCache) -> None:
     if args.upstream != key.name:
         raise CacheError(f"the run uses upstream {args.upstream!r} but {cache.root} holds {key.describe()}")
     ckpt = getattr(args, "upstream_ckpt", None)
-    if key.ckpt_sha256 and ckpt and Path(ckpt).is_file() and sha256_file(ckpt) != key.ckpt_sha256:
+    sha256, _ = checkpoint_identity(args.upstream, ckpt)  # None when -k is not here to hash (then trust the name)
+    if key.ckpt_sha256 and sha256 and sha256 != key.ckpt_sha256:
         raise CacheError(f"-k {ckpt} is not the checkpoint the cache {cache.root} was extracted with "
                          f"({key.describe()})")
 

@@ -1,0 +1,309 @@
+"""Which differences of a table mean something: per-cell speaker-bootstrap intervals and paired comparisons.
+
+For every complete cell: the pooled UAR over all test utterances with a 95% speaker-bootstrap
+interval. Comparisons of two cells on the same test utterances: extended vs matched and loco vs
+matched of each system automatically (:func:`automatic_pairs`), any two on request
+(:func:`requested_pairs`); Holm's correction runs across the comparisons of one table. The
+numerical methods are in :mod:`.stats`; this module gathers counts from cells, names what cannot be
+computed and renders the figures.
+"""
+import hashlib
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..core.folds import CONDITIONS
+from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
+from .cells import Cell, table_order
+from .paper import paper_uar
+from .speakers import FROM_MAP, SpeakerError, resolve_speakers
+from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm, paired_difference,
+                    speaker_counts, wilcoxon_folds)
+
+STATS_FORMAT = "s3prl-crosscorpus-statistics"
+STATS_VERSION = 1
+#: Automatic comparisons: (condition B, condition A) of the same system and corpus; the difference is B - A.
+AUTOMATIC: Tuple[Tuple[str, str], ...] = (("extended", "matched"), ("loco", "matched"))
+CellKey = Tuple[str, str, str]  # system, condition, test corpus
+
+
+def key_of(cell: Cell) -> CellKey:
+    return cell.system, cell.condition, cell.corpus
+
+
+@dataclass
+class Prepared:
+    """A cell's per-speaker counts, or why it has none."""
+
+    cell: Cell
+    counts: Optional[SpeakerCounts] = None
+    test_set: str = ""  # sha256 of its sorted (id, label, speaker) lines: equal test sets have equal hashes
+    speaker_sources: List[str] = field(default_factory=list)
+    reason: Optional[str] = None
+
+
+def describe_method(config: StatsConfig) -> dict:
+    """The settings and the methods, recorded with the figures."""
+    return {
+        "estimate": "pooled UAR over the test predictions of all folds (each utterance tested once); "
+                    "with several seeds, the mean over seeds of each seed's pooled UAR",
+        "interval": "percentile bootstrap over speakers (speakers drawn with replacement, all their utterances kept)",
+        "test": "paired speaker-level randomisation test (a speaker's predictions of the two cells swapped), "
+                "two-sided; exact over all 2^S swaps when 2^S <= resamples, else random swaps with "
+                "p = (1 + #{|T*| >= |T|}) / (resamples + 1)",
+        "correction": "holm", "confidence": config.confidence, "alpha": config.alpha,
+        "resamples": config.resamples, "seed": config.seed, "unit": "percent (differences: UAR points)",
+    }
+
+
+def config_from_method(method: Mapping) -> StatsConfig:
+    """The config recorded by :func:`describe_method` (a bundle's statistics are recomputed with it)."""
+    return StatsConfig(resamples=int(method["resamples"]), seed=int(method["seed"]),
+                       confidence=float(method["confidence"]), alpha=float(method["alpha"]))
+
+
+def seed_rows(cell: Cell, seed: Optional[int], speakers: Optional[Mapping[str, str]], speakers_name: str
+              ) -> Tuple[List[Mapping], List[str], List[str]]:
+    """(prediction rows, speaker per row, how speakers were found) of all folds of one seed, sorted by id."""
+    rows, found, how = [], [], set()
+    for fold, result in sorted(cell.runs[seed].items()):
+        names, used = resolve_speakers(result["predictions"], cell.corpus, speakers, speakers_name,
+                                       cell.sources.get((seed, fold)) or f"{'/'.join(key_of(cell))} fold {fold}")
+        rows += result["predictions"]
+        found += names
+        how.update(used)
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["id"])
+    return [rows[i] for i in order], [found[i] for i in order], sorted(how)
+
+
+def prepare(cell: Cell, speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> Prepared:
+    """Per-speaker counts of a complete cell whose seeds share one test set and whose speakers are known."""
+    where = "/".join(key_of(cell))
+    if not cell.complete:
+        return Prepared(cell, reason=f"{where}: incomplete (misses fold(s) {', '.join(map(str, cell.missing))})")
+    try:
+        first, *others = cell.seeds
+        rows, names, how = seed_rows(cell, first, speakers, speakers_name)
+    except SpeakerError as err:
+        return Prepared(cell, reason=str(err))
+    reference = [(row["id"], row["label"]) for row in rows]
+    if len({utt for utt, _ in reference}) != len(reference):
+        return Prepared(cell, reason=f"{where}: an utterance is tested in more than one fold")
+    predictions = {first: [LABEL_TO_INDEX[row["prediction"]] for row in rows]}
+    for seed in others:
+        other = sorted((row for result in cell.runs[seed].values() for row in result["predictions"]),
+                       key=lambda row: row["id"])
+        if [(row["id"], row["label"]) for row in other] != reference:
+            return Prepared(cell, reason=f"{where}: seeds {first} and {seed} were tested on different utterances")
+        predictions[seed] = [LABEL_TO_INDEX[row["prediction"]] for row in other]
+    counts = speaker_counts(names, [LABEL_TO_INDEX[lab] for _, lab in reference], predictions, len(LABELS))
+    lines = "".join(f"{utt} {lab} {name}\n" for (utt, lab), name in zip(reference, names))
+    return Prepared(cell, counts, hashlib.sha256(lines.encode("utf-8")).hexdigest(), how)
+
+
+def cell_entry(prepared: Prepared, config: StatsConfig) -> dict:
+    """One cell's statistics as JSON (``available`` false with the ``reason`` when there are none)."""
+    cell = prepared.cell
+    entry = {"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
+             "available": prepared.counts is not None, "reason": prepared.reason}
+    if prepared.counts is not None:
+        entry.update(cell_interval(prepared.counts, config, key_of(cell)), speaker_sources=prepared.speaker_sources)
+    return entry
+
+
+def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
+    """(matched, other) for every system and corpus with a matched cell and an extended or loco cell."""
+    by_key = {key_of(c): c for c in cells}
+    pairs = []
+    for cell in sorted(cells, key=table_order):
+        for b_condition, a_condition in AUTOMATIC:
+            other = by_key.get((cell.system, a_condition, cell.corpus))
+            if cell.condition == b_condition and other is not None:
+                pairs.append((other, cell))
+    return pairs
+
+
+def parse_side(text: str) -> Tuple[str, Optional[str]]:
+    """``SYSTEM`` or ``SYSTEM/CONDITION`` (system names hold no '/': they are folder names)."""
+    system, _, condition = text.partition("/")
+    return system, condition or None
+
+
+def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str] = None) -> List[Tuple[Cell, Cell]]:
+    """(A cell, B cell) for every corpus (or ``corpus``) and condition both have; a side's /CONDITION fixes it,
+    an unspecified side takes the other side's condition. Raises StatsError naming what is missing."""
+    (sys_a, cond_a), (sys_b, cond_b) = parse_side(a), parse_side(b)
+    systems = sorted({c.system for c in cells})
+    for system in (sys_a, sys_b):
+        if system not in systems:
+            raise StatsError(f"no results of system {system!r}; the results hold {', '.join(systems)}")
+    by_key = {key_of(c): c for c in cells}
+    fixed = cond_a or cond_b
+    conditions = [fixed] if fixed else [k for k in CONDITIONS if any(c.condition == k for c in cells)]
+    pairs = []
+    for corpus_name in [corpus] if corpus else CORPORA:
+        for condition in conditions:
+            pair = by_key.get((sys_a, cond_a or condition, corpus_name)), by_key.get((sys_b, cond_b or condition,
+                                                                                      corpus_name))
+            if all(pair) and pair[0] is not pair[1]:
+                pairs.append(pair)
+    if not pairs:
+        where = f" on {corpus}" if corpus else ""
+        raise StatsError(f"{a} and {b} have no results{where} on a common corpus and condition to compare")
+    return pairs
+
+
+def paper_difference(a: Cell, b: Cell) -> Optional[float]:
+    """The paper's UAR(b) - UAR(a) where it publishes both cells (same corpus), else None."""
+    pa, pb = paper_uar(a.system, a.condition, a.corpus), paper_uar(b.system, b.condition, b.corpus)
+    return pb - pa if pa is not None and pb is not None and a.corpus == b.corpus else None
+
+
+def comparison_entry(a: Prepared, b: Prepared, config: StatsConfig) -> dict:
+    """B - A on the same test utterances as JSON (``available`` false with the ``reason`` when not comparable)."""
+    entry = {"test_corpus": a.cell.corpus, "a": {"system": a.cell.system, "condition": a.cell.condition},
+             "b": {"system": b.cell.system, "condition": b.cell.condition},
+             "paper_diff": paper_difference(a.cell, b.cell), "available": False, "reason": None}
+    entry["reason"] = a.reason or b.reason
+    if entry["reason"] is None and (a.cell.corpus != b.cell.corpus or a.test_set != b.test_set):
+        entry["reason"] = (f"{'/'.join(key_of(a.cell))} and {'/'.join(key_of(b.cell))} were not tested on the same "
+                           f"utterances (with the same speakers)")
+    if entry["reason"] is None:
+        key = key_of(a.cell) + key_of(b.cell)
+        entry.update(paired_difference(a.counts, b.counts, config, key), available=True)
+        entry["wilcoxon_folds"] = wilcoxon_folds(list(a.cell.percent("uar").values()),
+                                                 list(b.cell.percent("uar").values()))
+    return entry
+
+
+def apply_holm(comparisons: List[dict], alpha: float) -> int:
+    """Add Holm-adjusted p and the verdict to every available comparison; returns the family size."""
+    available = [c for c in comparisons if c["available"]]
+    for entry, adjusted in zip(available, holm([c["p"] for c in available]) if available else []):
+        entry.update(p_holm=adjusted, significant=adjusted <= alpha)
+    return len(available)
+
+
+def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config: StatsConfig = StatsConfig(),
+               speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
+    """Intervals of ``cells`` and the comparisons ``pairs`` (B - A), Holm-corrected together, as JSON."""
+    prepared: Dict[CellKey, Prepared] = {}
+    for cell in list(cells) + [c for pair in pairs for c in pair]:
+        if key_of(cell) not in prepared:
+            prepared[key_of(cell)] = prepare(cell, speakers, speakers_name)
+    comparisons = [comparison_entry(prepared[key_of(a)], prepared[key_of(b)], config) for a, b in pairs]
+    return {"format": STATS_FORMAT, "version": STATS_VERSION, "method": describe_method(config),
+            "cells": [cell_entry(prepared[key_of(c)], config) for c in sorted(cells, key=table_order)],
+            "comparisons": comparisons, "family_size": apply_holm(comparisons, config.alpha)}
+
+
+def table_statistics(cells: Sequence[Cell], config: StatsConfig = StatsConfig(),
+                     speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
+    """Every cell's interval and the automatic comparisons (extended/loco vs matched) of a whole table."""
+    return statistics(cells, automatic_pairs(cells), config, speakers, speakers_name)
+
+
+# --- rendering -------------------------------------------------------------------------------------------------
+
+def interval_text(entry: Optional[Mapping]) -> str:
+    if entry is None:
+        return "–"
+    if not entry["available"]:
+        return "n/a"
+    return f"{entry['uar']:.2f} [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
+
+
+def p_text(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.01 else f"{p:.2e}"
+
+
+def side_text(side: Mapping) -> str:
+    return f"{side['system']} {side['condition']}"
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> List[str]:
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    line = lambda row: "| " + " | ".join(text.ljust(w) for text, w in zip(row, widths)) + " |"
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(row) for row in body]
+
+
+def interval_grid(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> List[str]:
+    """Pooled UAR [interval] laid out like the leaderboard (rows = systems, columns = corpus x condition)."""
+    by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in stats["cells"]}
+    header = ["System"] + [f"{CORPUS_DISPLAY[col['corpus']]} {col['condition']}" for col in columns]
+    body = [[system] + [interval_text(by_key.get((system, col["corpus"], col["condition"]))) for col in columns]
+            for system in rows]
+    level = round(100 * stats["method"]["confidence"])
+    return [f"Pooled UAR (%) over all test utterances with {level}% speaker-bootstrap interval", ""] + \
+        markdown_table(header, body)
+
+
+def comparison_rows(stats: Mapping, with_cells: bool) -> Tuple[List[str], List[List[str]]]:
+    """Header and rows of the comparison table; ``with_cells`` adds both cells' pooled UAR."""
+    by_key = {(c["system"], c["condition"], c["test_corpus"]): c for c in stats["cells"]}
+    cell_of = lambda side, corpus: by_key.get((side["system"], side["condition"], corpus))
+    paper = any(c["paper_diff"] is not None for c in stats["comparisons"])
+    # Within-system comparisons (the leaderboard's) read better as "extended − matched" of one system.
+    within = all(c["a"]["system"] == c["b"]["system"] for c in stats["comparisons"])
+    header = (["System", "Corpus", "Comparison"] if within else ["Corpus", "A", "B"]) + \
+        (["A UAR [CI]", "B UAR [CI]"] if with_cells else []) + ["B − A [CI]", "p", "p (Holm)"] + \
+        (["paper B − A"] if paper else [])
+    body = []
+    for c in stats["comparisons"]:
+        corpus = CORPUS_DISPLAY[c["test_corpus"]]
+        row = ([c["a"]["system"], corpus, f"{c['b']['condition']} − {c['a']['condition']}"] if within
+               else [corpus, side_text(c["a"]), side_text(c["b"])])
+        if with_cells:
+            row += [interval_text(cell_of(c["a"], c["test_corpus"])), interval_text(cell_of(c["b"], c["test_corpus"]))]
+        if c["available"]:
+            mark = "*" if c["significant"] else ""
+            row += [f"{c['diff']:+.2f}{mark} [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]", p_text(c["p"]),
+                    p_text(c["p_holm"])]
+        else:
+            row += ["n/a", "", ""]
+        if paper:
+            row.append("–" if c["paper_diff"] is None else f"{c['paper_diff']:+.2f}")
+        body.append(row)
+    return header, body
+
+
+def method_notes(stats: Mapping) -> List[str]:
+    """What the figures are, printed under the tables."""
+    m = stats["method"]
+    level, family = round(100 * m["confidence"]), stats["family_size"]
+    notes = [
+        f"Pooled UAR: over the test predictions of all folds (each utterance tested once); several seeds: the mean of "
+        f"each seed's pooled UAR. [a, b]: {level}% percentile interval of {m['resamples']} bootstrap resamples of "
+        f"speakers (drawn with replacement, all their utterances kept); seed {m['seed']}.",
+        f"B − A: difference of pooled UAR in points on the same test utterances, interval from the same paired "
+        f"speaker resamples. p: two-sided paired randomisation test swapping the two cells' predictions for all "
+        f"utterances of a speaker (exact over all 2^S swaps when 2^S ≤ {m['resamples']}, else {m['resamples']} "
+        f"random swaps). p (Holm): Holm's correction across the {family} comparison(s) of this table; "
+        f"*: survives it at α = {m['alpha']:g}.",
+    ]
+    exact = sorted({(c["test_corpus"], c["n_speakers"]) for c in stats["comparisons"] if c["available"] and c["exact"]},
+                   key=lambda cs: CORPORA.index(cs[0]))
+    if exact:
+        floors = "; ".join(f"{CORPUS_DISPLAY[corpus]} {n} speakers: {p_text(2 / 2 ** n)}" for corpus, n in exact)
+        notes.append(f"Smallest p an exact test can give (2/2^S): {floors}. Holm's first threshold here is "
+                     f"{m['alpha']:g}/{family} = {p_text(m['alpha'] / max(family, 1))}.")
+    sources = sorted({s for c in stats["cells"] if c["available"] for s in c["speaker_sources"]})
+    if sources:
+        notes.append(f"Speakers from: {', '.join(sources)}.")
+    reasons = dict.fromkeys(e["reason"] for e in stats["cells"] + stats["comparisons"] if not e["available"])
+    notes += [f"n/a: {reason}" for reason in reasons]
+    return notes
+
+
+def render_table_statistics(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> str:
+    """The leaderboard's --stats sections: interval grid, comparisons, method notes."""
+    header, body = comparison_rows(stats, with_cells=False)
+    lines = interval_grid(stats, rows, columns) + ["", "Paired differences (UAR points), B − A", ""]
+    lines += markdown_table(header, body) if body else ["(no matched cell to compare with)"]
+    return "\n".join(lines + [""] + method_notes(stats)) + "\n"
+
+
+def render_comparison(stats: Mapping) -> str:
+    """``compare``'s table: both cells with intervals, B − A, p and Holm's p, and the method."""
+    header, body = comparison_rows(stats, with_cells=True)
+    lines = ["Paired comparison (UAR %), B − A on the same test utterances", ""] + markdown_table(header, body)
+    return "\n".join(lines + [""] + method_notes(stats)) + "\n"
