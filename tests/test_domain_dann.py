@@ -98,3 +98,22 @@ def test_dann_needs_two_training_corpora_and_tags_the_system(data_dir, tmp_path)
     plain("train", batch_features(plain.datasets["train"].utterances[:4], np.random.default_rng(0)), [0] * 4,
           ["a"] * 4, ["emodb"] * 4, records)
     assert "corpus_correct" not in records and plain._hyperparameters()["dann"]["enabled"] is False
+
+
+def test_overrides_command_carries_the_domain_variants():
+    from s3prl_crosscorpus.commands.overrides import override_string
+    from s3prl_crosscorpus.superb.dataset import DataSettings
+
+    text = override_string(["normalisation=speaker", "dann=1", "dann_weight=0.5", "head=cnn_selfatt"])
+    config = {}
+    for option in text.split(",,"):  # as s3prl's override() applies them
+        key, value = option.split("=")
+        target = config
+        *path, last = key.split(".")[1:]
+        for name in path:
+            target = target.setdefault(name, {})
+        target[last] = eval(value)
+    expert = config["downstream_expert"]
+    assert DannSettings.from_config(expert["modelrc"]["dann"]) == DannSettings(enabled=True, weight=0.5)
+    assert expert["modelrc"]["head"] == "cnn_selfatt"
+    assert DataSettings.from_config({"data_dir": "d", **expert["datarc"]}).normalisation == "speaker"

@@ -9,7 +9,7 @@ above chance without the task being trivial.
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
