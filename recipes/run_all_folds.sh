@@ -46,7 +46,7 @@ import sys
 from s3prl_crosscorpus.core.names import dnn_system_name
 from s3prl_crosscorpus.results.schema import result_path
 results, upstream, head, condition, test, corpora, fold, system, ckpt = sys.argv[1:]
-name = dnn_system_name(upstream, head, system or None, ckpt or None)
+name = dnn_system_name(upstream, head, system or None, ckpt=ckpt or None)
 paths = [result_path(results, name, condition, c, int(fold)) for c in ([test] if test else corpora.split(","))]
 print(" ".join(str(p) for p in paths if not p.exists()))
 PY

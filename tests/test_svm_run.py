@@ -1,5 +1,6 @@
 """End to end on the synthetic corpora: results, shared splits, cache re-use, --fold all, bad files, CLI."""
 import json
+import shutil
 
 import numpy as np
 import pytest

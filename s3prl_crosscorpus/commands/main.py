@@ -22,6 +22,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "submit": ("s3prl_crosscorpus.commands.submit", "pack results into a submission bundle"),
     "validate": ("s3prl_crosscorpus.commands.validate", "check a submission bundle"),
     "compare": ("s3prl_crosscorpus.commands.compare", "does B beat A? paired speaker-level test on the same utterances"),
+    "probe": ("s3prl_crosscorpus.commands.probe", "how much corpus identity the features carry (corpus probe)"),
     "predict": ("s3prl_crosscorpus.commands.predict", "emotion of new audio files from a trained model"),
     "study": ("s3prl_crosscorpus.commands.study", "plan and run one stage of recipes/run.sh (svm, extract, dnn)"),
     "launch": ("s3prl_crosscorpus.commands.launch", "run a file of jobs locally (N at a time) or as a slurm array"),

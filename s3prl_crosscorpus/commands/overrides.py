@@ -15,9 +15,15 @@ DATARC: Dict[str, Callable[[str], Any]] = {
     "data_dir": str, "condition": str, "test_corpus": lambda v: v or None,
     "corpora": lambda v: [c.strip() for c in v.split(",") if c.strip()], "fold": int, "seed": int,
     "balance": str, "train_batch_size": int, "eval_batch_size": int, "num_workers": int,
+    "normalisation": str,
 }
 #: Settings of the expert outside datarc; ``head`` is ``modelrc.head``.
 EXPERT: Dict[str, Callable[[str], Any]] = {"results_dir": lambda v: v or None, "system_name": lambda v: v or None}
+#: ``modelrc`` settings: the head, and DANN (``dann=1`` sets ``modelrc.dann.enabled``; ``dann_weight``, ``dann_schedule``).
+MODELRC: Dict[str, Tuple[str, Callable[[str], Any]]] = {
+    "head": ("head", str), "dann": ("dann.enabled", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "dann_weight": ("dann.weight", float), "dann_schedule": ("dann.schedule", str),
+}
 
 
 def parse_setting(text: str) -> Tuple[str, Any]:
@@ -25,13 +31,13 @@ def parse_setting(text: str) -> Tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep:
         raise ValueError(f"{text!r}: settings are KEY=VALUE")
-    convert = DATARC.get(key) or EXPERT.get(key) or (str if key == "head" else None)
+    convert = DATARC.get(key) or EXPERT.get(key) or (MODELRC[key][1] if key in MODELRC else None)
     if convert is None:
-        raise ValueError(f"unknown setting {key!r}; known: {', '.join([*DATARC, *EXPERT, 'head'])}")
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join([*DATARC, *EXPERT, *MODELRC])}")
     try:
         return key, convert(value)
     except ValueError:
-        raise ValueError(f"{key}={value!r}: not an integer") from None
+        raise ValueError(f"{key}={value!r}: not {'an integer' if convert is int else 'a number'}") from None
 
 
 def override_string(settings: List[str]) -> str:
@@ -43,8 +49,8 @@ def override_string(settings: List[str]) -> str:
     for key, value in map(parse_setting, settings):
         if key in DATARC:
             datarc[key] = value
-        elif key == "head":
-            expert["modelrc"] = {"head": value}
+        elif key in MODELRC:
+            expert.setdefault("modelrc", {})[MODELRC[key][0]] = value
         else:
             expert[key] = value
     return s3prl_overrides(expert_overrides(datarc, **expert))
@@ -52,7 +58,7 @@ def override_string(settings: List[str]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus overrides", description=__doc__.splitlines()[0],
-                                     epilog=f"keys: {', '.join([*DATARC, *EXPERT, 'head'])}")
+                                     epilog=f"keys: {', '.join([*DATARC, *EXPERT, *MODELRC])}")
     parser.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     try:

@@ -5,7 +5,7 @@ s3prl's ``-o`` override string. Plain strings only: importing this module loads 
 """
 import re
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 #: The downstream name registered with s3prl's runner (``-d crosscorpus_emotion``).
 DOWNSTREAM = "crosscorpus_emotion"
@@ -61,11 +61,19 @@ def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
 EXPERT_KEY = "config.downstream_expert"
 
 
-def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, ckpt: Optional[str] = None) -> str:
-    """Table row of a DNN run, e.g. ``HuBERT-Linear``; ``override`` (config ``system_name``) wins; ``ckpt``
-    (the upstream's ``-k``) names Hugging Face upstreams by the model they load."""
+def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, tags: Sequence[str] = (),
+                    ckpt: Optional[str] = None) -> str:
+    """Table row of a DNN run, e.g. ``HuBERT-Linear``, variants tagged as the SVM's
+    (``HuBERT-Linear[corpus-norm,dann]``); ``override`` (config ``system_name``) wins; ``ckpt`` (the
+    upstream's ``-k``) names Hugging Face upstreams by the model they load."""
     label = upstream_label(upstream, ckpt)
-    return override or f"{UPSTREAM_DISPLAY.get(label, label)}-{HEAD_DISPLAY.get(head, head)}"
+    return override or (f"{UPSTREAM_DISPLAY.get(label, label)}-{HEAD_DISPLAY.get(head, head)}"
+                        + (f"[{','.join(tags)}]" if tags else ""))
+
+
+def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
+    """System-name tags of the domain variants: ``corpus-norm`` / ``speaker-norm``, ``dann``."""
+    return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
 
 
 def override_value(value: Any) -> str:

@@ -9,7 +9,7 @@ the cached ``[frames, layers, hidden]`` arrays, so a training step costs only th
 Checkpoints are ordinary s3prl checkpoints: a model trained here also runs with
 ``s3prl-crosscorpus run-downstream -m evaluate -e CKPT`` on raw audio.
 """
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -19,10 +19,14 @@ from s3prl.upstream.interfaces import Featurizer
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
+from baseline_svm.normalise import group_of
+
 from ..cache.format import FeatureCache, UpstreamKey
 from ..core.corpora import Utterance
 from ..core.io_utils import sha256_file
 from ..core.labels import LABEL_TO_INDEX
+from ..core.manifest import load_manifest
+from ..domain.frames import FrameStatistics, frame_statistics
 from .dataset import EmotionDataset, Item
 from .expert import DownstreamExpert
 
@@ -77,16 +81,22 @@ class CachedFeaturizer(Featurizer):
 
 
 class CachedEmotionDataset(EmotionDataset):
-    """The expert's dataset with each wave replaced by the utterance's cached features (float32 tensor [T, L, D])."""
+    """The expert's dataset with each wave replaced by the utterance's cached features (float32 tensor [T, L, D]),
+    each layer z-normalised with its corpus' / speaker's frame statistics when ``stats`` are given."""
 
-    def __init__(self, utterances, cache: FeatureCache):
+    def __init__(self, utterances, cache: FeatureCache, stats: Optional[FrameStatistics] = None, norm: str = "global"):
         super().__init__(utterances)
         self.cache = cache
+        self.norm = norm
+        self.stats = {g: (torch.from_numpy(m), torch.from_numpy(s)) for g, (m, s) in (stats or {}).items()}
 
     def __getitem__(self, index: int) -> Item:
         utt = self.utterances[index]
         # Copy the fp16 rows out of the read-only map, then let torch widen them (10x numpy's speed).
         features = torch.from_numpy(np.array(self.cache.features(utt.id))).float()
+        if self.norm != "global":
+            mean, scale = self.stats[group_of(utt.corpus, utt.speaker, self.norm)]
+            features = (features - mean) / scale
         return features, LABEL_TO_INDEX[utt.label], utt.id, utt.corpus
 
 
@@ -101,7 +111,10 @@ class CachedDownstreamExpert(DownstreamExpert):
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)
         self.cache.require([u.id for u in utterances], hashes)
-        self.datasets = {name: CachedEmotionDataset(dataset.utterances, self.cache)
+        norm = self.settings.normalisation
+        stats = (frame_statistics(self.cache, load_manifest(self.settings.data_dir), utterances, norm)
+                 if norm != "global" else None)
+        self.datasets = {name: CachedEmotionDataset(dataset.utterances, self.cache, stats, norm)
                          for name, dataset in self.datasets.items()}
 
     def utterance_problems(self, utterances: Sequence[Utterance]) -> Dict[str, str]:

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from baseline_svm.normalise import NORMS
+
 from ..core.audio import load_audio
 from ..core.corpora import Utterance
 from ..core.folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
@@ -39,6 +41,7 @@ class DataSettings:
     corpora: Tuple[str, ...] = ()  # the training pool; empty: every corpus in the manifest
     seed: int = DEFAULT_SEED
     balance: str = "none"
+    normalisation: str = "global"  # or corpus / speaker: per-layer frame statistics (train-cached only)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -59,9 +62,13 @@ class DataSettings:
         balance = str(datarc.get("balance") or "none")
         if balance not in BALANCE:
             raise ConfigError(f"downstream_expert.datarc.balance={balance!r}; choose one of {', '.join(BALANCE)}")
+        normalisation = str(datarc.get("normalisation") or "global")
+        if normalisation not in NORMS:
+            raise ConfigError(f"downstream_expert.datarc.normalisation={normalisation!r}; choose one of {', '.join(NORMS)}")
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         return cls(data_dir=str(datarc["data_dir"]), condition=str(datarc.get("condition", "matched")),
                    test_corpus=test_corpus, fold=fold, corpora=tuple(corpora), seed=seed, balance=balance,
+                   normalisation=normalisation,
                    extra={k: v for k, v in datarc.items() if k not in known})
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,23 +26,27 @@ from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import scores
-from ..core.names import DOWNSTREAM, HEADS, dnn_system_name
+from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, variant_tags
+from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
 from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
+from baseline_svm.normalise import is_transductive
+
 BEST_CKPT = "dev-best.ckpt"
 
 
 def expected_results(results_dir: str, upstream: str, head: str, condition: str, test_corpus: Optional[str],
                      corpora: Sequence[str], fold: int, system: Optional[str] = None,
-                     ckpt: Optional[str] = None) -> List[Path]:
+                     ckpt: Optional[str] = None, tags: Sequence[str] = ()) -> List[Path]:
     """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty);
-    ``ckpt`` is the upstream's ``-k`` (it names Hugging Face upstreams)."""
+    ``ckpt`` is the upstream's ``-k`` (it names Hugging Face upstreams); ``tags``: :func:`core.names.variant_tags`
+    of the run's normalisation and DANN."""
     tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
-    name = dnn_system_name(upstream_label(upstream, ckpt), head, system)
+    name = dnn_system_name(upstream_label(upstream, ckpt), head, system, tags)
     return [result_path(Path(results_dir), name, condition, corpus, int(fold)) for corpus in tested]
 
 
@@ -102,9 +107,13 @@ def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -
                           f"{config['runner'].get('total_steps')}: dev would never be evaluated, so no dev-best.ckpt")
     try:
         build_model(8, expert["modelrc"])
+        dann = DannSettings.from_config(expert["modelrc"].get("dann"))
     except ValueError as err:
         raise ConfigError(f"downstream_expert.modelrc: {err}") from err
     settings = DataSettings.from_config(expert["datarc"])
+    if dann.enabled and settings.condition == "matched":
+        raise ConfigError("modelrc.dann.enabled needs two or more training corpora: use it with condition "
+                          "extended or loco (matched trains on one corpus)")
     load_experiment(settings)
     return settings
 
@@ -125,6 +134,14 @@ def degenerate_warnings(best_uar: float, dev_size: int, dev_classes: Sequence[st
     if len(set(dev_classes)) == 1:
         found.append(f"degenerate training: the chosen checkpoint predicts only '{next(iter(dev_classes))}' on dev")
     return found
+
+
+def check_normalisation_source(settings: DataSettings, feature_cache: Optional[str]) -> None:
+    """corpus / speaker normalisation needs per-layer frame statistics, which come from a feature cache."""
+    if settings.normalisation != "global" and not feature_cache:
+        raise ConfigError(f"datarc.normalisation={settings.normalisation} normalises each upstream layer with "
+                          "statistics of the cached frames: train with `s3prl-crosscorpus train-cached --cache "
+                          "CACHE` (run-downstream computes the upstream live and supports only 'global')")
 
 
 def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[str]) -> Dict[str, dict]:
@@ -174,10 +191,19 @@ class DownstreamExpert(nn.Module):
         self.run_args = kwargs  # the runner's config sections and command-line args
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
         self.init_seed = int(kwargs.get("seed", 0))
+        check_normalisation_source(self.settings, kwargs.get("feature_cache"))
         self.modelrc = dict(downstream_expert["modelrc"])
+        try:
+            self.dann = DannSettings.from_config(self.modelrc.get("dann"))
+        except DannConfigError as err:
+            raise ConfigError(f"downstream_expert.modelrc: {err}") from err
         with torch.random.fork_rng():  # head init depends on --seed only, not on how the upstream was built
             torch.manual_seed(self.init_seed)
             self.model = build_model(upstream_dim, self.modelrc)
+            if self.dann.enabled:  # one output per pool corpus, drawn after the model (its init is unchanged)
+                self.corpus_head = CorpusClassifier(self.model.head.embed_dim, len(self.settings.corpora),
+                                                    self.dann.hidden_dim)
+        self.train_forwards = 0  # DANN's schedule reads training progress from it (kept in checkpoints)
         self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
@@ -218,10 +244,11 @@ class DownstreamExpert(nn.Module):
 
     # The best dev score travels in the checkpoint without being a buffer (see loss_weights).
     def get_extra_state(self) -> dict:
-        return dict(self.best)
+        return dict(self.best, train_forwards=self.train_forwards)
 
     def set_extra_state(self, state: dict) -> None:
         self.best = dict(state)
+        self.train_forwards = int(self.best.pop("train_forwards", 0))
 
     # ---- data -------------------------------------------------------------------------------
     def get_dataloader(self, split: str, epoch: int = 0) -> DataLoader:
@@ -261,17 +288,42 @@ class DownstreamExpert(nn.Module):
                 corpora: Sequence[str], records: Dict[str, list], **kwargs: Any) -> Tensor:
         if split != "train":
             self._eval_started.setdefault(split, time.time())
-        logits = self.logits(features)
+        adversarial = split == "train" and self.dann.enabled
+        if adversarial:
+            lengths = torch.tensor([len(f) for f in features], dtype=torch.long, device=features[0].device)
+            embedding = self.model.embed(pad_sequence(features, batch_first=True), lengths)
+            logits = self.model.head.classify(embedding)
+        else:
+            logits = self.logits(features)
         target = torch.as_tensor(list(labels), dtype=torch.long, device=logits.device)
         weights = None if self.loss_weights is None else self.loss_weights.to(logits.device)
         loss = F.cross_entropy(logits, target, weight=weights)
         probabilities = torch.softmax(logits.detach().float(), dim=-1).cpu()
         records["loss"].append(loss.item())
+        if adversarial:
+            loss = loss + self._corpus_loss(embedding, corpora, records)
         records["id"] += list(ids)
         records["corpus"] += list(corpora)
         records["truth"] += [LABELS[i] for i in target.tolist()]
         records["predict"] += [LABELS[i] for i in probabilities.argmax(dim=-1).tolist()]
         records["probabilities"] += probabilities.tolist()
+        return loss
+
+    def dann_progress(self) -> float:
+        """Training progress in [0, 1] for DANN's lambda: optimiser steps so far / runner.total_steps."""
+        runner = self.run_args.get("runner") or {}
+        steps = self.train_forwards / max(1, int(runner.get("gradient_accumulate_steps", 1) or 1))
+        return min(1.0, steps / max(1, int(runner.get("total_steps", 1) or 1)))
+
+    def _corpus_loss(self, embedding: Tensor, corpora: Sequence[str], records: Dict[str, list]) -> Tensor:
+        """DANN: the corpus classifier's loss through gradient reversal (the emotion loss is added by the caller)."""
+        lam = dann_lambda(self.dann_progress(), self.dann.weight, self.dann.schedule, self.dann.gamma)
+        self.train_forwards += 1
+        index = [self.settings.corpora.index(c) for c in corpora]
+        loss, predicted = corpus_loss(self.corpus_head, embedding, index, lam)
+        records["corpus_loss"].append(loss.item())
+        records["corpus_correct"] += (predicted.cpu() == torch.tensor(index)).tolist()
+        records["dann_lambda"].append(lam)
         return loss
 
     def inference(self, features: List[Tensor], filenames: Sequence[str]) -> None:
@@ -301,6 +353,12 @@ class DownstreamExpert(nn.Module):
             lines.append(f"{prefix} at step {self._step_name(global_step)}: uar {metrics['uar']:.4f} wa {metrics['wa']:.4f} "
                          f"macro_f1 {metrics['macro_f1']:.4f} n {metrics['n']}")
         lines[0] += f" loss {loss:.4f}"
+        if records.get("corpus_correct"):
+            dann = {"corpus_acc": float(np.mean(records["corpus_correct"])),
+                    "corpus_loss": float(np.mean(records["corpus_loss"])), "dann_lambda": records["dann_lambda"][-1]}
+            for key, value in dann.items():
+                logger.add_scalar(f"crosscorpus_emotion/{split}-{key}", value, global_step=global_step)
+            lines[0] += " " + " ".join(f"{key} {value:.4f}" for key, value in dann.items())
 
         save_names = []
         training = self.run_args.get("mode") == "train"
@@ -344,7 +402,8 @@ class DownstreamExpert(nn.Module):
 
     def system(self) -> str:
         upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
-        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"))
+        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
+                               variant_tags(self.settings.normalisation, self.dann.enabled))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -395,6 +454,8 @@ class DownstreamExpert(nn.Module):
             "train_batch_size": datarc.get("train_batch_size"),
             "gradient_accumulate_steps": runner.get("gradient_accumulate_steps"),
             "balance": self.settings.balance, "init_seed": self.init_seed,
+            "normalisation": self.settings.normalisation,
+            "transductive": is_transductive(self.settings.normalisation), "dann": self.dann.record(),
         }
 
     def _run_config(self) -> dict:

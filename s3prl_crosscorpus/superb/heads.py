@@ -1,7 +1,8 @@
 """Utterance-level emotion heads over padded frame features, and the projector + head model.
 
 Every head maps ``features: FloatTensor[B, T, D]`` and ``lengths: LongTensor[B]`` to logits
-``[B, num_classes]``. Padding never reaches a prediction: pooling and attention use only the
+``[B, num_classes]``, in two steps: ``embed`` (the pooled utterance embedding, ``[B, embed_dim]``,
+which DANN's corpus classifier reads) and ``classify``. Padding never reaches a prediction: pooling and attention use only the
 first ``lengths[b]`` frames, and padded frames are zeroed before every convolution so a
 padded utterance sees the same zero border as when it is alone.
 """
@@ -37,9 +38,16 @@ class MeanPoolLinear(nn.Module):
     def __init__(self, input_dim: int, num_classes: int = NUM_CLASSES):
         super().__init__()
         self.linear = nn.Linear(input_dim, num_classes)
+        self.embed_dim = input_dim
+
+    def embed(self, features: Tensor, lengths: Tensor) -> Tensor:
+        return masked_mean(features, valid_mask(lengths, features.size(1)))
+
+    def classify(self, embedding: Tensor) -> Tensor:
+        return self.linear(embedding)
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
-        return self.linear(masked_mean(features, valid_mask(lengths, features.size(1))))
+        return self.classify(self.embed(features, lengths))
 
 
 class SelfAttentionPooling(nn.Module):
@@ -70,8 +78,15 @@ class CNNSelfAttention(nn.Module):
                                    for i in range(3))
         self.pooling = SelfAttentionPooling(hidden_dim)
         self.output = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, num_classes))
+        self.embed_dim = hidden_dim
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
+        return self.classify(self.embed(features, lengths))
+
+    def classify(self, embedding: Tensor) -> Tensor:
+        return self.output(embedding)
+
+    def embed(self, features: Tensor, lengths: Tensor) -> Tensor:
         mask = valid_mask(lengths, features.size(1))
         keep = mask.unsqueeze(1).to(features.dtype)  # [B, 1, T]
         x = features.transpose(1, 2)
@@ -79,7 +94,7 @@ class CNNSelfAttention(nn.Module):
             x = conv(dropout(x) * keep)  # zero padding before each conv: same border as an unpadded input
             if k < len(self.convs) - 1:
                 x = torch.relu(x)
-        return self.output(self.pooling(x.transpose(1, 2), mask))
+        return self.pooling(x.transpose(1, 2), mask)
 
 
 class ClassTokenTransformer(nn.Module):
@@ -100,13 +115,20 @@ class ClassTokenTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(input_dim)
         self.classifier = nn.Linear(input_dim, num_classes)
+        self.embed_dim = input_dim
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
+        return self.classify(self.embed(features, lengths))
+
+    def classify(self, embedding: Tensor) -> Tensor:
+        return self.classifier(embedding)
+
+    def embed(self, features: Tensor, lengths: Tensor) -> Tensor:
         mask = valid_mask(lengths, features.size(1))
         tokens = torch.cat([self.class_token.expand(features.size(0), -1, -1), features], dim=1)
         padding = torch.cat([mask.new_zeros(mask.size(0), 1), ~mask], dim=1)
         encoded = self.encoder(tokens, src_key_padding_mask=padding)
-        return self.classifier(self.norm(encoded[:, 0]))
+        return self.norm(encoded[:, 0])
 
 
 #: ``modelrc.head`` name -> head class, in the order of :data:`core.names.HEADS`.
@@ -124,6 +146,10 @@ class EmotionModel(nn.Module):
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
         return self.head(self.projector(features), lengths)
+
+    def embed(self, features: Tensor, lengths: Tensor) -> Tensor:
+        """The head's pooled utterance embedding ``[B, head.embed_dim]`` (logits: ``head.classify`` of it)."""
+        return self.head.embed(self.projector(features), lengths)
 
 
 def build_model(upstream_dim: int, config: Mapping[str, Any]) -> EmotionModel:

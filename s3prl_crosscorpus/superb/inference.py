@@ -43,6 +43,10 @@ class DnnPredictor:
         """Rebuild the whole model of a runner checkpoint; ``upstream_ckpt`` replaces a moved ``-k`` file."""
         ckpt = load_checkpoint(ckpt_path)
         args, config = ckpt["Args"], ckpt["Config"]
+        norm = (config.get("downstream_expert", {}).get("datarc") or {}).get("normalisation") or "global"
+        if norm != "global":
+            raise CheckpointError(f"{ckpt_path}: trained on {norm}-normalised frames; new audio has no "
+                                  f"{norm} statistics, so this model cannot predict it")
         upstream = build_upstream(args.upstream, upstream_ckpt or args.upstream_ckpt, args.upstream_model_config,
                                   device)
         if "Upstream" in ckpt:  # saved only when the upstream was fine-tuned (-f)

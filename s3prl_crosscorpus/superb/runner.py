@@ -29,7 +29,7 @@ from ..core.names import DOWNSTREAM
 from . import compat
 from .cached import CachedRunner
 from .dataset import ConfigError
-from .expert import BEST_CKPT, validate_config
+from .expert import BEST_CKPT, check_normalisation_source, validate_config
 from .upstreams import checkpoint_identity
 
 #: ``prog`` of s3prl's argument parser (its usage and error lines) unless the caller names another.
@@ -247,7 +247,8 @@ class PluginArgs:
         evaluate_expdir(args, self.argv)
         check_upstream_args(args, cached=self.cache is not None)
         if args.downstream == DOWNSTREAM and args.mode != "inference":
-            validate_config(config, args.upstream)
+            settings = validate_config(config, args.upstream)
+            check_normalisation_source(settings, None if self.cache is None else "cache")
         if self.cache is not None:
             use_cache(args, self.cache, self.features)
         self.args = args
