@@ -224,6 +224,26 @@ def test_edited_metric_is_rejected(good, tmp_path):
     assert len(problems) == 1 and problems[0].startswith(f"{name}: metrics do not match the predictions: uar")
 
 
+@pytest.mark.parametrize("metric", ["wa", "macro_f1", "per_class_recall", "confusion_matrix"])
+def test_every_reported_metric_is_recomputed(good, tmp_path, metric):
+    """Not only UAR: an edit to WA, macro-F1, one class's recall or the confusion matrix is caught."""
+    name = f"{CELL}/fold3.json"
+
+    def edit(result):
+        metrics = result["metrics"]
+        if metric == "per_class_recall":
+            metrics[metric]["ang"] = 1.0 - metrics[metric]["ang"] if metrics[metric]["ang"] != 0.5 else 0.25
+        elif metric == "confusion_matrix":
+            metrics[metric][0] = metrics[metric][0][1:] + metrics[metric][0][:1]  # same row total, moved counts
+        else:
+            metrics[metric] = metrics[metric] - 0.01 if metrics[metric] > 0.5 else metrics[metric] + 0.01
+    problems = problems_of(repack(good, tmp_path, lambda m, meta: edit_json(m, name, edit)))
+    expected = {"wa": ": wa ", "macro_f1": ": macro_f1 ", "per_class_recall": "recall of ang differs",
+                "confusion_matrix": "confusion matrix differs"}[metric]
+    assert len(problems) == 1 and problems[0].startswith(f"{name}: metrics do not match the predictions")
+    assert expected in problems[0]
+
+
 def test_edited_prediction_with_matching_metrics_elsewhere_is_caught_by_the_result_file(good, tmp_path):
     name = f"{CELL}/test_fold1_predict.txt"
 

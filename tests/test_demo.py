@@ -69,6 +69,24 @@ def test_predict_is_consistent_across_rates_and_channels(demo, audio_files, mode
     assert np.abs(probs - probs[1]).max() < 0.1
 
 
+@pytest.mark.parametrize("system,model", [
+    ("eGeMAPS-SVM", "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib"),
+    ("TinyRandomHuBERT-Linear", "exp/matched-emodb/fold1/dev-best.ckpt")])
+def test_predict_reproduces_the_stored_test_predictions(demo, system, model, capsys):
+    """The label and every probability column of `predict` equal what the evaluation stored for those files."""
+    from s3prl_crosscorpus.core.manifest import load_manifest
+
+    stored = json.loads((demo / "results" / system / "matched" / "emodb" / "fold1.json").read_text())["predictions"]
+    paths = {u.id: u.path for u in load_manifest(demo / "data")}
+    rows = stored[:4]
+    assert main(["predict", "--model", str(demo / model), *[paths[r["id"]] for r in rows], "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [r["path"] for r in found] == [paths[r["id"]] for r in rows]
+    assert [r["label"] for r in found] == [r["prediction"] for r in rows]
+    np.testing.assert_allclose([[r[c] for c in LABELS] for r in found], [r["probabilities"] for r in rows],
+                               atol=1e-4)
+
+
 def test_predict_formats_and_bad_input(demo, audio_files, tmp_path, capsys):
     model = str(demo / "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib")
     out = tmp_path / "p.csv"

@@ -39,7 +39,7 @@ def override(data_dir: Path, condition: str, test_corpus: Optional[str], fold: i
         "config.downstream_expert.datarc.fold": fold,
         "config.downstream_expert.modelrc.head": repr(head),
         "config.runner.total_steps": steps, "config.runner.eval_step": steps // 2,
-        "config.runner.log_step": steps // 2, "config.runner.save_step": steps,
+        "config.runner.log_step": steps // 2, "config.runner.save_step": steps // 2, "config.runner.max_keep": 2,
     }
     fields.update({key: value for key, value in extra.items()})
     return ",,".join(f"{key}={value}" for key, value in fields.items())
@@ -129,6 +129,31 @@ def test_checkpoint_predictor_reproduces_the_evaluated_probabilities(trained, ut
     probabilities = predictor.predict_proba([load_audio(paths[row["id"]]) for row in rows])
     np.testing.assert_allclose(probabilities, [row["probabilities"] for row in rows], atol=1e-5)
     assert [LABELS[k] for k in probabilities.argmax(axis=1)] == [row["prediction"] for row in rows]
+
+
+def dev_uar_of(ckpt: Path, split_ids, utterances) -> float:
+    """Dev UAR of a checkpoint recomputed outside the runner: its probabilities, argmax, recall by hand."""
+    from s3prl_crosscorpus.superb.inference import DnnPredictor
+
+    by_id = {u.id: u for u in utterances}
+    probabilities = DnnPredictor.from_checkpoint(ckpt).predict_proba([load_audio(by_id[i].path) for i in split_ids])
+    predicted = np.array([LABELS[k] for k in probabilities.argmax(axis=1)])
+    truth = np.array([by_id[i].label for i in split_ids])
+    return float(np.mean([np.mean(predicted[truth == c] == c) for c in LABELS if np.any(truth == c)]))
+
+
+@pytest.mark.parametrize("head,condition", [("linear", "matched"), ("cnn_selfatt", "extended")])
+def test_dev_best_is_the_step_with_the_best_dev_uar(trained, head, condition, utterances):
+    """Dev is evaluated at steps 4 and 8 and both states are saved: dev-best must be the later one only if
+    its dev UAR, recomputed here from the states' own predictions, is strictly higher."""
+    expdir = trained(head, condition)
+    name, test_corpus, fold = CONDITIONS[condition]
+    dev = make_split(utterances, name, fold, test_corpus).dev
+    at = {step: dev_uar_of(expdir / f"states-{step}.ckpt", dev, utterances) for step in (4, 8)}
+    expected = 8 if at[8] > at[4] + 1e-9 else 4
+    best = torch.load(expdir / "dev-best.ckpt", map_location="cpu")
+    assert best["Step"] == expected, at
+    assert best["Downstream"]["_extra_state"]["uar"] == pytest.approx(at[expected], abs=1e-9)
 
 
 def test_same_seed_gives_the_same_model(trained, data_dir, tiny_hubert, tmp_path):

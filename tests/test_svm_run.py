@@ -56,6 +56,9 @@ def test_split_used_is_the_shared_one(extended, utterances):
     model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.joblib")
     assert model["train_ids"] == list(split.train)
     assert model["dev_ids"] == list(split.dev)
+    # The runner refits the chosen point on the training rows only, not train + dev.
+    final = model["estimator"].pipeline_
+    assert final["svm"].shape_fit_[0] == len(split.train) == final["scale"].n_samples_seen_
     by_id = {u.id: u for u in utterances}
     for r in load_results(extended):
         assert [p["id"] for p in r["predictions"]] == [i for i in split.test if by_id[i].corpus == r["test_corpus"]]
