@@ -60,8 +60,8 @@ def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
 KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
     "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
-                                 "train_batch_size", "eval_batch_size", "num_workers"),
-    "downstream_expert.modelrc": ("head", "projector_dim") + HEADS,
+                                 "train_batch_size", "eval_batch_size", "num_workers", "normalisation"),
+    "downstream_expert.modelrc": ("head", "projector_dim", "dann") + HEADS,
 }
 #: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
 CMVN_UPSTREAMS: Dict[str, str] = {"fbank": "fbank_no_cmvn", "mfcc": "fbank_no_cmvn"}
@@ -200,9 +200,9 @@ class DownstreamExpert(nn.Module):
         with torch.random.fork_rng():  # head init depends on --seed only, not on how the upstream was built
             torch.manual_seed(self.init_seed)
             self.model = build_model(upstream_dim, self.modelrc)
-            if self.dann.enabled:  # one output per pool corpus, drawn after the model (its init is unchanged)
-                self.corpus_head = CorpusClassifier(self.model.head.embed_dim, len(self.settings.corpora),
-                                                    self.dann.hidden_dim)
+            if self.dann.enabled:  # one output per corpus of the protocol, drawn after the model (its init
+                # is unchanged); built before the pool is read from the manifest, so it cannot size on the pool
+                self.corpus_head = CorpusClassifier(self.model.head.embed_dim, len(CORPORA), self.dann.hidden_dim)
         self.train_forwards = 0  # DANN's schedule reads training progress from it (kept in checkpoints)
         self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
@@ -319,7 +319,7 @@ class DownstreamExpert(nn.Module):
         """DANN: the corpus classifier's loss through gradient reversal (the emotion loss is added by the caller)."""
         lam = dann_lambda(self.dann_progress(), self.dann.weight, self.dann.schedule, self.dann.gamma)
         self.train_forwards += 1
-        index = [self.settings.corpora.index(c) for c in corpora]
+        index = [CORPORA.index(c) for c in corpora]
         loss, predicted = corpus_loss(self.corpus_head, embedding, index, lam)
         records["corpus_loss"].append(loss.item())
         records["corpus_correct"] += (predicted.cpu() == torch.tensor(index)).tolist()
