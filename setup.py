@@ -35,7 +35,8 @@ setup(
         "matplotlib>=3.7",
         "jsonschema>=4.0",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # mutation: mutation testing (setup.cfg [mutmut], NOTES/README); not needed to run the suite.
+    extras_require={"test": ["pytest>=7"], "mutation": ["pytest>=7", "mutmut>=3.3,<4"]},
     entry_points={
         "console_scripts": [
             "s3prl-crosscorpus=s3prl_crosscorpus.commands.main:main",
