@@ -47,3 +47,10 @@ def test_bad_inputs_raise():
         scores(["neu", "hap"], ["neu"])
     with pytest.raises(ValueError, match="not in the label set"):
         scores(["neu", "fear"], ["neu", "neu"])
+
+
+def test_macro_f1_averages_over_the_classes_present_in_the_reference():
+    """A class only predicted (sad) is not averaged in, as UAR skips it: F1 neu 2/3, hap 1 -> 5/6 (not 5/9)."""
+    found = scores(["neu", "neu", "hap", "hap"], ["neu", "sad", "hap", "hap"])
+    assert found["macro_f1"] == pytest.approx(5 / 6)
+    assert found["uar"] == pytest.approx(0.75) and found["wa"] == pytest.approx(0.75)

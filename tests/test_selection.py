@@ -97,8 +97,9 @@ def crafted_dev(neu_right: int, others_right: tuple) -> dict:
             "truth": truth, "predict": predict, "probabilities": [[0.25] * 4] * n}
 
 
-#: Majority-leaning: WA 40/50 = 0.8, UAR (1 + 1 + 0 + 0) / 4 = 0.5.
-MAJORITY = (30, (10, 0, 0))
+#: Majority-leaning: WA 45/50 = 0.9, UAR (1 + 1 + 0.8 + 0.2) / 4 = 0.75. Its WA is above BALANCED's UAR and
+#: BALANCED's WA below its UAR, so comparing any mix of the two metrics picks another checkpoint.
+MAJORITY = (30, (10, 4, 1))
 #: Balanced: WA 35/50 = 0.7, UAR (0.5 + 1 + 1 + 1) / 4 = 0.875.
 BALANCED = (15, (10, 5, 5))
 
@@ -121,7 +122,7 @@ def expert(data_dir, tmp_path) -> DownstreamExpert:
 
 
 def test_crafted_records_disagree_on_uar_and_accuracy():
-    for (neu, others), (uar_, wa) in ((MAJORITY, (0.5, 0.8)), (BALANCED, (0.875, 0.7))):
+    for (neu, others), (uar_, wa) in ((MAJORITY, (0.75, 0.9)), (BALANCED, (0.875, 0.7))):
         records = crafted_dev(neu, others)
         assert hand_uar(records["truth"], records["predict"]) == uar_
         assert hand_accuracy(records["truth"], records["predict"]) == wa
