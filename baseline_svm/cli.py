@@ -13,7 +13,7 @@ from s3prl_crosscorpus.results.schema import ResultError
 
 from .features import FEATURE_SETS, FeatureError
 from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError
-from .normalise import NORMS
+from s3prl_crosscorpus.core.normalise import NORMS
 from .run import ALL, RunConfig, parse_folds, run
 from .search import SearchMemoryError
 

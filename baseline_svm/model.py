@@ -30,7 +30,7 @@ from s3prl_crosscorpus.core.io_utils import atomic_open
 from s3prl_crosscorpus.core.labels import LABELS
 from s3prl_crosscorpus.core.metrics import uar
 
-from .normalise import NORMS, apply_statistics, group_statistics
+from s3prl_crosscorpus.core.normalise import NORMS, apply_statistics, group_statistics
 from .search import cv_results, split_scores
 
 #: log2 exponents of C and gamma. "libsvm" is LIBSVM grid.py's default grid

@@ -29,7 +29,7 @@ from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
-from .normalise import NORMS, Statistics, apply_statistics, group_of, group_statistics, is_transductive
+from s3prl_crosscorpus.core.normalise import NORMS, Statistics, apply_statistics, group_of, group_statistics, is_transductive
 from .search import SearchMemoryError
 
 ALL = "all"

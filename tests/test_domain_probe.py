@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baseline_svm.normalise import group_of
+from s3prl_crosscorpus.core.normalise import group_of
 from s3prl_crosscorpus.cache.format import FeatureCache
 from s3prl_crosscorpus.commands.probe import main as probe_main
 from s3prl_crosscorpus.domain.frames import frame_statistics

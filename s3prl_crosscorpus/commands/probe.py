@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from baseline_svm.features import FEATURE_SETS, FeatureError
-from baseline_svm.normalise import NORMS
+from ..core.normalise import NORMS
 
 from ..cache.format import CacheError
 from ..core.folds import FOLDS, FoldError, fold_file_sha256

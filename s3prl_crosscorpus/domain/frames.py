@@ -12,7 +12,7 @@ from typing import Dict, Iterable, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from baseline_svm.normalise import group_of
+from ..core.normalise import group_of
 
 from ..core.corpora import Utterance
 

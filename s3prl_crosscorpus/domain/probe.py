@@ -6,7 +6,7 @@ not in fold k's test set (the pooled training partitions, dev included) and test
 test speakers of every corpus; the score is the UAR over the corpora (chance = 1 / corpora).
 High corpus UAR means strong domain mismatch. Features are one matrix per *source* (an openSMILE
 set, or one upstream layer of a feature cache, mean-pooled over frames); normalisation is that of
-the SVM (``baseline_svm.normalise``: ``global``, ``corpus``, ``speaker``).
+the SVM (``core.normalise``: ``global``, ``corpus``, ``speaker``).
 """
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from baseline_svm.normalise import NORMS, apply_statistics, group_of, group_statistics, is_transductive
+from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics, is_transductive
 
 from ..core.corpora import Utterance
 from ..core.folds import FOLDS, test_fold_of

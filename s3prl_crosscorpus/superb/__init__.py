@@ -5,7 +5,7 @@ entry for live and cached upstreams, and inference from checkpoints.
 Importing this package is the one place that patches the stack (:func:`compat.apply`) and
 registers the downstream with s3prl (:func:`registration.register`); every module below may then
 import s3prl at module level. May import ``core``, ``results``, ``cache.format``, ``domain``
-(normalisation statistics, DANN) and ``baseline_svm.normalise``.
+(normalisation statistics, DANN); ``core.normalise`` defines the normalisations.
 """
 from . import compat
 

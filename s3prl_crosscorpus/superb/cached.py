@@ -19,7 +19,7 @@ from s3prl.upstream.interfaces import Featurizer
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from baseline_svm.normalise import group_of
+from ..core.normalise import group_of
 
 from ..cache.format import FeatureCache, UpstreamKey
 from ..core.corpora import Utterance

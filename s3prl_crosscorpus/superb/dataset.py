@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from baseline_svm.normalise import NORMS
+from ..core.normalise import NORMS
 
 from ..core.audio import load_audio
 from ..core.corpora import Utterance

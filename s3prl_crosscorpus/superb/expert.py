@@ -34,7 +34,7 @@ from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balance
 from .heads import build_model
 from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
-from baseline_svm.normalise import is_transductive
+from ..core.normalise import is_transductive
 
 BEST_CKPT = "dev-best.ckpt"
 
