@@ -21,7 +21,7 @@ from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_s
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.manifest import load_manifest
-from s3prl_crosscorpus.core.names import SVM_SYSTEMS
+from s3prl_crosscorpus.core.names import svm_system_name
 from s3prl_crosscorpus.core.metrics import uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
@@ -33,12 +33,6 @@ from s3prl_crosscorpus.core.normalise import NORMS, Statistics, apply_statistics
 from .search import SearchMemoryError
 
 ALL = "all"
-
-
-def system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:
-    """Leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g. ``eGeMAPS-SVM[speaker-norm]``."""
-    tags = ([f"{norm}-norm"] if norm != "global" else []) + ([select] if select != "dev" else [])
-    return SVM_SYSTEMS[feature_set] + (f"[{','.join(tags)}]" if tags else "")
 
 
 @dataclass(frozen=True)
@@ -66,7 +60,7 @@ class RunConfig:
 
     @property
     def system(self) -> str:
-        return system_name(self.feature_set, self.norm, self.select)
+        return svm_system_name(self.feature_set, self.norm, self.select)
 
     @property
     def cache(self) -> Path:

@@ -37,7 +37,9 @@ setting CKPT "" "upstream checkpoint (-k) for *_local / hf_*_custom upstreams"
 setting UPSTREAM_NAME "" "upstream's name in system names (empty: from the upstream, e.g. HuBERT)"
 setting HEADS "linear cnn_selfatt transformer" "DNN heads"
 setting MATCHED_CORPORA iemocap "test corpora of matched DNN runs (the paper's Table 4: iemocap)"
-setting SEEDS 1337 "DNN seeds; seeds after the first are kept apart as '<system> [seed S]'"
+setting SEEDS 1337 "DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, mean and spread over seeds)"
+setting SVM_NORMS global "SVM rows per normalisation: global (the paper's), corpus, speaker (transductive)"
+setting VARIANTS plain "DNN rows per domain variant: plain corpus-norm speaker-norm dann corpus-norm+dann speaker-norm+dann"
 setting CONFIG auto "runner config (auto: downstream_configs/paper.yaml; synthetic: smoke.yaml)"
 setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)"
 setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live"
@@ -120,6 +122,7 @@ if stage 1; then
   say "1: SVM ($FEATURE_SETS; $CONDITIONS; grid $SVM_GRID)"
   "${S3X[@]}" study svm --data "$DATA" --results "$RESULTS" "${pool[@]}" --folds "$FOLDS" \
     --conditions "$CONDITIONS" --feature-sets "$FEATURE_SETS" --grid "$SVM_GRID" --n-jobs "$SVM_WORKERS" \
+    --svm-norms "$SVM_NORMS" \
     --logs "$LOGS/stage1" "${launcher[@]}"
 fi
 
@@ -134,7 +137,8 @@ if stage 3; then
   say "3: DNN heads ($HEADS; $CONDITIONS; seeds $SEEDS) on $UPSTREAM, $([ "$CACHE" = yes ] && echo "from the cache" || echo "live")"
   ensure_upstream
   dnn=(--upstream "$UPSTREAM" --config "$CONFIG" --heads "$HEADS" --conditions "$CONDITIONS" --folds "$FOLDS"
-       --seeds "$SEEDS" --matched-corpora "$MATCHED_CORPORA" --exp "$OUT/exp" --device "$DEVICE")
+       --seeds "$SEEDS" --matched-corpora "$MATCHED_CORPORA" --exp "$OUT/exp" --device "$DEVICE"
+       --variants "$VARIANTS")
   [ -n "$CKPT" ] && dnn+=(--ckpt "$CKPT")
   [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")

@@ -5,7 +5,8 @@ import pytest
 from baseline_svm.cli import main
 from baseline_svm.model import load_model, predict_files
 from s3prl_crosscorpus.core.normalise import apply_statistics, group_statistics
-from baseline_svm.run import RunConfig, needed_paths, plan, run, system_name
+from baseline_svm.run import RunConfig, needed_paths, plan, run
+from s3prl_crosscorpus.core.names import svm_system_name as system_name
 from s3prl_crosscorpus.core.manifest import load_manifest, prepare
 from s3prl_crosscorpus.demo.synth import Channel, synthesize
 from s3prl_crosscorpus.results.schema import load_results

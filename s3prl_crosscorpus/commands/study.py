@@ -12,7 +12,8 @@ from typing import List, Optional
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError
-from ..core.names import HEADS, SVM_SYSTEMS
+from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS
+from ..core.normalise import NORMS
 from ..study.launch import write_jobs
 from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
 from .launch import add_launcher_options, run_launch
@@ -54,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS))
     parser.add_argument("--matched-corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
                         default=["iemocap"], help="test corpora of matched DNN runs (default iemocap, Table 4)")
-    parser.add_argument("--seeds", type=lambda t: [int(s) for s in words(t)], default=[1337])
+    parser.add_argument("--seeds", type=lambda t: [int(s) for s in words(t)], default=[1337],
+                        help="DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, k seeds)")
+    parser.add_argument("--svm-norms", type=lambda t: checked(words(t), NORMS, "normalisation"), default=["global"],
+                        help="SVM rows per normalisation (global = the paper's; corpus/speaker are transductive)")
+    parser.add_argument("--variants", type=lambda t: checked(words(t), list(VARIANTS), "variant"), default=["plain"],
+                        help=f"DNN rows per domain variant ({', '.join(VARIANTS)}); DANN runs in extended/loco "
+                             "only, normalisation from the cache only")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     parser.add_argument("--device", default="cpu")
@@ -68,14 +75,15 @@ def plan_stage(args: argparse.Namespace):
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
-                        args.n_jobs)
+                        args.n_jobs, norms=args.svm_norms)
     if args.stage == "extract":
         return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
                            steps=args.steps, device=args.device)
-    return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora)
+    return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
+                    args.variants)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

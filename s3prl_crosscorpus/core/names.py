@@ -76,6 +76,20 @@ def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
     return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
 
 
+def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:
+    """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.
+    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``."""
+    tags = list(variant_tags(norm)) + ([select] if select != "dev" else [])
+    return SVM_SYSTEMS.get(feature_set, feature_set) + (f"[{','.join(tags)}]" if tags else "")
+
+
+#: Domain variants of the study's extra rows: name -> (normalisation, DANN). ``plain`` is the paper's system.
+VARIANTS: Dict[str, Tuple[str, bool]] = {
+    "plain": ("global", False), "corpus-norm": ("corpus", False), "speaker-norm": ("speaker", False),
+    "dann": ("global", True), "corpus-norm+dann": ("corpus", True), "speaker-norm+dann": ("speaker", True),
+}
+
+
 def override_value(value: Any) -> str:
     """A Python expression that s3prl's ``-o`` parser evaluates back to ``value``.
 

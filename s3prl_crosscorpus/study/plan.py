@@ -7,13 +7,15 @@ test corpus x fold x seed, from the cache (or with the upstream computed live).
 import shlex
 import sys
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest
-from ..core.names import DOWNSTREAM, SVM_SYSTEMS, dnn_system_name, expert_overrides, s3prl_overrides
+from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
+                          svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -58,24 +60,24 @@ class Plan:
 
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
-             extra: Sequence[str] = ()) -> Plan:
-    """Stage 1: the SVM cells (each writes one result per test corpus and fold)."""
+             extra: Sequence[str] = (), norms: Sequence[str] = ("global",)) -> Plan:
+    """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
     plan = Plan([])
     whole = sorted(folds) == list(FOLDS)
-    for condition in conditions:
-        for feature_set in feature_sets:
-            system = SVM_SYSTEMS.get(feature_set, feature_set)
-            corpora = tested_corpora(condition, pool)
-            base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
-                    "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
-                    "--corpora", ",".join(pool), *extra]
-            if not corpora:
-                continue
-            for fold in (["all"] if whole else folds):
-                fold_list = FOLDS if fold == "all" else [fold]
-                expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
-                plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
-                         all_exist(expected))
+    for condition, feature_set, norm in product(conditions, feature_sets, norms):
+        system = svm_system_name(feature_set, norm)
+        corpora = tested_corpora(condition, pool)
+        base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
+                "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
+                "--corpora", ",".join(pool), "--norm", norm, *extra]
+        if not corpora:
+            continue
+        for fold in (["all"] if whole else folds):
+            fold_list = FOLDS if fold == "all" else [fold]
+            expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
+            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
+                     all_exist(expected))
     return plan
 
 
@@ -114,18 +116,36 @@ class DnnSettings:
     device: str = "cpu"
 
 
-def dnn_system(settings: DnnSettings, head: str, seed: int, seeds: Sequence[int]) -> str:
-    """Table row of a run; seeds after the first are kept apart as ``<system> [seed S]``."""
-    system = dnn_system_name(settings.upstream_name or settings.upstream, head)
-    return system if seed == seeds[0] else f"{system} [seed {seed}]"
+def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
+    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
+    norm, dann = VARIANTS[variant]
+    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann))
+
+
+def seed_results(settings: DnnSettings, seed: int, seeds: Sequence[int]) -> Path:
+    """Result folder of one seed: the first seed's results at the top, every other in ``seed<S>/``, so that
+    the leaderboard and the statistics see one cell with several seeds (mean and spread across seeds)."""
+    return settings.results if seed == seeds[0] else settings.results / f"seed{seed}"
+
+
+def variant_applies(variant: str, condition: str, live: bool) -> bool:
+    """DANN needs two training corpora (extended, loco); corpus/speaker normalisation needs the cache."""
+    norm, dann = VARIANTS[variant]
+    return not (dann and condition == "matched") and not (norm != "global" and live)
 
 
 def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus: Optional[str], fold: int,
-                  system: str) -> str:
+                  system: str, results: Optional[Path] = None, variant: str = "plain") -> str:
     """The run's s3prl ``-o`` string (quoted safely by the shared builder)."""
-    keys = expert_overrides(dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
-                                 corpora=list(settings.pool), fold=fold),
-                            results_dir=str(settings.results), system_name=system, modelrc={"head": head})
+    norm, dann = VARIANTS[variant]
+    datarc = dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
+                  corpora=list(settings.pool), fold=fold)
+    modelrc: dict = {"head": head}
+    if norm != "global":
+        datarc["normalisation"] = norm
+    if dann:
+        modelrc["dann.enabled"] = True
+    keys = expert_overrides(datarc, results_dir=str(results or settings.results), system_name=system, modelrc=modelrc)
     if settings.steps:
         quarter = max(settings.steps // 4, 1)
         keys.update({"config.runner.total_steps": settings.steps, "config.runner.eval_step": quarter,
@@ -147,24 +167,25 @@ def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) 
 
 
 def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[str], folds: Sequence[int],
-             seeds: Sequence[int], matched: Optional[Sequence[str]] = None) -> Plan:
-    """Stage 3: one run per head x condition x test corpus x fold x seed (extended: one run, every corpus)."""
+             seeds: Sequence[int], matched: Optional[Sequence[str]] = None,
+             variants: Sequence[str] = ("plain",)) -> Plan:
+    """Stage 3: one run per head x variant x condition x test corpus x fold x seed (extended: one run for
+    every corpus). Variants a condition cannot have (DANN in matched; normalisation on the live path) are
+    left out of that condition."""
     plan = Plan([])
     tag = settings.upstream_name or settings.upstream
-    for head in heads:
-        for condition in conditions:
-            corpora = tested_corpora(condition, settings.pool, matched)
-            runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
-            for test_corpus, tested in runs:
-                if not tested:
-                    continue
-                for fold in folds:
-                    for seed in seeds:
-                        system = dnn_system(settings, head, seed, seeds)
-                        expdir = (settings.exp / f"{tag}-{head}" / f"{condition}-{test_corpus or 'all'}"
-                                  / f"fold{fold}" / f"seed{seed}")
-                        expected = [result_path(settings.results, system, condition, c, fold) for c in tested]
-                        overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system)
-                        name = f"{tag}-{head}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
-                        plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected))
+    for head, variant, condition in product(heads, variants, conditions):
+        if not variant_applies(variant, condition, settings.cache is None):
+            continue
+        system = dnn_system(settings, head, variant)
+        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}")
+        corpora = tested_corpora(condition, settings.pool, matched)
+        runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
+        for (test_corpus, tested), fold, seed in product([r for r in runs if r[1]], folds, seeds):
+            results = seed_results(settings, seed, seeds)
+            expdir = settings.exp / folder / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}" / f"seed{seed}"
+            expected = [result_path(results, system, condition, c, fold) for c in tested]
+            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant)
+            name = f"{folder}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
+            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected))
     return plan
