@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -172,6 +172,20 @@ class Extraction:
         return [e for e in self.excluded if e["path"] in wanted]
 
 
+def progress_after_first(items: Iterable, total: int, desc: str, show: bool) -> Iterator:
+    """Yield ``items`` with a tqdm bar whose clock starts at the first item, so that the seconds worker
+    processes take to start do not make the first estimate of the remaining time hours long."""
+    bar = None
+    for item in items:
+        if bar is None:
+            bar = tqdm(total=total, initial=1, desc=desc, unit="file", disable=not show or not total, leave=False)
+        else:
+            bar.update(1)
+        yield item
+    if bar is not None:
+        bar.close()
+
+
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
@@ -195,8 +209,7 @@ def extract(paths: Sequence[PathLike], feature_set: str, cache_dir: Optional[Pat
         outcomes = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
             delayed(process_file)(p, feature_set, cache) for p in unique)
     result = Extraction(feature_set)
-    for outcome in tqdm(outcomes, total=len(unique), desc=f"openSMILE {feature_set}", unit="file",
-                        disable=not progress or not unique, leave=False):
+    for outcome in progress_after_first(outcomes, len(unique), f"openSMILE {feature_set}", progress):
         result.cached += outcome.cached
         result.extracted += not outcome.cached
         if outcome.cache_error:

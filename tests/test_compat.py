@@ -170,3 +170,12 @@ def test_registration_aliases_the_expert_without_writing_into_s3prl():
 
     assert importlib.import_module("s3prl.downstream.crosscorpus_emotion.expert") is expert
     assert not any((Path(p) / "crosscorpus_emotion").exists() for p in s3prl.downstream.__path__)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_espnet_notice_is_quieted_only_by_its_workaround(quiet):
+    code = (LOAD_COMPAT + "compat.torchaudio_without_extension()\ncompat.torchaudio_legacy_api()\n"
+            + ("compat.quiet_espnet_notice()\n" if quiet else "") + "import s3prl.hub\n")
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert ("ESPnet is not installed" in out.stderr) != quiet

@@ -305,9 +305,8 @@ def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]
             report.excluded[utt_id] = problem
         else:
             report.utterances += 1
-        seconds = by_id[utt_id].seconds if wav is None else len(wav) / TARGET_RATE
-        report.audio_seconds += seconds
-        bar.update(seconds)
+        report.audio_seconds += by_id[utt_id].seconds if wav is None else len(wav) / TARGET_RATE
+        bar.update(by_id[utt_id].seconds)  # the unit of the total: the bar ends exactly there (no negative ETA)
         if len(pending) + len(excluded) == len(todo[k]):
             remove_stale(out, k)
             write_shard(out, k, key, pending, excluded)

@@ -99,7 +99,12 @@ def render(rows: List[dict], fmt: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus predict", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="s3prl-crosscorpus predict",
+        description="Emotion label and class probabilities for new audio from a trained model: an SVM "
+                    "fold<k>.model.joblib (written by baseline-svm run; unpickled, so only from a trusted source) "
+                    "or a DNN dev-best.ckpt (written by run-downstream or train-cached). Audio of any sample rate "
+                    "and channel count is read as 16 kHz mono by the same code as training.")
     parser.add_argument("--model", type=Path, required=True,
                         help="SVM fold<k>.model.joblib or DNN dev-best.ckpt")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")

@@ -23,7 +23,7 @@ UPSTREAM_DISPLAY: Dict[str, str] = {
     "hubert": "HuBERT", "hubert_base": "HuBERT", "hubert_local": "HuBERT", "hubert_url": "HuBERT",
     "hubert_large_ll60k": "HuBERT-Large", "wavlm": "WavLM", "wavlm_base": "WavLM-Base",
     "wavlm_base_plus": "WavLM-Base+", "wavlm_large": "WavLM-Large", "wav2vec2": "wav2vec2",
-    "fbank": "FBANK", "mfcc": "MFCC", "spectrogram": "Spectrogram",
+    "fbank": "FBANK", "fbank_no_cmvn": "FBANK-noCMVN", "mfcc": "MFCC", "spectrogram": "Spectrogram",
 }
 
 #: Hugging Face hub ids -> the upstream's name in system names (that of the same model in s3prl's hub).

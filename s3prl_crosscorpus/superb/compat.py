@@ -211,7 +211,22 @@ def torchrun_args(argv: Sequence[str], environ: Optional[Dict[str, str]] = None)
     return argv
 
 
+# --- 8. s3prl's import-time notice about ESPnet ----------------------------------------------------
+# Until s3prl stops logging "ESPnet is not installed, cannot use espnet_hubert upstream" whenever its hub
+# is imported (every command, --help included), although only -u espnet_hubert needs ESPnet.
+def quiet_espnet_notice() -> bool:
+    """Raise the level of the logger that prints the notice; -u espnet_hubert still fails with s3prl's message."""
+    import logging
+
+    notice = logging.getLogger("s3prl.upstream.espnet_hubert.expert")
+    if notice.level >= logging.ERROR:
+        return False
+    notice.setLevel(logging.ERROR)
+    return True
+
+
 WORKAROUNDS = (
+    quiet_espnet_notice,
     torchaudio_without_extension,
     torchaudio_legacy_api,
     huggingface_hub_legacy_names,
