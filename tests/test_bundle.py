@@ -398,3 +398,13 @@ def test_a_version_1_bundle_without_statistics_still_validates(good, tmp_path):
     assert "the metrics recomputed" in found.describe()
     missing = repack(good, tmp_path, lambda m, meta: meta["summary"].pop("statistics"))
     assert any("statistics: missing or malformed" in p for p in problems_of(missing))
+
+
+def test_a_manifest_without_a_corpus_gives_one_line_not_one_per_fold(good, data_dir, tmp_path):
+    partial = tmp_path / "no_iemocap"
+    partial.mkdir()
+    lines = (data_dir / "manifest.jsonl").read_text().splitlines()
+    (partial / "manifest.jsonl").write_text("\n".join(l for l in lines if '"corpus": "iemocap"' not in l) + "\n")
+    problems = problems_of(good, data_dir=partial)
+    about = [p for p in problems if "iemocap" in p]
+    assert len(about) == 1 and "holds no iemocap utterances" in about[0]

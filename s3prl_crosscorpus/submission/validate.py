@@ -577,10 +577,13 @@ def rule_test_sets_match_manifest(b: Bundle, utts: Sequence[Utterance], data_dir
     """With ``--data``: each fold predicts exactly the test utterances the shared folds give (excluded files aside)."""
     path_to_id = {u.path: u.id for u in utts}
     expected: Dict[Tuple[str, int], Set[str]] = {}
-    problems = []
+    present = {u.corpus for u in utts}
+    absent = sorted({key[2] for key, _ in b.fold_members} - present)
+    problems = [f"{data_dir}: the manifest holds no {corpus} utterances, so the bundle's {corpus} test sets cannot "
+                f"be checked against it (prepare it with --{corpus} ROOT)" for corpus in absent]
     for (key, fold), kinds in sorted(b.fold_members.items()):
         corpus = key[2]
-        if "truth" not in kinds or fold not in FOLDS:
+        if "truth" not in kinds or fold not in FOLDS or corpus in absent:
             continue
         if (corpus, fold) not in expected:
             expected[(corpus, fold)] = set(test_ids(utts, corpus, fold))
