@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from resultgen import write_results
+from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import submit, validate
 from s3prl_crosscorpus.submission.bundle import BundleError, build_bundle
 from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SPEAKERS_TXT, SUMMARY_MD, sha256_bytes

@@ -12,8 +12,10 @@ from s3prl_crosscorpus.commands.run_downstream import main as run_downstream
 from s3prl_crosscorpus.commands.train_cached import main as train_cached
 from s3prl_crosscorpus.core.folds import make_split
 from s3prl_crosscorpus.core.io_utils import write_jsonl
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
 from s3prl_crosscorpus.superb.runner import CacheSource, build_runner
+
+pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: fp16 keeps 11 significant bits: each stored value is within 2**-11 (4.9e-4) of the fp32 one, relative.

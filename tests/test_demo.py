@@ -12,6 +12,8 @@ from s3prl_crosscorpus.results.leaderboard import load_cells
 from s3prl_crosscorpus.demo.synth import Voice, rng_for, synth_utterance
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
+pytestmark = pytest.mark.e2e
+
 DEMO_ARGS = ["--utterances-per-class", "1", "--steps", "20"]
 
 

@@ -10,7 +10,9 @@ from s3prl_crosscorpus.domain.dann import DannConfigError, DannSettings, dann_la
 from s3prl_crosscorpus.superb.dataset import ConfigError
 from s3prl_crosscorpus.superb.expert import DownstreamExpert
 
-from domain_data import shifted_frames
+from helpers.domain_data import shifted_frames
+
+pytestmark = pytest.mark.e2e
 
 LR = 1e-2
 BATCH = 24

@@ -11,7 +11,7 @@ from s3prl_crosscorpus.commands.probe import main as probe_main
 from s3prl_crosscorpus.domain.frames import frame_statistics
 from s3prl_crosscorpus.domain.probe import (cache_layers, layer_sources, probe_source, run_probe, table_markdown)
 
-from domain_data import shifted_matrix, write_shifted_cache
+from helpers.domain_data import shifted_matrix, write_shifted_cache
 
 CHANCE = 1 / 3
 

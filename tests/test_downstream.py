@@ -17,7 +17,9 @@ from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.metrics import uar
 from s3prl_crosscorpus.core.names import HEAD_DISPLAY
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
+
+pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: (condition, test corpus, fold) of the two conditions every head is run in.

@@ -10,6 +10,8 @@ import torch
 from s3prl_crosscorpus.superb import compat
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 
+pytestmark = pytest.mark.e2e
+
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 
 

@@ -9,7 +9,7 @@ from torch.utils.data import WeightedRandomSampler
 
 from s3prl_crosscorpus.core.labels import LABEL_TO_INDEX, LABELS
 from s3prl_crosscorpus.core.names import dnn_system_name
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
 from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert, expected_results
 from s3prl_crosscorpus.superb.heads import masked_mean, valid_mask
 

@@ -26,9 +26,11 @@ from s3prl_crosscorpus.commands.train_cached import main as train_cached
 from s3prl_crosscorpus.core.audio import load_audio
 from s3prl_crosscorpus.core.io_utils import read_json, write_jsonl
 from s3prl_crosscorpus.core.names import expert_overrides, s3prl_overrides
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
 from s3prl_crosscorpus.superb import upstreams
 from s3prl_crosscorpus.superb.expert import expected_results
+
+pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 TINY = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=2, intermediate_size=96, conv_dim=(32,) * 7)

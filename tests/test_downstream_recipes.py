@@ -1,10 +1,13 @@
 """recipes/run_all_folds.sh -> run_fold.sh: train + evaluate a fold, then skip it once its results exist."""
+import pytest
 import os
 import subprocess
 from pathlib import Path
 
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Folder names that s3prl's -o parser would split or execute if they were pasted into it unquoted.

@@ -15,6 +15,8 @@ from s3prl_crosscorpus.commands import extract as extract_command
 from s3prl_crosscorpus.core.audio import load_audio
 from s3prl_crosscorpus.core.io_utils import write_jsonl
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> str:

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from resultgen import write_results
+from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import leaderboard
 from s3prl_crosscorpus.core.folds import fold_file_sha256
 from s3prl_crosscorpus.core.io_utils import read_json, write_json

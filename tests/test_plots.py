@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from resultgen import write_results
+from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import plot
 from s3prl_crosscorpus.results import plots
 from s3prl_crosscorpus.core.folds import fold_file_sha256

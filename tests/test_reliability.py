@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from resultgen import write_results
+from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import leaderboard
 from s3prl_crosscorpus.core.folds import make_split
 from s3prl_crosscorpus.core.io_utils import read_json, write_json
 from s3prl_crosscorpus.results.schema import ResultError, load_result_files, make_result
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_result_predicting_an_id_twice_is_refused(utterances):
@@ -102,7 +104,7 @@ def bad_audio_overrides(data, results):
 
 def check_excluded(results_dir, victims, utterances):
     """One result, without the excluded test clip, naming both excluded files and why."""
-    from s3prl_crosscorpus.results.schema import load_results
+    from helpers.results import load_results
 
     [result] = load_results(results_dir)
     short, nan = sorted(victims, key=victims.get, reverse=True)

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from resultgen import write_results
+from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import compare, leaderboard
 from s3prl_crosscorpus.core.io_utils import read_json, write_json
 from s3prl_crosscorpus.core.labels import LABELS

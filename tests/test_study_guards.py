@@ -54,7 +54,7 @@ def test_degenerate_training_is_recognised():
 
 
 def test_flagged_result_is_marked_in_the_leaderboard(tmp_path, utterances):
-    from resultgen import write_results
+    from helpers.resultgen import write_results
     from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
     from s3prl_crosscorpus.results.schema import validate_result
 
@@ -73,7 +73,7 @@ def test_flagged_result_is_marked_in_the_leaderboard(tmp_path, utterances):
 
 def test_a_two_corpus_pool_is_not_compared_with_the_paper(tmp_path, utterances):
     """Extended on EmoDB+IEMOCAP is a different experiment from the paper's three-corpus extended."""
-    from resultgen import write_results
+    from helpers.resultgen import write_results
     from s3prl_crosscorpus.results.leaderboard import load_cells, render_markdown, summary
 
     write_results(tmp_path / "three", utterances, systems=["ComParE-SVM"], conditions=["extended"], corpora=["iemocap"])
@@ -90,7 +90,7 @@ def test_a_two_corpus_pool_is_not_compared_with_the_paper(tmp_path, utterances):
 
 
 def test_folds_of_one_cell_on_different_pools_are_refused(tmp_path, utterances):
-    from resultgen import write_results
+    from helpers.resultgen import write_results
     from s3prl_crosscorpus.results.cells import LeaderboardError, load_cells
 
     write_results(tmp_path, utterances, systems=["ComParE-SVM"], conditions=["extended"], corpora=["iemocap"],

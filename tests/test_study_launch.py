@@ -8,6 +8,8 @@ import pytest
 from s3prl_crosscorpus.commands.main import main
 from s3prl_crosscorpus.study.launch import Job, launch, write_jobs
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Stands in for slurm's sbatch: runs each array task of `--array=1-N%M` locally, output to `--output`.

@@ -8,6 +8,8 @@ import pytest
 
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 #: 1 utterance per speaker and class, eGeMAPS + coarse grid, the linear head for 8 steps, DNN extended only (5 runs).
 REDUCED = ["--synth-per-class", "1", "--steps", "8", "--heads", "linear", "--matched-corpora", "", "--nj", "2"]

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from baseline_svm.features import FEATURE_SETS, FeatureError, cache_folder, extract
-from svm_helpers import write_broken_files
+from helpers.svm import write_broken_files
 
 
 @pytest.fixture(scope="module")

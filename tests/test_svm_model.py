@@ -13,7 +13,7 @@ from baseline_svm.search import SearchMemoryError, plan_memory
 from baseline_svm.search import uar as search_uar
 from s3prl_crosscorpus.core.labels import LABELS
 from s3prl_crosscorpus.core.metrics import uar
-from svm_helpers import functionals_like
+from helpers.svm import functionals_like
 
 #: A grid around the useful gammas of thousands of standardised dimensions (d * gamma ~ 0.01..1).
 WIDE = {"log2_C": (-3, -1, 1, 3, 5, 7), "log2_gamma": (-17, -15, -14, -13, -12, -11)}

@@ -9,7 +9,7 @@ from baseline_svm.run import RunConfig, needed_paths, plan, run
 from s3prl_crosscorpus.core.names import svm_system_name as system_name
 from s3prl_crosscorpus.core.manifest import load_manifest, prepare
 from s3prl_crosscorpus.demo.synth import Channel, synthesize
-from s3prl_crosscorpus.results.schema import load_results
+from helpers.results import load_results
 
 #: A strong per-corpus channel: EmoDB quiet, dark and telephone-band; IEMOCAP loud, bright and noisy.
 STRONG = {"emodb": Channel(gain=0.3, tilt=-4.0, band=(300, 3400)),

@@ -11,8 +11,11 @@ from baseline_svm.run import RunConfig, run
 from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, fold_file_sha256, make_split
 from s3prl_crosscorpus.core.io_utils import read_json, read_jsonl, sha256_file, write_json, write_jsonl
 from s3prl_crosscorpus.core.labels import CORPORA
-from s3prl_crosscorpus.results.schema import load_results, result_path
-from svm_helpers import write_broken_files
+from helpers.results import load_results
+from s3prl_crosscorpus.results.schema import result_path
+from helpers.svm import write_broken_files
+
+pytestmark = pytest.mark.e2e
 
 CHANCE = 0.25
 

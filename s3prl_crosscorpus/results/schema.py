@@ -153,11 +153,3 @@ def load_result_files(results_dir: Path) -> List[Tuple[Path, dict]]:
         validate_result(result, str(path))
         pairs.append((path, result))
     return pairs
-
-
-def load_results(results_dir: Path) -> List[dict]:
-    """Every result under ``results_dir`` (see :func:`load_result_files`), each with its file in ``"_path"``.
-
-    Unused by the package (it reads :func:`load_result_files`); kept because the SVM and DNN tests read results with it.
-    """
-    return [dict(result, _path=str(path)) for path, result in load_result_files(results_dir)]
