@@ -105,6 +105,6 @@ def test_cached_items_are_normalised_per_layer_and_live_runs_refuse_it(utterance
     assert np.abs(raw.mean(axis=0)[0, 4:7]).max() > 1  # the channel was there before
     smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
     with pytest.raises(ConfigError, match="train-cached"):
-        parse_args(["-m", "train", "-u", "fbank", "-d", "crosscorpus_emotion", "-c", smoke, "-p", "/tmp/unused",
+        parse_args(["-m", "train", "-u", "fbank_no_cmvn", "-d", "crosscorpus_emotion", "-c", smoke, "-p", "/tmp/unused",
                     "-o", f"config.downstream_expert.datarc.data_dir='{data_dir}',,"
                           "config.downstream_expert.datarc.normalisation='corpus'"])

@@ -255,7 +255,7 @@ def test_run_downstream_arguments_are_checked_before_s3prl_sees_them(case, messa
                 "local upstream without its file": ["-u", "hubert_local", "-k", str(tmp_path / "nope.pt")]}
     overrides = s3prl_overrides(expert_overrides({"data_dir": str(data_dir)}))
     overrides += {"override without =": ",,garbage", "steps not a number": ",,config.runner.total_steps='many'"}.get(case, "")
-    argv = ["-m", "train", *upstream.get(case, ["-u", "fbank"]), "-d", "crosscorpus_emotion",
+    argv = ["-m", "train", *upstream.get(case, ["-u", "fbank_no_cmvn"]), "-d", "crosscorpus_emotion",
             "-c", str(tmp_path / config[case]) if case in config else str(SMOKE), "-p", str(tmp_path / "exp"),
             "--device", "cpu", "-o", overrides]
     assert run_downstream.main(argv) == 2
