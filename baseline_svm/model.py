@@ -163,8 +163,7 @@ class SVMEmotionClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.decision_function(check_array(X, dtype=FLOATS))
 
-    @property
-    def grid_values_(self) -> Dict[str, List[float]]:
+    def grid_axes(self) -> Dict[str, List[float]]:
         """The C and gamma values searched."""
         values = grid_values(self.grid)
         return {"C": values["svm__C"], "gamma": values["svm__gamma"]}
@@ -172,7 +171,7 @@ class SVMEmotionClassifier(ClassifierMixin, BaseEstimator):
     def on_edge(self) -> List[str]:
         """The chosen parameters ("C", "gamma") that sit on the edge of the grid."""
         check_is_fitted(self, "best_params_")
-        return [name for name, values in self.grid_values_.items()
+        return [name for name, values in self.grid_axes().items()
                 if self.best_params_[name] in (values[0], values[-1])]
 
     def _check_params(self) -> None:
@@ -209,7 +208,7 @@ class SVMEmotionClassifier(ClassifierMixin, BaseEstimator):
         return pool_X, pool_y, group_cv_splits(pool_groups, int(self.cv_folds))
 
     def _kernel_search(self, X, y, splits) -> dict:
-        values = self.grid_values_
+        values = self.grid_axes()
         tables = [split_scores(X[tr], y[tr], X[va], y[va], values["C"], values["gamma"], self.class_weight,
                                n_jobs=self._jobs(), memory_limit=self.memory_limit, progress=self.progress,
                                desc=f"kernel search {k + 1}/{len(splits)}")
