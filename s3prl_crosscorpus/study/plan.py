@@ -119,7 +119,8 @@ class DnnSettings:
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
     """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
     norm, dann = VARIANTS[variant]
-    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann))
+    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann),
+                           ckpt=None if settings.upstream_name else settings.ckpt)
 
 
 def seed_results(settings: DnnSettings, seed: int, seeds: Sequence[int]) -> Path:
