@@ -31,8 +31,7 @@ fi
 if [ -z "$CORPORA" ]; then
   CORPORA=$(python3 -c 'import sys; from s3prl_crosscorpus.study.plan import manifest_corpora as m; print(",".join(m(sys.argv[1])))' "$DATA_DIR")
 fi
-RUN_NAME=$UPSTREAM
-case "$UPSTREAM" in hf_*) RUN_NAME="$UPSTREAM-$(basename "${CKPT:-none}")" ;; esac  # one cache per HF model
+RUN_NAME=$(run_name "$UPSTREAM" "$CKPT")
 [ "$CACHE" = auto ] && CACHE=exp/cache/$RUN_NAME
 [ "$CACHE" = no ] && CACHE=
 if [ -n "$CACHE" ]; then

@@ -32,8 +32,7 @@ parse_settings "$@"
 if [ "$TEST_CORPUS" = auto ]; then
   if [ "$CONDITION" = extended ]; then TEST_CORPUS=; else TEST_CORPUS=iemocap; fi
 fi
-RUN_NAME=$UPSTREAM
-case "$UPSTREAM" in hf_*) RUN_NAME="$UPSTREAM-$(basename "${CKPT:-none}")" ;; esac  # one folder per HF model
+RUN_NAME=$(run_name "$UPSTREAM" "$CKPT")
 EXPDIR=${EXPDIR:-exp/$RUN_NAME-$HEAD/$CONDITION-${TEST_CORPUS:-all}/fold$FOLD}
 [ "$DEVICE" = auto ] && DEVICE=$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
 

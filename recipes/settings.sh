@@ -66,3 +66,9 @@ parse_settings() {
   done
   for k in "${!_SETTING_NAMES[@]}"; do export "${_SETTING_NAMES[$k]}"; done
 }
+
+# run_name UPSTREAM CKPT: the folder name of an upstream's experiments and cache; an hf_* upstream loads
+# whatever model -k names, so each model gets its own (hf_wavlm_custom-wavlm-large).
+run_name() {
+  case "$1" in hf_*) echo "$1-$(basename "${2:-none}")" ;; *) echo "$1" ;; esac
+}
