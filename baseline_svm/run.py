@@ -22,7 +22,7 @@ from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.manifest import load_manifest
 from s3prl_crosscorpus.core.names import svm_system_name
-from s3prl_crosscorpus.core.metrics import uar
+from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
 
@@ -240,6 +240,13 @@ def selection_score(estimator: SVMEmotionClassifier, rows: Rows) -> float:
     return uar(rows.y["dev"], estimator.predict(rows.X["dev"]))
 
 
+def selection_warnings(estimator: SVMEmotionClassifier, rows: Rows, dev_uar: float) -> List[str]:
+    """The degenerate-training guard on the chosen point: its selection UAR near chance, or the final
+    model predicting one class for every dev row (the DNN's guard, same thresholds)."""
+    validation_rows = len(rows.y["dev"]) + (len(rows.y["train"]) if estimator.select == "group-cv" else 0)
+    return degenerate_warnings(dev_uar, validation_rows, [str(y) for y in estimator.predict(rows.X["dev"])])
+
+
 def hyperparameters_of(config: RunConfig, estimator: SVMEmotionClassifier) -> dict:
     """What the result records about the chosen point, the grid, the search, selection and normalisation."""
     C, gamma = estimator.best_params_["C"], estimator.best_params_["gamma"]
@@ -296,6 +303,9 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     timings = {**timings, "predict": time.perf_counter() - start}
     hyperparameters = hyperparameters_of(config, estimator)
     dev_uar = selection_score(estimator, rows)
+    warnings = selection_warnings(estimator, rows, dev_uar)
+    for warning in warnings:
+        tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold}: {warning}; the result is marked")
     model_path = model_file(config, job)
     if config.save_models:
         save_job_model(model_path, config, job, rows, estimator, hyperparameters)
@@ -313,7 +323,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
             ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
             probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
-            timings=timings, versions=versions,
+            timings=timings, versions=versions, warnings=warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
                 "n_jobs": config.n_jobs, "corpora": list(pool_of(list(by_id.values()), config.corpora)),

@@ -44,7 +44,7 @@ def test_known_keys_of_the_shipped_configs_pass(data_dir, tmp_path, capsys):
 
 def test_degenerate_training_is_recognised():
     from s3prl_crosscorpus.core.labels import LABELS
-    from s3prl_crosscorpus.superb.expert import degenerate_warnings
+    from s3prl_crosscorpus.core.metrics import degenerate_warnings
 
     assert degenerate_warnings(0.80, 40, LABELS) == []  # negative control: clearly above chance, all classes
     near_chance = degenerate_warnings(0.31, 40, ["neu", "ang"])  # 0.25 + 2 standard errors of 40 = 0.387

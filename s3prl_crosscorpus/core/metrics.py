@@ -1,5 +1,6 @@
-"""UAR (macro recall), WA, macro-F1 and the confusion matrix over the four classes."""
-from typing import Dict, Optional, Sequence
+"""UAR (macro recall), WA, macro-F1 and the confusion matrix over the four classes, and the
+degenerate-training guard both systems apply to their chosen model."""
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
@@ -45,3 +46,21 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
         "confusion_matrix": cm.astype(int).tolist(),
         "n": int(cm.sum()),
     }
+
+
+#: Dev UAR must exceed chance (1/4) by this much, or by two binomial standard errors of the dev set if larger.
+CHANCE_MARGIN = 0.05
+
+
+def degenerate_warnings(best_uar: float, dev_size: int, dev_classes: Sequence[str]) -> List[str]:
+    """Why a trained model's number may be meaningless: dev UAR never clearly above chance, or the chosen
+    checkpoint predicting a single class on dev."""
+    chance = 1.0 / len(LABELS)
+    margin = max(CHANCE_MARGIN, 2 * (chance * (1 - chance) / max(dev_size, 1)) ** 0.5)
+    found = []
+    if best_uar <= chance + margin:
+        found.append(f"degenerate training: best dev UAR {max(best_uar, 0.0):.3f} never rose clearly above chance "
+                     f"({chance:.2f} + {margin:.3f} for {dev_size} dev utterances)")
+    if len(set(dev_classes)) == 1:
+        found.append(f"degenerate training: the chosen checkpoint predicts only '{next(iter(dev_classes))}' on dev")
+    return found

@@ -25,7 +25,7 @@ from ..core.corpora import Utterance
 from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
-from ..core.metrics import scores
+from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
@@ -116,24 +116,6 @@ def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -
                           "extended or loco (matched trains on one corpus)")
     load_experiment(settings)
     return settings
-
-
-#: Dev UAR must exceed chance (1/4) by this much, or by two binomial standard errors of the dev set if larger.
-CHANCE_MARGIN = 0.05
-
-
-def degenerate_warnings(best_uar: float, dev_size: int, dev_classes: Sequence[str]) -> List[str]:
-    """Why a trained model's number may be meaningless: dev UAR never clearly above chance, or the chosen
-    checkpoint predicting a single class on dev."""
-    chance = 1.0 / len(LABELS)
-    margin = max(CHANCE_MARGIN, 2 * (chance * (1 - chance) / max(dev_size, 1)) ** 0.5)
-    found = []
-    if best_uar <= chance + margin:
-        found.append(f"degenerate training: best dev UAR {max(best_uar, 0.0):.3f} never rose clearly above chance "
-                     f"({chance:.2f} + {margin:.3f} for {dev_size} dev utterances)")
-    if len(set(dev_classes)) == 1:
-        found.append(f"degenerate training: the chosen checkpoint predicts only '{next(iter(dev_classes))}' on dev")
-    return found
 
 
 def check_normalisation_source(settings: DataSettings, feature_cache: Optional[str]) -> None:
