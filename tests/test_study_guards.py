@@ -100,3 +100,32 @@ def test_folds_of_one_cell_on_different_pools_are_refused(tmp_path, utterances):
         path.write_text(json.dumps(dict(json.loads(path.read_text()), train_corpora=["emodb", "iemocap"])))
     with pytest.raises(LeaderboardError, match="folds trained on different corpus pools"):
         load_cells(tmp_path)
+
+
+@pytest.mark.e2e
+def test_a_run_that_cannot_learn_is_flagged_in_its_result_and_the_leaderboard(tmp_path, capsys):
+    """Corpora whose audio carries no emotion (``emotion_strength=0``), trained exactly as
+    ``test_downstream.py::test_fbank_linear_beats_chance`` trains the normal ones (which learn, unflagged):
+    the run must end flagged in the log, in every result file and in the leaderboard."""
+    from helpers.results import load_results
+    from s3prl_crosscorpus.core.manifest import prepare
+    from s3prl_crosscorpus.demo.synth import synthesize
+
+    prepare(synthesize(tmp_path / "corpora", per_class=2, seed=0, emotion_strength=0.0), tmp_path / "data")
+    settings = [f"{EXPERT}.datarc.data_dir='{tmp_path / 'data'}'", f"{EXPERT}.datarc.condition='extended'",
+                f"{EXPERT}.datarc.fold=1", f"{EXPERT}.modelrc.head='linear'", "config.optimizer.lr=3.0e-3",
+                "config.runner.total_steps=80", "config.runner.eval_step=20", "config.runner.save_step=20"]
+    exp = tmp_path / "exp"
+    assert main(["run-downstream", "-m", "train", "-u", "fbank_no_cmvn", "-d", "crosscorpus_emotion", "-c",
+                 str(config_path("smoke")), "-p", str(exp), "--device", "cpu", "-o", ",,".join(settings)]) == 0
+    assert main(["run-downstream", "-m", "evaluate", "-e", str(exp / "dev-best.ckpt"), "-t", "test",
+                 "--device", "cpu"]) == 0
+    assert "WARNING: degenerate training" in capsys.readouterr().out
+    results = load_results(exp / "results")
+    assert len(results) == 3 and all(any(w.startswith("degenerate training") for w in r.get("warnings", []))
+                                     for r in results)
+    assert main(["leaderboard", str(exp / "results")]) == 0
+    board = capsys.readouterr().out
+    row = next(line for line in board.splitlines() if line.startswith("| FBANK-noCMVN-Linear"))
+    assert row.count(" !") == 3  # the three extended cells
+    assert "! FBANK-noCMVN-Linear extended emodb fold 1: degenerate training" in board
