@@ -87,6 +87,10 @@ BUGS: Sequence[Bug] = (
           "proba[:, len(LABELS) - 1 - LABELS.index(str(cls))] = raw[:, column]\n"
           "    return [LABELS[int(k)] for k in np.argmin(proba[:, ::-1], axis=1)], proba"),),
         ("tests/test_demo.py", "tests/test_svm_run.py")),
+    Bug("resume-forgets-dev-best", "a run resumed with -e forgets the dev UAR of its best step before the interruption",
+        (("s3prl_crosscorpus/superb/expert.py", "self.best = dict(state)\n",
+          "self.best = dict(state, uar=-1.0)\n"),),
+        ("tests/test_resume.py",)),
     Bug("folds-swap", "two EmoDB speakers swapped between folds 1 and 2 in the fold file",
         (swapped_fold_file(),), ("tests/test_folds.py", "tests/test_protocol_truth.py")),
     Bug("dev-draw-unsorted", "the dev draw no longer sorts ids first (manifest order changes the dev set)",

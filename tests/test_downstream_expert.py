@@ -1,5 +1,6 @@
 """The DownstreamExpert on its own (no upstream): data order, balancing, selection on dev UAR, outputs."""
 from pathlib import Path
+from types import SimpleNamespace
 from typing import List
 
 import pytest
@@ -10,6 +11,7 @@ from torch.utils.data import WeightedRandomSampler
 from s3prl_crosscorpus.core.labels import LABEL_TO_INDEX, LABELS
 from s3prl_crosscorpus.core.names import dnn_system_name
 from helpers.results import load_results
+from s3prl_crosscorpus.superb import expert as expert_module
 from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert, expected_results
 from s3prl_crosscorpus.superb.heads import masked_mean, valid_mask
 
@@ -103,6 +105,24 @@ def test_dev_uar_selects_the_checkpoint_and_travels_in_the_state(data_dir, tmp_p
     assert restored.best == expert.best
     truth = (tmp_path / "dev_fold1_truth.txt").read_text().split()
     assert truth[:2] == [expert.split.dev[0], expert.datasets["dev"].utterances[0].label]
+
+
+
+def test_time_to_best_of_a_resumed_run_counts_the_seconds_before_the_interruption(data_dir, tmp_path, monkeypatch):
+    clock = [1000.0]  # the expert's clock, set by hand
+    monkeypatch.setattr(expert_module, "time", SimpleNamespace(time=lambda: clock[0]))
+    first = make_expert(data_dir, tmp_path)
+    clock[0] = 1100.0
+    saved = first.state_dict()  # the states-N.ckpt written after 100 s of training
+    clock[0] = 5000.0  # `-e states-N.ckpt` after a downtime
+    resumed = make_expert(data_dir, tmp_path)
+    resumed.load_state_dict(saved)
+    clock[0] = 5030.0  # 30 s after the resume, a better dev score
+    records = {key: [] for key in ("loss", "id", "corpus", "truth", "predict", "probabilities")}
+    feed(resumed, "dev", records)
+    assert resumed.log_records("dev", records, Logger(), 6) == [BEST_CKPT]
+    assert resumed.best["train_seconds"] == 100.0 + 30.0  # the downtime is not training time
+    assert "seconds_so_far" not in resumed.best  # bookkeeping, not part of the recorded best
 
 
 def test_evaluating_on_test_writes_one_result_per_corpus(data_dir, tmp_path):

@@ -224,13 +224,15 @@ class DownstreamExpert(nn.Module):
             self._log([f"excluded {reason}" for reason in problems.values()]
                       + [f"excluded {len(problems)} utterance(s) the upstream cannot take; listed in each result"])
 
-    # The best dev score travels in the checkpoint without being a buffer (see loss_weights).
+    # The best dev score travels in the checkpoint without being a buffer (see loss_weights), with the
+    # seconds trained so far: a run resumed with -e counts them in the time to its best (not the downtime).
     def get_extra_state(self) -> dict:
-        return dict(self.best, train_forwards=self.train_forwards)
+        return dict(self.best, train_forwards=self.train_forwards, seconds_so_far=time.time() - self._started)
 
     def set_extra_state(self, state: dict) -> None:
         self.best = dict(state)
         self.train_forwards = int(self.best.pop("train_forwards", 0))
+        self._started = time.time() - float(self.best.pop("seconds_so_far", 0.0))
 
     # ---- data -------------------------------------------------------------------------------
     def get_dataloader(self, split: str, epoch: int = 0) -> DataLoader:
