@@ -2,9 +2,23 @@
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..demo.synth import synthesize
+
+
+def parse_class_counts(text: str) -> Dict[str, int]:
+    """``"neu=4,hap=2,ang=1,sad=1"`` -> {"neu": 4, ...}; argparse.ArgumentTypeError naming the bad part."""
+    counts: Dict[str, int] = {}
+    for part in text.split(","):
+        label, sep, value = part.strip().partition("=")
+        if not sep or not label.strip() or not value.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"bad entry {part.strip()!r} in {text!r}; expected LABEL=N,..., "
+                                             "e.g. neu=4,hap=2,ang=1,sad=1")
+        if label.strip() in counts:
+            raise argparse.ArgumentTypeError(f"label {label.strip()!r} given twice in {text!r}")
+        counts[label.strip()] = int(value)
+    return counts
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -14,9 +28,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--utterances-per-class", type=int, default=3,
                         help="utterances per speaker and class (1..4, default 3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--class-counts", type=parse_class_counts, metavar="neu=N,hap=N,ang=N,sad=N",
+                        help="utterances per speaker for these classes instead of --utterances-per-class "
+                             "(imbalanced corpora; RAVDESS allows 4 neutral and 8 of each other class)")
+    parser.add_argument("--emotion-strength", type=float, default=1.0,
+                        help="how far each emotion's prosody moves from neutral's: 1 = full (default), "
+                             "0.3 = hard, 0 = labels carry no acoustic information")
+    parser.add_argument("--prosody-noise", type=float, default=1.0,
+                        help="factor on the per-utterance jitter of tempo, pitch and loudness (0..4, default 1)")
     args = parser.parse_args(argv)
     try:
-        roots = synthesize(args.out, args.utterances_per_class, args.seed)
+        roots = synthesize(args.out, args.utterances_per_class, args.seed, class_counts=args.class_counts,
+                           emotion_strength=args.emotion_strength, prosody_noise=args.prosody_noise)
     except ValueError as err:
         parser.error(str(err))
     except OSError as err:  # an unwritable or full --out; the message names the file

@@ -4,7 +4,9 @@ The audio is a harmonic "voiced speech" signal: syllables with a pitch contour, 
 formants and an energy envelope. Emotion moves pitch level and range, loudness, tempo
 and spectral tilt (anger loud, bright and fast; sadness low, soft, slow and dark), the
 speaker moves pitch and loudness, so a working classifier learns the classes well
-above chance without the task being trivial.
+above chance without the task being trivial. :class:`Difficulty` weakens the emotion cues and
+adds per-utterance jitter (down to labels that carry no acoustic information); ``class_counts``
+makes the classes imbalanced.
 """
 import hashlib
 from dataclasses import dataclass
@@ -32,6 +34,39 @@ VOWEL_FORMANTS = ((730, 1090), (530, 1840), (270, 2290), (570, 840), (300, 870),
 
 
 @dataclass(frozen=True)
+class Difficulty:
+    """How hard the synthetic task is (the defaults give the corpora of earlier versions).
+
+    ``emotion_strength``: each emotion's prosody moves this fraction of the way from neutral's to
+    its own (1 = full, 0.3 = hard, 0 = every class sounds neutral: the labels carry no acoustic
+    information); ``prosody_noise``: factor on the per-utterance jitter of tempo, pitch, pitch
+    range and loudness.
+    """
+
+    emotion_strength: float = 1.0
+    prosody_noise: float = 1.0
+
+
+#: The limits of :class:`Difficulty` (beyond them the prosody stops being speech-like).
+STRENGTH_RANGE = (0.0, 1.0)
+NOISE_RANGE = (0.0, 4.0)
+
+
+def check_difficulty(difficulty: Difficulty) -> None:
+    """ValueError naming the option and its range when a :class:`Difficulty` field is out of range."""
+    for name, value, (low, high) in (("emotion_strength", difficulty.emotion_strength, STRENGTH_RANGE),
+                                     ("prosody_noise", difficulty.prosody_noise, NOISE_RANGE)):
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value:g}")
+
+
+def prosody_of(emotion: str, strength: float = 1.0) -> Tuple[float, ...]:
+    """``emotion``'s PROSODY moved ``strength`` of the way from neutral's (1: exactly PROSODY's)."""
+    target, neutral = PROSODY.get(emotion, PROSODY["other"]), PROSODY["neu"]
+    return tuple(strength * e + (1 - strength) * n for e, n in zip(target, neutral))
+
+
+@dataclass(frozen=True)
 class Voice:
     f0: float
     gain: float
@@ -48,15 +83,16 @@ def rng_for(*keys: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def synth_utterance(emotion: str, voice: Voice, rate: int, rng: np.random.Generator) -> np.ndarray:
+def synth_utterance(emotion: str, voice: Voice, rate: int, rng: np.random.Generator,
+                    difficulty: Difficulty = Difficulty()) -> np.ndarray:
     """One utterance of 4-7 syllables at ``rate`` Hz, float32 in [-1, 1]."""
-    pitch, semis, gain, syll, tilt = PROSODY.get(emotion, PROSODY["other"])
-    jitter = lambda scale: 1 + scale * rng.standard_normal()  # noqa: E731
+    pitch, semis, gain, syll, tilt = prosody_of(emotion, difficulty.emotion_strength)
+    jitter = lambda scale: 1 + scale * difficulty.prosody_noise * rng.standard_normal()  # noqa: E731
     n_syll = int(rng.integers(4, 8))
-    syll_len = syll * jitter(0.12)
+    syll_len = syll * max(0.3, jitter(0.12))  # the floor only matters for a large prosody_noise
     n = int(rate * (n_syll * syll_len + 0.2))
     t = np.arange(n) / rate
-    f0_mean = voice.f0 * pitch * jitter(0.06)
+    f0_mean = voice.f0 * pitch * max(0.5, jitter(0.06))
     # Pitch: one accent per syllable plus declination across the utterance.
     accents = np.sin(np.pi * np.clip(t / syll_len % 1.0, 0, 1)) * rng.uniform(0.3, 1.0, n_syll + 2)[
         np.minimum((t / syll_len).astype(int), n_syll + 1)]
@@ -104,9 +140,10 @@ def apply_channel(audio: np.ndarray, rate: int, channel: Channel, rng: np.random
     return np.clip(out, -1, 1).astype(np.float32)
 
 
-def voiced(emotion: str, voice: Voice, rate: int, seed: int, name: str, channel: Optional[Channel]) -> np.ndarray:
+def voiced(emotion: str, voice: Voice, rate: int, seed: int, name: str, channel: Optional[Channel],
+           difficulty: Difficulty = Difficulty()) -> np.ndarray:
     """One synthetic utterance, through the corpus' channel when it has one."""
-    audio = synth_utterance(emotion, voice, rate, rng_for(seed, name))
+    audio = synth_utterance(emotion, voice, rate, rng_for(seed, name), difficulty)
     return audio if channel is None else apply_channel(audio, rate, channel, rng_for(seed, name, "channel"))
 
 
@@ -117,6 +154,7 @@ def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> No
 
 
 EMODB_TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
+EMODB_VERSIONS = "abcdef"
 
 
 def codes_by_label(corpus: str, source_of: Mapping[str, str]) -> Dict[str, Tuple[str, ...]]:
@@ -132,16 +170,19 @@ def codes_by_label(corpus: str, source_of: Mapping[str, str]) -> Dict[str, Tuple
 EMODB_LETTER = {label: codes[0] for label, codes in codes_by_label("emodb", EMODB_SOURCE).items()}
 
 
-def synth_emodb(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
-    """EmoDB: ``wav/SSTTTEV.wav`` at 16 kHz; each speaker also says one boredom/fear/disgust file."""
+def synth_emodb(root: Path, counts: Mapping[str, int], seed: int, channel: Optional[Channel] = None,
+                difficulty: Difficulty = Difficulty()) -> int:
+    """EmoDB: ``wav/SSTTTEV.wav`` at 16 kHz, ``counts[label]`` files per speaker and class; each speaker
+    also says one boredom/fear/disgust file."""
     count = 0
     for s, (speaker, gender) in enumerate(sorted(EMODB_SPEAKERS.items())):
         voice = speaker_voice(gender, s)
         for emotion, letter in list(EMODB_LETTER.items()) + [("other", "LAE"[s % 3])]:
-            for i in range(per_class if emotion != "other" else 1):
-                text, version = EMODB_TEXTS[i % len(EMODB_TEXTS)], "abcdef"[i // len(EMODB_TEXTS)]
+            for i in range(counts[emotion] if emotion != "other" else 1):
+                text, version = EMODB_TEXTS[i % len(EMODB_TEXTS)], EMODB_VERSIONS[i // len(EMODB_TEXTS)]
                 name = f"{speaker}{text}{letter}{version}.wav"
-                write_wav(root / "wav" / name, voiced(emotion, voice, 16000, seed, name, channel), 16000)
+                audio = voiced(emotion, voice, 16000, seed, name, channel, difficulty)
+                write_wav(root / "wav" / name, audio, 16000)
                 count += 1
     return count
 
@@ -149,22 +190,30 @@ def synth_emodb(root: Path, per_class: int, seed: int, channel: Optional[Channel
 RAVDESS_CODE = {label: codes[0] for label, codes in codes_by_label("ravdess", RAVDESS_SOURCE).items()}
 
 
-def synth_ravdess(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
-    """RAVDESS: ``Actor_NN/03-01-EE-II-SS-RR-NN.wav`` at 48 kHz; some stereo, calm, song and a duplicate."""
+def ravdess_combos(emotion: str) -> List[Tuple[str, str, str]]:
+    """(intensity, statement, repetition) codes of one actor and emotion: neutral has no strong intensity."""
+    intensities = ("01",) if emotion == "neu" else ("01", "02")
+    return [(i, s, r) for i in intensities for s in ("01", "02") for r in ("01", "02")]
+
+
+def synth_ravdess(root: Path, counts: Mapping[str, int], seed: int, channel: Optional[Channel] = None,
+                  difficulty: Difficulty = Difficulty()) -> int:
+    """RAVDESS: ``Actor_NN/03-01-EE-II-SS-RR-NN.wav`` at 48 kHz, ``counts[label]`` files per actor and class;
+    some stereo, calm, song and a duplicate."""
     count = 0
     for actor in range(1, 25):
         voice = speaker_voice(ravdess_gender(actor), actor)
         for emotion, code in list(RAVDESS_CODE.items()) + [("other", "02")]:  # 02 = calm, left out
-            intensities = ("01",) if emotion == "neu" else ("01", "02")
-            combos = [(i, s, r) for i in intensities for s in ("01", "02") for r in ("01", "02")]
-            for k, (intensity, statement, rep) in enumerate(combos[:per_class if emotion != "other" else 1]):
+            combos = ravdess_combos(emotion)
+            for k, (intensity, statement, rep) in enumerate(combos[:counts[emotion] if emotion != "other" else 1]):
                 name = f"03-01-{code}-{intensity}-{statement}-{rep}-{actor:02d}.wav"
-                audio = voiced(emotion, voice, 48000, seed, name, channel)
+                audio = voiced(emotion, voice, 48000, seed, name, channel, difficulty)
                 write_wav(root / f"Actor_{actor:02d}" / name, audio, 48000, channels=2 if (actor + k) % 5 == 0 else 1)
                 count += 1
         if actor % 6 == 1:  # a song file (vocal channel 02), left out
             name = f"03-02-03-01-01-01-{actor:02d}.wav"
-            write_wav(root / f"Actor_{actor:02d}" / name, voiced("hap", voice, 48000, seed, name, channel), 48000)
+            audio = voiced("hap", voice, 48000, seed, name, channel, difficulty)
+            write_wav(root / f"Actor_{actor:02d}" / name, audio, 48000)
     # Real copies often hold the speech archive twice; the reader keeps one.
     first = sorted((root / "Actor_01").glob("*.wav"))[0]
     write_wav(root / "audio_speech_actors_01-24" / "Actor_01" / first.name, sf.read(str(first))[0], 48000)
@@ -177,8 +226,10 @@ EVALUATOR = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "ang": "Ang
              "fru": "Frustration", "xxx": "Other", "sur": "Surprise"}
 
 
-def synth_iemocap(root: Path, per_class: int, seed: int, channel: Optional[Channel] = None) -> int:
-    """IEMOCAP: two dialogs per session with EmoEvaluation files, evaluator lines and sub-folders."""
+def synth_iemocap(root: Path, counts: Mapping[str, int], seed: int, channel: Optional[Channel] = None,
+                  difficulty: Difficulty = Difficulty()) -> int:
+    """IEMOCAP: two dialogs per session with EmoEvaluation files, evaluator lines and sub-folders;
+    ``counts[label]`` turns per speaker and class."""
     count = 0
     for session in range(1, 6):
         sdir = root / f"Session{session}"
@@ -186,12 +237,12 @@ def synth_iemocap(root: Path, per_class: int, seed: int, channel: Optional[Chann
         blocks: Dict[str, List[str]] = {d: [] for d in dialogs}
         for g, gender in enumerate("FM"):
             voice = speaker_voice(gender, session * 2 + g)
-            plan = [(e, codes[i % len(codes)]) for e, codes in IEMOCAP_CODES.items() for i in range(per_class)]
+            plan = [(e, codes[i % len(codes)]) for e, codes in IEMOCAP_CODES.items() for i in range(counts[e])]
             plan += [("other", "fru"), ("other", "xxx"), ("other", "sur")]
             for i, (emotion, code) in enumerate(plan):
                 dialog = dialogs[i % 2]
                 utt = f"{dialog}_{gender}{i:03d}"
-                audio = voiced(emotion, voice, 16000, seed, utt, channel)
+                audio = voiced(emotion, voice, 16000, seed, utt, channel, difficulty)
                 write_wav(sdir / "sentences" / "wav" / dialog / f"{utt}.wav", audio, 16000)
                 start = 2.0 * i
                 blocks[dialog].append(
@@ -210,12 +261,51 @@ def synth_iemocap(root: Path, per_class: int, seed: int, channel: Optional[Chann
     return count
 
 
+def count_limits(corpus: str) -> Dict[str, int]:
+    """label -> the most files per speaker and class that ``corpus``'s real naming allows."""
+    if corpus == "ravdess":  # 4 neutral, 8 of each other class per actor (see ravdess_combos)
+        return {label: len(ravdess_combos(label)) for label in LABELS}
+    if corpus == "emodb":  # text x version codes
+        return {label: len(EMODB_TEXTS) * len(EMODB_VERSIONS) for label in LABELS}
+    return {label: IEMOCAP_MAX_PER_CLASS for label in LABELS}
+
+
+#: IEMOCAP turns per speaker and class at most (turn numbers have three digits).
+IEMOCAP_MAX_PER_CLASS = 100
+
+
+def class_counts_for(per_class: int, class_counts: Optional[Mapping[str, int]],
+                     corpora: Tuple[str, ...]) -> Dict[str, int]:
+    """label -> files per speaker and class: ``class_counts`` where given, else ``per_class``; ValueError
+    for an unknown label or a count outside 1 and the limit of a corpus in ``corpora``."""
+    given = dict(class_counts or {})
+    unknown = sorted(set(given) - set(LABELS))
+    if unknown:
+        raise ValueError(f"class_counts: unknown label {unknown}; choose from {', '.join(LABELS)}")
+    counts = {label: given.get(label, per_class) for label in LABELS}
+    for label, count in given.items():
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"class_counts: {label}={count!r} must be a whole number >= 1")
+        for corpus in corpora:
+            limit = count_limits(corpus)[label]
+            if count > limit:
+                raise ValueError(f"class_counts: {label}={count} is above the {corpus} limit of {limit} "
+                                 f"files per speaker for {label}")
+    return counts
+
+
 def synthesize(out: Path, per_class: int = 3, seed: int = 0, channels: Optional[Mapping[str, Channel]] = None,
-               corpora: Tuple[str, ...] = ("emodb", "ravdess", "iemocap")) -> Dict[str, Path]:
+               corpora: Tuple[str, ...] = ("emodb", "ravdess", "iemocap"), *,
+               emotion_strength: float = 1.0, prosody_noise: float = 1.0,
+               class_counts: Optional[Mapping[str, int]] = None) -> Dict[str, Path]:
     """Write ``out/emodb``, ``out/ravdess``, ``out/iemocap``; ``per_class`` is per speaker and class.
 
     ``channels``: corpus -> :class:`Channel` applied to all of its files (none by default: the
     corpora are then exactly those of earlier versions). ``corpora``: which trees to write.
+    ``emotion_strength``, ``prosody_noise``: see :class:`Difficulty` (defaults: the corpora of earlier
+    versions). ``class_counts``: label -> files per speaker and class, replacing ``per_class`` for those
+    labels (e.g. ``{"neu": 4, "hap": 2, "ang": 1, "sad": 1}``; RAVDESS allows 4 neutral and 8 of
+    each other class, EmoDB 60, IEMOCAP 100).
     """
     if not 1 <= per_class <= 4:
         raise ValueError("--utterances-per-class must be 1..4 (RAVDESS has 4 neutral files per actor)")
@@ -224,8 +314,10 @@ def synthesize(out: Path, per_class: int = 3, seed: int = 0, channels: Optional[
     unknown = sorted(set(corpora) - set(writers)) + sorted(set(channels or {}) - set(writers))
     if unknown:
         raise ValueError(f"unknown corpus {unknown}; choose from {', '.join(writers)}")
+    difficulty = Difficulty(emotion_strength=emotion_strength, prosody_noise=prosody_noise)
+    check_difficulty(difficulty)
     writers = {corpus: writer for corpus, writer in writers.items() if corpus in corpora}
+    counts = class_counts_for(per_class, class_counts, tuple(writers))
     for corpus, writer in tqdm(writers.items(), desc="synthesising corpora", unit="corpus"):
-        writer(out / corpus, per_class, seed, (channels or {}).get(corpus))
+        writer(out / corpus, counts, seed, (channels or {}).get(corpus), difficulty)
     return {corpus: out / corpus for corpus in writers}
-
