@@ -154,7 +154,7 @@ if stage 4; then
   else
     stats=()
     "${S3X[@]}" leaderboard --help | grep -q -- '--stats' && stats=(--stats --data "$DATA")
-    "${S3X[@]}" leaderboard "$RESULTS" --format json -o "$OUT/leaderboard.json"
+    "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" --format json -o "$OUT/leaderboard.json"
     "${S3X[@]}" plot "$RESULTS" --out "$OUT/plots" >&2
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" -o "$OUT/leaderboard.md"
   fi

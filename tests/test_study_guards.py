@@ -113,8 +113,9 @@ def test_a_run_that_cannot_learn_is_flagged_in_its_result_and_the_leaderboard(tm
 
     prepare(synthesize(tmp_path / "corpora", per_class=2, seed=0, emotion_strength=0.0), tmp_path / "data")
     settings = [f"{EXPERT}.datarc.data_dir='{tmp_path / 'data'}'", f"{EXPERT}.datarc.condition='extended'",
-                f"{EXPERT}.datarc.fold=1", f"{EXPERT}.modelrc.head='linear'", "config.optimizer.lr=3.0e-3",
-                "config.runner.total_steps=80", "config.runner.eval_step=20", "config.runner.save_step=20"]
+                f"{EXPERT}.datarc.test_corpus=None", f"{EXPERT}.datarc.fold=1", f"{EXPERT}.modelrc.head='linear'",
+                "config.optimizer.lr=3.0e-3", "config.runner.total_steps=80", "config.runner.eval_step=20",
+                "config.runner.save_step=20"]
     exp = tmp_path / "exp"
     assert main(["run-downstream", "-m", "train", "-u", "fbank_no_cmvn", "-d", "crosscorpus_emotion", "-c",
                  str(config_path("smoke")), "-p", str(exp), "--device", "cpu", "-o", ",,".join(settings)]) == 0

@@ -49,6 +49,35 @@ def test_every_stage_runs_and_the_bundle_validates(study):
     assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 5  # one extended run per fold
 
 
+def hand_uar(pairs) -> float:
+    """Mean recall over the classes present, from (label, prediction) pairs."""
+    labels = sorted({label for label, _ in pairs})
+    return sum(sum(p == c for label, p in pairs if label == c) / sum(label == c for label, _ in pairs)
+               for c in labels) / len(labels)
+
+
+def test_statistics_pool_the_stored_predictions_and_compare_the_conditions(study):
+    out, _ = study
+    stats = json.loads((out / "leaderboard.json").read_text())["statistics"]
+    pooled = {}
+    for path in (out / "results").rglob("fold*.json"):
+        result = json.loads(path.read_text())
+        key = (result["system"], result["condition"], result["test_corpus"])
+        pooled.setdefault(key, []).extend((p["label"], p["prediction"]) for p in result["predictions"])
+    cells = {(c["system"], c["condition"], c["test_corpus"]): c for c in stats["cells"] if c["available"]}
+    assert set(cells) == set(pooled)
+    for key, pairs in pooled.items():
+        assert cells[key]["uar"] == pytest.approx(100 * hand_uar(pairs), abs=1e-9), key
+        assert cells[key]["n_utterances"] == len(pairs) and cells[key]["ci"][0] <= cells[key]["uar"] <= cells[key]["ci"][1]
+    svm = [c for c in stats["comparisons"] if c["a"]["system"] == "eGeMAPS-SVM" and c["available"]]
+    assert {c["test_corpus"] for c in svm} == {"emodb", "ravdess", "iemocap"}  # extended - matched, per corpus
+    for comparison in svm:
+        b, a = (cells[(s["system"], s["condition"], comparison["test_corpus"])] for s in (comparison["b"], comparison["a"]))
+        assert comparison["diff"] == pytest.approx(b["uar"] - a["uar"], abs=1e-9)
+        assert 0 < comparison["p"] <= comparison["p_holm"] <= 1
+    assert "Paired differences (UAR points), B − A" in (out / "leaderboard.md").read_text()
+
+
 def test_second_run_recomputes_nothing(study):
     out, _ = study
     before = outputs(out)
