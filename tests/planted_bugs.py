@@ -42,7 +42,7 @@ BUGS: Sequence[Bug] = (
     Bug("svm-grid-accuracy-kernel", "the kernel grid search scores points by accuracy, not UAR",
         (("baseline_svm/search.py", "return uar(y_val, predictions), fitted - start",
           "return float(np.mean(np.asarray(y_val) == np.asarray(predictions))), fitted - start"),),
-        ("tests/test_selection.py", "tests/test_svm_model.py")),
+        ("tests/test_selection.py", "tests/test_svm_model.py", "tests/test_svm_selection_audio.py")),
     Bug("svm-grid-accuracy-sklearn", "the scikit-learn grid search scores points by accuracy, not UAR",
         (("baseline_svm/model.py", "UAR_SCORER = make_scorer(uar)",
           "UAR_SCORER = make_scorer(lambda a, b: float(np.mean(np.asarray(a) == np.asarray(b))))"),),
@@ -57,7 +57,7 @@ BUGS: Sequence[Bug] = (
     Bug("svm-refit-train-plus-dev", "the chosen SVM point is refitted on train + dev instead of train",
         (("baseline_svm/model.py", "self.calibrator_ = calibrated_svm(X, np.asarray(y),",
           "self.calibrator_ = calibrated_svm(pool_X, pool_y,"),),
-        ("tests/test_selection.py", "tests/test_svm_run.py")),
+        ("tests/test_selection.py", "tests/test_svm_run.py", "tests/test_svm_selection_audio.py")),
     Bug("validate-uar-only", "validate recomputes only UAR (WA, macro-F1, recalls, confusion unchecked)",
         (("s3prl_crosscorpus/submission/validate.py",
           'for m in METRICS\n              if not close(reported[m], ours[m], TOLERANCE)]\n'
