@@ -46,7 +46,7 @@ BUGS: Sequence[Bug] = (
     Bug("svm-grid-accuracy-sklearn", "the scikit-learn grid search scores points by accuracy, not UAR",
         (("baseline_svm/model.py", "UAR_SCORER = make_scorer(uar)",
           "UAR_SCORER = make_scorer(lambda a, b: float(np.mean(np.asarray(a) == np.asarray(b))))"),),
-        ("tests/test_selection.py", "tests/test_svm_model.py")),
+        ("tests/test_selection.py", "tests/test_svm_model.py", "tests/test_svm_selection_audio.py")),
     Bug("dnn-dev-best-accuracy", "the DNN's dev-best checkpoint is chosen on accuracy (WA), not UAR",
         (("s3prl_crosscorpus/superb/expert.py",
           'if split == "dev" and training and summary["all"]["uar"] > self.best["uar"]:\n'
