@@ -107,7 +107,6 @@ def test_dev_uar_selects_the_checkpoint_and_travels_in_the_state(data_dir, tmp_p
     assert truth[:2] == [expert.split.dev[0], expert.datasets["dev"].utterances[0].label]
 
 
-
 def test_time_to_best_of_a_resumed_run_counts_the_seconds_before_the_interruption(data_dir, tmp_path, monkeypatch):
     clock = [1000.0]  # the expert's clock, set by hand
     monkeypatch.setattr(expert_module, "time", SimpleNamespace(time=lambda: clock[0]))
