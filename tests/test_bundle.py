@@ -327,6 +327,28 @@ def test_test_set_checked_against_the_manifest(good, tmp_path, data_dir):
     assert not any("tested on other utterances" in p for p in problems)  # consistent across systems, still wrong
 
 
+def test_a_test_utterance_excluded_by_the_run_is_not_missing_from_the_test_set(good, tmp_path, data_dir, utterances):
+    """A file the run could not read is listed in each result's ``excluded`` (by path): the manifest check
+    accepts its absence there, and names the id when the same absence is not explained."""
+    by_id = {u.id: u for u in utterances}
+    members = members_of(good)
+    dropped = members[f"{CELL}/test_fold1_truth.txt"].decode().splitlines()[0].split()[0]
+
+    def drop(members, meta, explained):
+        for name in [n for n in members if n.endswith("/iemocap/test_fold1_truth.txt")
+                     or n.endswith("/iemocap/test_fold1_predict.txt")]:
+            edit_lines(members, name, lambda lines: lines.remove(next(l for l in lines if l.split()[0] == dropped)))
+        for name in [n for n in members if n.endswith("/iemocap/fold1.json")] if explained else []:
+            edit_json(members, name, lambda r: r["excluded"].append({"path": by_id[dropped].path,
+                                                                     "reason": "unreadable (test)"}))
+
+    rule = f"{CELL}/test_fold1_truth.txt: not the fold-1 test set of iemocap"
+    explained = validate_bundle(repack(good, tmp_path, lambda m, meta: drop(m, meta, True)), data_dir=data_dir)
+    assert not any(p.startswith(rule) for p in explained.problems)
+    unexplained = problems_of(repack(good, tmp_path, lambda m, meta: drop(m, meta, False)), data_dir=data_dir)
+    assert any(p.startswith(rule) and f"(missing: {dropped}; not in the test set: none)" in p for p in unexplained)
+
+
 def test_a_zip_bomb_is_rejected_before_any_member_is_read(good, tmp_path, monkeypatch):
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:

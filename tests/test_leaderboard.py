@@ -169,3 +169,15 @@ def test_an_invalid_result_file_is_named(perfect_then_neutral, tmp_path, capsys)
     (results / "HuBERT-Linear" / "matched" / "iemocap" / "fold4.json").write_text("{not json")
     assert leaderboard.main([str(results)]) == 1
     assert "fold4.json: not valid JSON" in capsys.readouterr().err
+
+
+def test_a_seed_missing_folds_is_named_per_seed(tmp_path, utterances):
+    """Seed 0 has every fold, seed 1 only folds 1-3: the cell is incomplete, and it is seed 1 that misses 4 and 5."""
+    write_results(tmp_path / "seed0", utterances, systems=["HuBERT-Linear"], conditions=["matched"],
+                  corpora=["iemocap"], seed=0)
+    write_results(tmp_path / "seed1", utterances, systems=["HuBERT-Linear"], conditions=["matched"],
+                  corpora=["iemocap"], folds=[1, 2, 3], seed=1)
+    table = summary(*load_cells(tmp_path))
+    (cell,) = table["cells"]
+    assert cell["seed_missing_folds"] == {"0": [], "1": [4, 5]} and not cell["complete"]
+    assert "HuBERT-Linear matched iemocap seed 1 misses fold(s) 4, 5." in render_markdown(table)

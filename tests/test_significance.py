@@ -143,6 +143,16 @@ def test_compare_two_systems_per_condition_and_corpus(results, capsys):
     assert "+100.00* [+100.00, +100.00]" in md and "0.00 [0.00, 0.00]" in md and "1.95e-03" in md
 
 
+def test_a_condition_on_one_side_applies_to_both_and_corpora_one_side_lacks_are_left_out(tmp_path, utterances, capsys):
+    """``A/matched B``: B is taken in the same condition only; a corpus where one side has no results gives no pair."""
+    write_results(tmp_path, utterances, systems=("ComParE-SVM",), predictor=some_right)
+    write_results(tmp_path, utterances, systems=("HuBERT-Linear",), corpora=("iemocap",), predictor=right)
+    found = run_json(compare, [str(tmp_path), "ComParE-SVM/matched", "HuBERT-Linear", "--format", "json"], capsys)
+    assert [(c["test_corpus"], c["a"]["condition"], c["b"]["condition"]) for c in found["comparisons"]] == [
+        ("iemocap", "matched", "matched")]
+    assert found["family_size"] == 1
+
+
 def test_compare_names_what_is_missing(results, capsys):
     assert compare.main([str(results), "Nope", "HuBERT-Linear"]) == 1
     assert "no results of system 'Nope'" in capsys.readouterr().err
