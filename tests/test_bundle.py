@@ -349,6 +349,18 @@ def test_a_test_utterance_excluded_by_the_run_is_not_missing_from_the_test_set(g
     assert any(p.startswith(rule) and f"(missing: {dropped}; not in the test set: none)" in p for p in unexplained)
 
 
+def test_speakers_file_checked_against_the_manifest(good, tmp_path, data_dir):
+    """A speakers.txt that gives one utterance another speaker than the manifest is named with --data."""
+    first = members_of(good)[SPEAKERS_TXT].decode().splitlines()[0].split()[0]
+
+    def move(members, meta):
+        edit_lines(members, SPEAKERS_TXT, lambda lines: lines.__setitem__(0, f"{first} 99"))
+
+    problems = problems_of(repack(good, tmp_path, move), data_dir=data_dir)
+    assert any(p.startswith(f"{SPEAKERS_TXT}: 1 utterance(s) listed with another speaker than the manifest")
+               and p.endswith(first) for p in problems), problems
+
+
 def test_a_zip_bomb_is_rejected_before_any_member_is_read(good, tmp_path, monkeypatch):
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
