@@ -187,6 +187,7 @@ def test_dev_best_is_the_best_of_both_parts_and_the_result_is_written_once(runs)
     (tested,) = [line for line in log_lines(b) if line.startswith("test at step")]
     assert tested.startswith(f"test at step {best_step} (the evaluated checkpoint): uar ")
 
+
 def test_controls_the_same_checks_fail_without_a_real_resume(runs):
     # C: the same command again without -e starts over at step 0.
     c = runs["C"]
