@@ -140,3 +140,24 @@ def test_bad_settings_are_refused():
         StatsConfig(resamples=0)
     with pytest.raises(stats.StatsError, match="between 0 and 1"):
         StatsConfig(confidence=95)
+
+
+def test_speaker_shares_sum_to_the_uar_difference_with_a_rare_and_an_absent_class():
+    """Class 0 said once in the whole set, class 3 never: UAR is over classes 0-2, and the shares still sum
+    to UAR(b) - UAR(a) computed by hand with core.metrics on the pooled predictions."""
+    speakers = ["s1", "s1", "s1", "s2", "s2", "s3", "s3"]
+    labels = [0, 1, 2, 1, 2, 1, 2]
+    a, b = [1, 1, 2, 1, 0, 2, 2], [0, 1, 2, 2, 2, 1, 2]
+    ca, cb = counts_of(speakers, labels, a), counts_of(speakers, labels, b)
+    shares = stats.speaker_shares(ca.support, ca.mean_correct, cb.mean_correct)
+    by_hand = (reference_uar([LABELS[k] for k in labels], [LABELS[k] for k in b])
+               - reference_uar([LABELS[k] for k in labels], [LABELS[k] for k in a]))
+    assert np.isfinite(shares).all() and shares.sum() == pytest.approx(by_hand)
+
+
+def test_wilcoxon_side_figure_is_scipys_signed_rank_test_over_the_fold_differences():
+    from scipy.stats import wilcoxon
+
+    a, b = [61.0, 58.5, 70.0, 64.25, 59.0], [63.5, 58.0, 75.0, 66.0, 62.5]
+    found = stats.wilcoxon_folds(a, b)
+    assert found == {"p": pytest.approx(wilcoxon(np.subtract(b, a)).pvalue), "n_folds": 5}
