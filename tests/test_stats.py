@@ -161,3 +161,23 @@ def test_wilcoxon_side_figure_is_scipys_signed_rank_test_over_the_fold_differenc
     a, b = [61.0, 58.5, 70.0, 64.25, 59.0], [63.5, 58.0, 75.0, 66.0, 62.5]
     found = stats.wilcoxon_folds(a, b)
     assert found == {"p": pytest.approx(wilcoxon(np.subtract(b, a)).pvalue), "n_folds": 5}
+
+
+def test_percentile_interval_is_the_central_share_of_the_values():
+    values = np.arange(1001, dtype=float)  # the q-quantile of 0..1000 is 1000 q
+    assert stats.percentile_interval(values, 0.95) == pytest.approx((25.0, 975.0))
+    assert stats.percentile_interval(values, 0.5) == pytest.approx((250.0, 750.0))
+
+
+def test_uar_counts_a_class_said_once_and_skips_an_absent_one():
+    support = np.array([1, 4, 2, 0])  # class 0 once, class 3 never
+    correct = np.array([1, 1, 2, 0])
+    assert stats.uar(support, correct) == pytest.approx((1 + 1 / 4 + 1) / 3)
+
+
+def test_cells_on_other_speakers_are_not_paired():
+    speakers, labels = balanced(4)
+    a = counts_of(speakers, labels, labels)
+    b = counts_of([s + "x" for s in speakers], labels, labels)  # same class counts, other speakers
+    with pytest.raises(stats.StatsError, match="not tested on the same speakers"):
+        stats.paired_difference(a, b, StatsConfig(resamples=100), ["other"])
