@@ -181,3 +181,10 @@ def test_cells_on_other_speakers_are_not_paired():
     b = counts_of([s + "x" for s in speakers], labels, labels)  # same class counts, other speakers
     with pytest.raises(stats.StatsError, match="not tested on the same speakers"):
         stats.paired_difference(a, b, StatsConfig(resamples=100), ["other"])
+
+
+def test_stats_config_bounds():
+    assert StatsConfig(resamples=1).resamples == 1  # the smallest valid setting
+    for bad in ({"resamples": 0}, {"confidence": 0.0}, {"confidence": 1.0}, {"alpha": 0.0}, {"alpha": 1.0}):
+        with pytest.raises(stats.StatsError):
+            StatsConfig(**bad)
