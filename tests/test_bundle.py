@@ -404,6 +404,29 @@ def test_edited_statistic_is_rejected(good, tmp_path):
     assert problems == [f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}", problems[1]]
 
 
+@pytest.mark.parametrize("figure,edit", [
+    ("per_seed", lambda cell: cell["per_seed"].update({k: v + 1.0 for k, v in cell["per_seed"].items()})),  # in a dict
+    ("ci", lambda cell: cell.__setitem__("ci", None)),  # a number made None
+    ("available", lambda cell: cell.__setitem__("available", False)),  # a flag
+])
+def test_an_edited_figure_inside_a_cells_statistics_is_rejected(good, tmp_path, figure, edit):
+    def tamper(members, meta):
+        edit(meta["summary"]["statistics"]["cells"][0])
+    cell = json.loads(members_of(good)[BUNDLE_INDEX])["summary"]["statistics"]["cells"][0]
+    key = "/".join((cell["system"], cell["condition"], cell["test_corpus"]))
+    problems = problems_of(repack(good, tmp_path, tamper))
+    assert any(p.startswith(f"{BUNDLE_INDEX}: summary statistics: {key} does not match the predictions (")
+               and figure in p for p in problems), problems
+
+
+def test_a_result_whose_test_size_disagrees_with_its_predictions_is_rejected(good, tmp_path):
+    name = f"{CELL}/fold1.json"
+    n = len(json.loads(members_of(good)[name])["predictions"])
+    problems = problems_of(repack(good, tmp_path, lambda m, meta: edit_json(
+        m, name, lambda r: r["sizes"].update(test=n + 1))))
+    assert f"{name}: sizes.test is {n + 1} but it holds {n} predictions" in problems
+
+
 def test_edited_statistics_seed_is_rejected(good, tmp_path):
     path = repack(good, tmp_path, lambda m, meta: meta["summary"]["statistics"]["method"].update(seed=5))
     assert any("does not match the predictions (ci" in p for p in problems_of(path))
