@@ -233,18 +233,11 @@ def fit_job(job: Job, config: RunConfig, rows: Rows, by_id: Dict[str, Utterance]
         raise ModelError(f"{config.system} {config.condition} fold {job.split.fold}: {err}") from err
 
 
-def selection_score(estimator: SVMEmotionClassifier, rows: Rows) -> float:
+def selection_score(estimator: SVMEmotionClassifier, rows: Rows, dev_predicted: Sequence[str]) -> float:
     """The result's dev UAR: the chosen point's dev score (dev), else the final model's UAR on the dev ids."""
     if estimator.select == "dev":
         return estimator.best_score_
-    return uar(rows.y["dev"], estimator.predict(rows.X["dev"]))
-
-
-def selection_warnings(estimator: SVMEmotionClassifier, rows: Rows, dev_uar: float) -> List[str]:
-    """The degenerate-training guard on the chosen point: its selection UAR near chance, or the final
-    model predicting one class for every dev row (the DNN's guard, same thresholds)."""
-    validation_rows = len(rows.y["dev"]) + (len(rows.y["train"]) if estimator.select == "group-cv" else 0)
-    return degenerate_warnings(dev_uar, validation_rows, [str(y) for y in estimator.predict(rows.X["dev"])])
+    return uar(rows.y["dev"], dev_predicted)
 
 
 def hyperparameters_of(config: RunConfig, estimator: SVMEmotionClassifier) -> dict:
@@ -302,8 +295,10 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     predictions, probabilities = labels_and_probabilities(estimator, rows.X["test"])
     timings = {**timings, "predict": time.perf_counter() - start}
     hyperparameters = hyperparameters_of(config, estimator)
-    dev_uar = selection_score(estimator, rows)
-    warnings = selection_warnings(estimator, rows, dev_uar)
+    dev_predicted = [str(y) for y in estimator.predict(rows.X["dev"])]
+    dev_uar = selection_score(estimator, rows, dev_predicted)
+    # The DNN's guard, same thresholds: both dev UARs above are measured on the dev rows.
+    warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted)
     for warning in warnings:
         tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold}: {warning}; the result is marked")
     model_path = model_file(config, job)
