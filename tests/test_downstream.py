@@ -18,6 +18,7 @@ from s3prl_crosscorpus.core.metrics import uar
 from s3prl_crosscorpus.core.names import HEAD_DISPLAY
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 from helpers.results import load_results
+from helpers.truth import hand_uar
 
 pytestmark = pytest.mark.e2e
 
@@ -141,7 +142,7 @@ def dev_uar_of(ckpt: Path, split_ids, utterances) -> float:
     probabilities = DnnPredictor.from_checkpoint(ckpt).predict_proba([load_audio(by_id[i].path) for i in split_ids])
     predicted = np.array([LABELS[k] for k in probabilities.argmax(axis=1)])
     truth = np.array([by_id[i].label for i in split_ids])
-    return float(np.mean([np.mean(predicted[truth == c] == c) for c in LABELS if np.any(truth == c)]))
+    return hand_uar(truth, predicted)
 
 
 @pytest.mark.parametrize("head,condition", [("linear", "matched"), ("cnn_selfatt", "extended")])

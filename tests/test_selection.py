@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from baseline_svm.model import SVMEmotionClassifier, build_pipeline, grid_values
+from helpers.truth import hand_accuracy, hand_uar
 from s3prl_crosscorpus.superb.expert import BEST_CKPT, DownstreamExpert
 
 LABELS = ("neu", "hap", "ang", "sad")
@@ -27,16 +28,6 @@ def imbalanced_blobs(counts, seed: int, spread: float = 1.0):
     centres = np.array([[0, 0, 0, 0, 0], [2, 0, 0, 0, 0], [0, 2, 0, 0, 0], [0, 0, 2, 0, 0]], dtype=float)
     X = np.concatenate([c + spread * rng.standard_normal((n, 5)) for c, n in zip(centres, counts)])
     return 100 + 50 * X, np.repeat(np.array(LABELS), counts)
-
-
-def hand_uar(y_true, y_pred) -> float:
-    """Mean over the classes present of the fraction of their utterances predicted right."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in LABELS if np.any(y_true == c)]))
-
-
-def hand_accuracy(y_true, y_pred) -> float:
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.truth import hand_uar
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
 pytestmark = pytest.mark.e2e
@@ -49,13 +50,6 @@ def test_every_stage_runs_and_the_bundle_validates(study):
     assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 5  # one extended run per fold
 
 
-def hand_uar(pairs) -> float:
-    """Mean recall over the classes present, from (label, prediction) pairs."""
-    labels = sorted({label for label, _ in pairs})
-    return sum(sum(p == c for label, p in pairs if label == c) / sum(label == c for label, _ in pairs)
-               for c in labels) / len(labels)
-
-
 def test_statistics_pool_the_stored_predictions_and_compare_the_conditions(study):
     out, _ = study
     stats = json.loads((out / "leaderboard.json").read_text())["statistics"]
@@ -67,7 +61,7 @@ def test_statistics_pool_the_stored_predictions_and_compare_the_conditions(study
     cells = {(c["system"], c["condition"], c["test_corpus"]): c for c in stats["cells"] if c["available"]}
     assert set(cells) == set(pooled)
     for key, pairs in pooled.items():
-        assert cells[key]["uar"] == pytest.approx(100 * hand_uar(pairs), abs=1e-9), key
+        assert cells[key]["uar"] == pytest.approx(100 * hand_uar(*zip(*pairs)), abs=1e-9), key
         assert cells[key]["n_utterances"] == len(pairs) and cells[key]["ci"][0] <= cells[key]["uar"] <= cells[key]["ci"][1]
     svm = [c for c in stats["comparisons"] if c["a"]["system"] == "eGeMAPS-SVM" and c["available"]]
     assert {c["test_corpus"] for c in svm} == {"emodb", "ravdess", "iemocap"}  # extended - matched, per corpus

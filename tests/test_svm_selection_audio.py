@@ -22,6 +22,7 @@ from sklearn.svm import SVC
 from baseline_svm.model import grid_values, load_model
 from baseline_svm.run import RunConfig, run
 from helpers.results import load_results
+from helpers.truth import hand_uar
 from s3prl_crosscorpus.core.folds import DEFAULT_SEED, make_split
 from s3prl_crosscorpus.core.manifest import load_manifest, prepare
 from s3prl_crosscorpus.demo.synth import synthesize
@@ -50,11 +51,6 @@ def hand_features(paths) -> np.ndarray:
         assert rate == 16000 and audio.ndim == 1, path
         rows.append(smile.process_signal(audio, rate).to_numpy().reshape(-1))
     return np.asarray(rows, dtype=np.float32)
-
-
-def hand_uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean over the classes present in ``y_true`` of the fraction of their rows predicted right."""
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
 
 
 def hand_pipeline(C: float, gamma: float) -> Pipeline:

@@ -1,2 +1,2 @@
 """Shared test code (not tests): synthetic result files (``resultgen``), openSMILE-shaped data and broken
-audio (``svm``), features with a per-corpus offset (``domain_data``)."""
+audio (``svm``), features with a per-corpus offset (``domain_data``), metrics by hand (``truth``)."""
