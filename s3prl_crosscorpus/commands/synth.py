@@ -11,13 +11,13 @@ def parse_class_counts(text: str) -> Dict[str, int]:
     """``"neu=4,hap=2,ang=1,sad=1"`` -> {"neu": 4, ...}; argparse.ArgumentTypeError naming the bad part."""
     counts: Dict[str, int] = {}
     for part in text.split(","):
-        label, sep, value = part.strip().partition("=")
-        if not sep or not label.strip() or not value.strip().isdigit():
+        label, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or not label or not value.isdigit():
             raise argparse.ArgumentTypeError(f"bad entry {part.strip()!r} in {text!r}; expected LABEL=N,..., "
                                              "e.g. neu=4,hap=2,ang=1,sad=1")
-        if label.strip() in counts:
-            raise argparse.ArgumentTypeError(f"label {label.strip()!r} given twice in {text!r}")
-        counts[label.strip()] = int(value)
+        if label in counts:
+            raise argparse.ArgumentTypeError(f"label {label!r} given twice in {text!r}")
+        counts[label] = int(value)
     return counts
 
 

@@ -261,6 +261,10 @@ def synth_iemocap(root: Path, counts: Mapping[str, int], seed: int, channel: Opt
     return count
 
 
+#: IEMOCAP turns per speaker and class at most (turn numbers have three digits).
+IEMOCAP_MAX_PER_CLASS = 100
+
+
 def count_limits(corpus: str) -> Dict[str, int]:
     """label -> the most files per speaker and class that ``corpus``'s real naming allows."""
     if corpus == "ravdess":  # 4 neutral, 8 of each other class per actor (see ravdess_combos)
@@ -268,10 +272,6 @@ def count_limits(corpus: str) -> Dict[str, int]:
     if corpus == "emodb":  # text x version codes
         return {label: len(EMODB_TEXTS) * len(EMODB_VERSIONS) for label in LABELS}
     return {label: IEMOCAP_MAX_PER_CLASS for label in LABELS}
-
-
-#: IEMOCAP turns per speaker and class at most (turn numbers have three digits).
-IEMOCAP_MAX_PER_CLASS = 100
 
 
 def class_counts_for(per_class: int, class_counts: Optional[Mapping[str, int]],
