@@ -15,7 +15,6 @@ from s3prl_crosscorpus.core.io_utils import write_jsonl
 from helpers.results import load_results
 from s3prl_crosscorpus.superb.runner import CacheSource, build_runner
 
-pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: fp16 keeps 11 significant bits: each stored value is within 2**-11 (4.9e-4) of the fp32 one, relative.
@@ -67,6 +66,7 @@ def training_losses(runner) -> list:
     return losses
 
 
+@pytest.mark.e2e
 def test_first_steps_give_the_same_losses_from_the_cache_as_on_the_fly(tmp_path, data_dir, tiny_ckpt, cache_dir):
     # Batches of one utterance (accumulated two per step): on the fly, s3prl pads a batch and HuBERT's
     # group-norm feature encoder then sees the padding, so only unpadded batches are comparable with
@@ -109,6 +109,7 @@ def extended_run(data_dir, tiny_ckpt, cache_dir, tmp_path_factory):
     return expdir
 
 
+@pytest.mark.e2e
 def test_train_cached_writes_schema_valid_results_on_the_shared_folds(extended_run, utterances, cache_dir):
     results = load_results(extended_run / "results")  # validated against the shared schema
     split = make_split(utterances, "extended", 2)
@@ -128,6 +129,7 @@ def test_train_cached_writes_schema_valid_results_on_the_shared_folds(extended_r
     assert (extended_run / "dev_fold2_truth.txt").exists()
 
 
+@pytest.mark.e2e
 def test_a_cache_trained_checkpoint_runs_on_raw_audio_through_s3prl(extended_run, tmp_path):
     cached = {r["test_corpus"]: r for r in load_results(extended_run / "results")}
     results_dir = tmp_path / "raw_audio_results"
@@ -142,6 +144,7 @@ def test_a_cache_trained_checkpoint_runs_on_raw_audio_through_s3prl(extended_run
                                    [r["probabilities"] for r in reference["predictions"]], atol=2e-3)
 
 
+@pytest.mark.e2e
 def test_incomplete_cache_or_other_upstream_is_refused(tmp_path, data_dir, utterances, tiny_ckpt, cache_dir, capsys):
     partial_data = tmp_path / "partial"
     write_jsonl(partial_data / "manifest.jsonl", [u.to_dict() for u in utterances if u.corpus != "emodb"][:40])

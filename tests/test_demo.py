@@ -12,7 +12,6 @@ from s3prl_crosscorpus.results.leaderboard import load_cells
 from s3prl_crosscorpus.demo.synth import Voice, rng_for, synth_utterance
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
-pytestmark = pytest.mark.e2e
 
 DEMO_ARGS = ["--utterances-per-class", "1", "--steps", "20"]
 
@@ -24,6 +23,7 @@ def demo(tmp_path_factory):
     return out
 
 
+@pytest.mark.e2e
 def test_demo_writes_a_valid_bundle_with_both_systems(demo):
     check = validate_bundle(demo / "bundle.zip", data_dir=demo / "data")
     assert check.ok, check.problems
@@ -38,6 +38,7 @@ def test_demo_writes_a_valid_bundle_with_both_systems(demo):
     assert min(np.mean(list(c.percent("uar").values())) for c in svm) > 50
 
 
+@pytest.mark.e2e
 def test_demo_resumes_without_recomputing(demo, capsys):
     before = {p: p.stat().st_mtime_ns for p in (demo / "results").rglob("fold*.json")}
     assert main(["demo", "--out", str(demo), *DEMO_ARGS]) == 0
@@ -59,6 +60,7 @@ def audio_files(tmp_path_factory):
     return folder
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", ["results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib",
                                    "exp/matched-emodb/fold1/dev-best.ckpt"])
 def test_predict_is_consistent_across_rates_and_channels(demo, audio_files, model, capsys):
@@ -71,6 +73,7 @@ def test_predict_is_consistent_across_rates_and_channels(demo, audio_files, mode
     assert np.abs(probs - probs[1]).max() < 0.1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("system,model", [
     ("eGeMAPS-SVM", "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib"),
     ("TinyRandomHuBERT-Linear", "exp/matched-emodb/fold1/dev-best.ckpt")])
@@ -89,6 +92,7 @@ def test_predict_reproduces_the_stored_test_predictions(demo, system, model, cap
                                atol=1e-4)
 
 
+@pytest.mark.e2e
 def test_predict_formats_and_bad_input(demo, audio_files, tmp_path, capsys):
     model = str(demo / "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib")
     out = tmp_path / "p.csv"

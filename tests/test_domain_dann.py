@@ -12,7 +12,6 @@ from s3prl_crosscorpus.superb.expert import DownstreamExpert
 
 from helpers.domain_data import shifted_frames
 
-pytestmark = pytest.mark.e2e
 
 LR = 1e-2
 BATCH = 24

@@ -20,7 +20,6 @@ from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 from helpers.results import load_results
 from helpers.truth import hand_uar
 
-pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 #: (condition, test corpus, fold) of the two conditions every head is run in.
@@ -79,6 +78,7 @@ def read_pairs(path: Path) -> List[Tuple[str, str]]:
     return [tuple(line.split()) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("condition", sorted(CONDITIONS))
 @pytest.mark.parametrize("head", sorted(HEAD_DISPLAY))
 def test_train_and_evaluate_writes_checkpoint_superb_files_and_results(trained, head, condition, utterances,
@@ -121,6 +121,7 @@ def test_train_and_evaluate_writes_checkpoint_superb_files_and_results(trained, 
         assert all(f"dev-{c} at step" in log and f"test-{c} {best}" in log for c in CORPORA)
 
 
+@pytest.mark.e2e
 def test_checkpoint_predictor_reproduces_the_evaluated_probabilities(trained, utterances):
     from s3prl_crosscorpus.superb.inference import DnnPredictor
 
@@ -145,6 +146,7 @@ def dev_uar_of(ckpt: Path, split_ids, utterances) -> float:
     return hand_uar(truth, predicted)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("head,condition", [("linear", "matched"), ("cnn_selfatt", "extended")])
 def test_dev_best_is_the_step_with_the_best_dev_uar(trained, head, condition, utterances):
     """Dev is evaluated at steps 4 and 8 and both states are saved: dev-best must be the later one only if
@@ -159,6 +161,7 @@ def test_dev_best_is_the_step_with_the_best_dev_uar(trained, head, condition, ut
     assert best["Downstream"]["_extra_state"]["uar"] == pytest.approx(at[expected], abs=1e-9)
 
 
+@pytest.mark.e2e
 def test_same_seed_gives_the_same_model(trained, data_dir, tiny_hubert, tmp_path):
     first = trained("linear", "matched")
     train_and_evaluate(tmp_path, ["-u", "hubert_local", "-k", str(tiny_hubert)],
@@ -167,6 +170,7 @@ def test_same_seed_gives_the_same_model(trained, data_dir, tiny_hubert, tmp_path
     assert again["predictions"] == before["predictions"]
 
 
+@pytest.mark.e2e
 def test_runner_inference_mode_on_a_48k_stereo_file(trained, utterances, capsys):
     expdir = trained("transformer", "matched")
     stereo = next(u for u in utterances if u.channels == 2 and u.sample_rate == 48000)
@@ -177,6 +181,7 @@ def test_runner_inference_mode_on_a_48k_stereo_file(trained, utterances, capsys)
     assert abs(sum(map(float, probabilities)) - 1) < 1e-3
 
 
+@pytest.mark.e2e
 def test_fbank_linear_beats_chance(data_dir, tmp_path):
     """s3prl's plain ``fbank`` normalises each utterance to zero mean (CMVN), so the mean-pooled input of a
     linear head is zero by construction; ``fbank_no_cmvn`` is the same features without that step."""
@@ -238,6 +243,7 @@ def test_device_defaults_to_cpu_without_cuda():
     assert default_device(given[:2]) == expected
 
 
+@pytest.mark.e2e
 def test_evaluating_a_moved_checkpoint_writes_next_to_it(trained, tmp_path):
     expdir = trained("linear", "matched")
     log_before = (expdir / "log.log").read_text()

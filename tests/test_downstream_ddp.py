@@ -10,7 +10,6 @@ import torch
 from s3prl_crosscorpus.superb import compat
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 
-pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 
@@ -34,6 +33,7 @@ def tiny_hubert(tmp_path_factory) -> Path:
     return write_random_hubert(tmp_path_factory.mktemp("upstream") / "tiny_hubert.pt", size="tiny", seed=0)
 
 
+@pytest.mark.e2e
 def test_two_process_gloo_run_trains_and_saves_dev_best(data_dir, tiny_hubert, tmp_path):
     run = torchrun(tmp_path / "exp", data_dir, tiny_hubert)
     assert run.returncode == 0, run.stderr[-4000:]
@@ -46,6 +46,7 @@ def test_two_process_gloo_run_trains_and_saves_dev_best(data_dir, tiny_hubert, t
     assert log.count("dev at step") == 2  # only the leader evaluates
 
 
+@pytest.mark.e2e
 def test_without_the_progress_workaround_the_non_leader_never_finishes(data_dir, tiny_hubert, tmp_path):
     """s3prl 0.4.18 lets rank 1 skip its step counter: it outlives rank 0 and dies on the closed connection."""
     compat.apply()  # torch.load of s3prl checkpoints needs the workarounds in this process

@@ -30,7 +30,6 @@ from helpers.results import load_results
 from s3prl_crosscorpus.superb import upstreams
 from s3prl_crosscorpus.superb.expert import expected_results
 
-pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 TINY = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=2, intermediate_size=96, conv_dim=(32,) * 7)
@@ -114,6 +113,7 @@ def safetensors_sha256(folder: Path) -> str:
     return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("upstream", sorted(MODELS))
 def test_hf_model_trains_live_and_from_the_cache(upstream, tiny_models, emodb_data, tmp_path, offline, capsys):
     folder, system = tiny_models[upstream], f"{tiny_models[upstream].name}-Linear"

@@ -7,7 +7,6 @@ from pathlib import Path
 from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
 from helpers.results import load_results
 
-pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Folder names that s3prl's -o parser would split or execute if they were pasted into it unquoted.
@@ -15,6 +14,7 @@ HOSTILE_DATA = "a=b x',,__import__('os').system('touch PWNED'),,'"
 HOSTILE_RESULTS = "résultats ,,=1"
 
 
+@pytest.mark.e2e
 def test_run_all_folds_writes_results_and_skips_finished_folds(data_dir, tmp_path):
     ckpt = write_random_hubert(tmp_path / "tiny.pt", size="tiny")
     (tmp_path / HOSTILE_DATA).symlink_to(data_dir, target_is_directory=True)

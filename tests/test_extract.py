@@ -15,8 +15,6 @@ from s3prl_crosscorpus.commands import extract as extract_command
 from s3prl_crosscorpus.core.audio import load_audio
 from s3prl_crosscorpus.core.io_utils import write_jsonl
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> str:
@@ -66,6 +64,7 @@ def calls_during(extractor, action) -> int:
     return extractor.calls - before
 
 
+@pytest.mark.e2e
 def test_every_hidden_layer_is_stored_in_fp16(full_cache, utterances, extractor):
     out, report = full_cache
     cache = FeatureCache(out, full=True)
@@ -85,6 +84,7 @@ def test_every_hidden_layer_is_stored_in_fp16(full_cache, utterances, extractor)
                                        rtol=2 ** -10, atol=1e-6)
 
 
+@pytest.mark.e2e
 def test_a_second_run_skips_every_shard_without_a_forward(full_cache, data_dir, extractor):
     out, first = full_cache
     report = None
@@ -157,6 +157,7 @@ def test_ranks_take_disjoint_shares_whose_union_is_the_cache(tmp_path, utterance
     assert not cache.problems and len(cache) == 18
 
 
+@pytest.mark.e2e
 def test_torchrun_two_processes_fill_the_cache(tmp_path, utterances, tiny_ckpt):
     if shutil.which("torchrun") is None:
         pytest.fail("torchrun is not installed with torch")
@@ -174,6 +175,7 @@ def test_torchrun_two_processes_fill_the_cache(tmp_path, utterances, tiny_ckpt):
     assert not cache.problems and len(cache) == 12
 
 
+@pytest.mark.e2e
 def test_another_upstream_is_refused_in_the_same_folder(full_cache, data_dir):
     out, _ = full_cache
     with pytest.raises(CacheError, match="holds features of upstream 'hubert_local'"):

@@ -10,8 +10,6 @@ from s3prl_crosscorpus.core.folds import make_split
 from s3prl_crosscorpus.core.io_utils import read_json, write_json
 from s3prl_crosscorpus.results.schema import ResultError, load_result_files, make_result
 
-pytestmark = pytest.mark.e2e
-
 
 def test_a_result_predicting_an_id_twice_is_refused(utterances):
     split = make_split(utterances, "matched", 1, "emodb")
@@ -119,6 +117,7 @@ def check_excluded(results_dir, victims, utterances):
     return result
 
 
+@pytest.mark.e2e
 def test_the_dnn_excludes_unusable_clips_before_training_and_records_them(bad_audio_data, utterances, tmp_path,
                                                                           capsys):
     from s3prl_crosscorpus.commands import run_downstream
@@ -138,6 +137,7 @@ def test_the_dnn_excludes_unusable_clips_before_training_and_records_them(bad_au
     check_excluded(tmp_path / "results", victims, utterances)
 
 
+@pytest.mark.e2e
 def test_extract_skips_and_records_unusable_clips_and_train_cached_excludes_them(bad_audio_data, utterances,
                                                                                  tmp_path):
     from s3prl_crosscorpus.cache import extract as ex

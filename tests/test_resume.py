@@ -24,7 +24,6 @@ from s3prl_crosscorpus.commands.train_cached import main as train_cached
 from s3prl_crosscorpus.superb import cached
 from helpers.results import load_results
 
-pytestmark = pytest.mark.e2e
 
 SMOKE = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
 TOTAL, SAVE, INTERRUPTED_AT = 8, 4, 5
@@ -148,6 +147,7 @@ def runs(data_dir, cache_dir, tmp_path_factory) -> dict:
     return {"A": a, "B": b, "C": c, "D": d, "between": between}
 
 
+@pytest.mark.e2e
 def test_the_interrupted_run_stopped_after_states_4_and_wrote_no_result(runs):
     between = runs["between"]
     assert between["dev"] == between["train"] == [1, 2, 3, 4]  # step 5 died before it was logged
@@ -159,6 +159,7 @@ def test_the_interrupted_run_stopped_after_states_4_and_wrote_no_result(runs):
     assert head == [line for line in log_lines(runs["B"]) if re.match(r"(train|dev) at step [1-4]:", line)]
 
 
+@pytest.mark.e2e
 def test_the_resumed_run_continues_from_step_4_with_its_optimizer(runs):
     b = runs["B"]
     assert continued(b)  # steps 5..8 only after the resume, 1..4 not redone
@@ -170,6 +171,7 @@ def test_the_resumed_run_continues_from_step_4_with_its_optimizer(runs):
                            load(runs["A"] / "states-8.ckpt")["Downstream"]["model.head.linear.weight"])
 
 
+@pytest.mark.e2e
 def test_dev_best_is_the_best_of_both_parts_and_the_result_is_written_once(runs):
     b = runs["B"]
     uars = dev_uars(b)
@@ -188,6 +190,7 @@ def test_dev_best_is_the_best_of_both_parts_and_the_result_is_written_once(runs)
     assert tested.startswith(f"test at step {best_step} (the evaluated checkpoint): uar ")
 
 
+@pytest.mark.e2e
 def test_controls_the_same_checks_fail_without_a_real_resume(runs):
     # C: the same command again without -e starts over at step 0.
     c = runs["C"]

@@ -8,7 +8,6 @@ import pytest
 from s3prl_crosscorpus.commands.main import main
 from s3prl_crosscorpus.study.launch import Job, launch, write_jobs
 
-pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,6 @@ import pytest
 from helpers.truth import hand_uar
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
-pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 #: 1 utterance per speaker and class, eGeMAPS + coarse grid, the linear head for 8 steps, DNN extended only (5 runs).
@@ -36,6 +35,7 @@ def study(tmp_path_factory):
     return out, first
 
 
+@pytest.mark.e2e
 def test_every_stage_runs_and_the_bundle_validates(study):
     out, first = study
     table = json.loads((out / "leaderboard.json").read_text())
@@ -50,6 +50,7 @@ def test_every_stage_runs_and_the_bundle_validates(study):
     assert len(list((out / "logs" / "stage3").glob("job.*.log"))) == 5  # one extended run per fold
 
 
+@pytest.mark.e2e
 def test_statistics_pool_the_stored_predictions_and_compare_the_conditions(study):
     out, _ = study
     stats = json.loads((out / "leaderboard.json").read_text())["statistics"]
@@ -72,6 +73,7 @@ def test_statistics_pool_the_stored_predictions_and_compare_the_conditions(study
     assert "Paired differences (UAR points), B − A" in (out / "leaderboard.md").read_text()
 
 
+@pytest.mark.e2e
 def test_second_run_recomputes_nothing(study):
     out, _ = study
     before = outputs(out)

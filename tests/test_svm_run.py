@@ -15,7 +15,6 @@ from helpers.results import load_results
 from s3prl_crosscorpus.results.schema import result_path
 from helpers.svm import write_broken_files
 
-pytestmark = pytest.mark.e2e
 
 CHANCE = 0.25
 
@@ -36,6 +35,7 @@ def extended(data_dir, cache, tmp_path_factory):
     return out
 
 
+@pytest.mark.e2e
 def test_extended_run_beats_chance_on_every_corpus(extended):
     results = load_results(extended)
     assert sorted(r["test_corpus"] for r in results) == sorted(CORPORA)
@@ -54,6 +54,7 @@ def test_extended_run_beats_chance_on_every_corpus(extended):
     assert np.mean([r["metrics"]["uar"] for r in results]) >= 0.6
 
 
+@pytest.mark.e2e
 def test_split_used_is_the_shared_one(extended, utterances):
     split = make_split(utterances, "extended", 1, None, CORPORA, DEFAULT_SEED)
     model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.joblib")
@@ -70,6 +71,7 @@ def test_split_used_is_the_shared_one(extended, utterances):
         assert not r["excluded"]
 
 
+@pytest.mark.e2e
 def test_predict_files_reproduces_the_test_predictions(extended, utterances, tmp_path):
     model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.joblib")
     result = json.loads(result_path(extended, "GeMAPS-SVM", "extended", "ravdess", 1).read_text())
@@ -83,6 +85,7 @@ def test_predict_files_reproduces_the_test_predictions(extended, utterances, tmp
     assert labels[-1] is None and np.isnan(proba[-1]).all()
 
 
+@pytest.mark.e2e
 def test_rerun_extracts_nothing(data_dir, utterances, cache, extended, tmp_path, capsys):
     config = RunConfig(data_dir=data_dir, out=tmp_path, feature_set="GeMAPSv01b", condition="matched",
                        test_corpus="emodb", folds=(2,), grid="coarse", cache_dir=cache)
@@ -92,6 +95,7 @@ def test_rerun_extracts_nothing(data_dir, utterances, cache, extended, tmp_path,
     assert "0 extracted" in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_fold_all_skips_finished_folds(data_dir, cache, tmp_path, capsys):
     args = ["run", "--data", str(data_dir), "--feature-set", "eGeMAPSv02", "--condition", "matched",
             "--test-corpus", "emodb", "--fold", "all", "--out", str(tmp_path), "--grid", "coarse",
@@ -112,6 +116,7 @@ def test_fold_all_skips_finished_folds(data_dir, cache, tmp_path, capsys):
     assert len(load_results(tmp_path)) == 5
 
 
+@pytest.mark.e2e
 def test_bad_files_are_excluded_and_recorded(data_dir, utterances, cache, tmp_path, capsys):
     """Two EmoDB files replaced by broken audio: named on stderr and in the results, the run goes on."""
     bad = write_broken_files(tmp_path / "broken")
@@ -139,6 +144,7 @@ def test_bad_files_are_excluded_and_recorded(data_dir, utterances, cache, tmp_pa
     assert len(result["predictions"]) == len(split.test) - 1
 
 
+@pytest.mark.e2e
 def test_reference_search_writes_the_same_results(data_dir, cache, tmp_path):
     """--search sklearn (GridSearchCV) and the default kernel search: same table, choice and predictions."""
     found = {}
@@ -157,6 +163,7 @@ def test_reference_search_writes_the_same_results(data_dir, cache, tmp_path):
     assert kernel["predictions"] == reference["predictions"] and kernel["metrics"] == reference["metrics"]
 
 
+@pytest.mark.e2e
 def test_group_cv_selection_is_recorded_and_kept_apart(data_dir, cache, extended, tmp_path):
     from s3prl_crosscorpus.results.leaderboard import load_cells
 
@@ -196,6 +203,7 @@ def test_bad_cli_input_fails_clearly(change, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_runtime_errors_are_reported_not_raised(data_dir, cache, tmp_path, capsys):
     base = ["run", "--feature-set", "eGeMAPSv02", "--fold", "1", "--out", str(tmp_path)]
     assert main(base + ["--data", str(tmp_path / "nowhere"), "--condition", "matched", "--test-corpus", "emodb"]) == 2

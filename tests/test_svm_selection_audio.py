@@ -27,7 +27,6 @@ from s3prl_crosscorpus.core.folds import DEFAULT_SEED, make_split
 from s3prl_crosscorpus.core.manifest import load_manifest, prepare
 from s3prl_crosscorpus.demo.synth import synthesize
 
-pytestmark = pytest.mark.e2e
 
 #: The data, picked by hand (one try each of a few settings, before this test existed) only because the
 #: two metrics disagree on its fold-1 dev set: 20 utterances per speaker (neu 12, hap 4, ang 2, sad 2),
@@ -98,6 +97,7 @@ def uar_choice(experiment) -> dict:
     return experiment["points"][best_points(experiment["dev_uar"])[0]]
 
 
+@pytest.mark.e2e
 def test_precondition_best_uar_and_best_accuracy_points_differ(experiment):
     y_dev = experiment["y"]["dev"]
     assert set(y_dev) == {"neu", "hap", "ang", "sad"}
@@ -108,6 +108,7 @@ def test_precondition_best_uar_and_best_accuracy_points_differ(experiment):
     assert experiment["dev_uar"][by_acc].max() < experiment["dev_uar"].max() - 0.05
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("search", SEARCHES)
 def test_runner_uses_the_shared_split(experiment, search):
     split, result = experiment["split"], experiment["results"][search]
@@ -118,6 +119,7 @@ def test_runner_uses_the_shared_split(experiment, search):
     assert experiment["models"][search]["dev_ids"] == list(split.dev)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("search", SEARCHES)
 def test_chosen_point_is_the_dev_uar_argmax(experiment, search):
     result, chosen = experiment["results"][search], uar_choice(experiment)
@@ -128,6 +130,7 @@ def test_chosen_point_is_the_dev_uar_argmax(experiment, search):
     assert result["dev"]["uar"] == pytest.approx(experiment["dev_uar"].max(), abs=1e-9)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("search", SEARCHES)
 def test_stored_dev_uar_grid_equals_the_hand_dev_uars(experiment, search):
     grid = experiment["results"][search]["config"]["dev_uar_grid"]
@@ -138,6 +141,7 @@ def test_stored_dev_uar_grid_equals_the_hand_dev_uars(experiment, search):
         assert stored[point] == pytest.approx(value, abs=1e-9), point
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("search", SEARCHES)
 def test_saved_model_is_fitted_on_the_train_rows_and_predicts_like_the_hand_pipeline(experiment, search):
     X, y, result = experiment["X"], experiment["y"], experiment["results"][search]
