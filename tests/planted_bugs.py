@@ -1,8 +1,11 @@
-"""Re-plant the bugs of GitHub issue 16 one at a time in a copy of the project and run the tests meant
+"""Re-plant the bugs of GitHub issues 16 and 25 one at a time in a copy of the project and run the tests meant
 to catch each; every bug must make at least one test fail ("killed").
 
     python3 tests/planted_bugs.py                 # every bug, each against its own test files
     python3 tests/planted_bugs.py --only folds-swap --all-tests
+    python3 tests/planted_bugs.py --only seeds-matched-by-position dann-reversal-sign
+
+A bug marked ``fast`` must be killed by the fast selection: its tests run with ``-m "not e2e"``.
 
 Not collected by pytest (the name does not start with ``test_``): it runs the suite many times over.
 A bug whose text is no longer found in the source is reported as "stale" (the code moved: update
@@ -28,6 +31,12 @@ class Bug:
     what: str
     edits: Tuple[Tuple[str, str, str], ...]  # (file, text found exactly once, replacement)
     tests: Tuple[str, ...]
+    fast: bool = False  # the fast selection (-m "not e2e", mutmut's) must kill it: its tests run with that mark
+
+
+#: The fast tests of the beyond-paper features (GitHub issue 25).
+NORM_PROPERTIES = "tests/test_properties_normalise.py"
+SEED_PROPERTIES = "tests/test_properties_seeds.py"
 
 
 def swapped_fold_file() -> Tuple[str, str, str]:
@@ -97,6 +106,43 @@ BUGS: Sequence[Bug] = (
         (("s3prl_crosscorpus/core/folds.py", "utts = sorted(train_partition, key=lambda u: u.id)",
           "utts = list(train_partition)"),),
         ("tests/test_folds.py", "tests/test_protocol_truth.py")),
+    # GitHub issue 25: bugs in the beyond-paper features that survived the suite or only e2e-marked modules saw.
+    Bug("svm-test-speakers-averaged-norm",
+        "SVM --norm speaker: each test speaker normalised with the average of all speakers' statistics, not its own",
+        (("baseline_svm/run.py",
+          "        rows.X[name], rows.y[name] = design(chosen, by_id, features, config.norm, stats)",
+          "        averaged = stats and {g: tuple(np.mean([s[k] for s in stats.values()], axis=0) for k in (0, 1))\n"
+          "                              for g in stats}\n"
+          "        rows.X[name], rows.y[name] = design(chosen, by_id, features, config.norm,\n"
+          "                                            averaged if name == \"test\" and config.norm == \"speaker\" "
+          "else stats)"),),
+        (NORM_PROPERTIES, "tests/test_svm_normalise.py"), fast=True),
+    Bug("seeds-matched-by-position",
+        "significance: a cell's later seeds matched to the first seed's utterances by row position, not by id",
+        (("s3prl_crosscorpus/results/significance.py",
+          'other = sorted((row for result in cell.runs[seed].values() for row in result["predictions"]),\n'
+          '                       key=lambda row: row["id"])\n'
+          '        if [(row["id"], row["label"]) for row in other] != reference:',
+          'other = [row for _, result in sorted(cell.runs[seed].items()) for row in result["predictions"]]\n'
+          '        if sorted((row["id"], row["label"]) for row in other) != reference:'),),
+        (SEED_PROPERTIES, "tests/test_significance.py", "tests/test_stats.py"), fast=True),
+    Bug("dnn-frame-stats-pooled",
+        "DNN datarc.normalisation: every group gets the frame statistics pooled over all requested groups",
+        (("s3prl_crosscorpus/domain/frames.py",
+          "acc = sums.setdefault(group_of(utt.corpus, utt.speaker, norm), [0, 0.0, 0.0])",
+          'acc = sums.setdefault("pooled", [0, 0.0, 0.0])'),
+         ("s3prl_crosscorpus/domain/frames.py",
+          "    stats: FrameStatistics = {}\n",
+          '    stats: FrameStatistics = {}\n    sums = {group: sums["pooled"] for group in groups} if sums else sums\n')),
+        (NORM_PROPERTIES, "tests/test_domain_probe.py"), fast=True),
+    Bug("dann-reversal-sign", "DANN: the gradient-reversal layer passes the gradient unreversed (sign flipped)",
+        (("s3prl_crosscorpus/domain/dann.py", "return -ctx.lam * grad, None", "return ctx.lam * grad, None"),),
+        ("tests/test_domain_dann.py",), fast=True),
+    Bug("result-duplicate-accepted", "results: a result that predicts one utterance twice is accepted",
+        (("s3prl_crosscorpus/results/schema.py",
+          'duplicate = first_duplicate_prediction(result["predictions"])\n    if duplicate is not None:',
+          'duplicate = first_duplicate_prediction(result["predictions"])\n    if False:'),),
+        ("tests/test_reliability.py",), fast=True),
 )
 
 
@@ -124,10 +170,11 @@ def plant(copy: Path, bug: Bug) -> List[str]:
     return stale
 
 
-def run_tests(copy: Path, tests: Sequence[str]) -> Tuple[int, str]:
-    """pytest's exit status on ``tests`` in the copy, and its last line."""
+def run_tests(copy: Path, tests: Sequence[str], fast: bool = False) -> Tuple[int, str]:
+    """pytest's exit status on ``tests`` in the copy (only the fast selection when ``fast``), and its last line."""
     env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+    marks = ["-m", "not e2e"] if fast else []
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *marks, *tests],
                           cwd=copy, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return done.returncode, lines[-1] if lines else done.stderr.strip()[-300:]
@@ -141,7 +188,7 @@ def check(bug: Bug, all_tests: bool) -> dict:
         stale = plant(copy, bug)
         if stale:
             return {"bug": bug.name, "outcome": "stale", "detail": "; ".join(stale)}
-        rc, last = run_tests(copy, ["tests"] if all_tests else list(bug.tests))
+        rc, last = run_tests(copy, ["tests"] if all_tests else list(bug.tests), bug.fast)
     outcome = "killed" if rc == 1 else "survived" if rc == 0 else f"error (pytest exit {rc})"
     return {"bug": bug.name, "outcome": outcome, "detail": last}
 
@@ -155,13 +202,13 @@ def main(argv: Sequence[str] = None) -> int:
     bugs = [b for b in BUGS if args.only is None or b.name in args.only]
     if args.list or not bugs:
         for b in BUGS:
-            print(f"{b.name:28s} {b.what}")
+            print(f"{b.name:32s} {'fast ' if b.fast else ''}{b.what}")
         return 0 if args.list else 2
     reports = []
     for bug in bugs:
         report = check(bug, args.all_tests)
         reports.append(report)
-        print(f"{report['outcome']:9s} {bug.name:28s} {report['detail']}", flush=True)
+        print(f"{report['outcome']:9s} {bug.name:32s} {report['detail']}", flush=True)
     print(json.dumps({r["outcome"].split()[0]: sum(x["outcome"] == r["outcome"] for x in reports)
                       for r in reports}))
     return 0 if all(r["outcome"] == "killed" for r in reports) else 1
