@@ -36,8 +36,10 @@ setup(
         "jsonschema>=4.0",
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
-    # mutation: mutation testing (setup.cfg [mutmut], NOTES/README); not needed to run the suite.
-    extras_require={"test": ["pytest>=7"], "mutation": ["pytest>=7", "mutmut>=3.3,<4"]},
+    # test: the suite (hypothesis: property tests). mutation: mutation testing (setup.cfg [mutmut],
+    # README); not needed to run the suite.
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.100"],
+                    "mutation": ["pytest>=7", "hypothesis>=6.100", "mutmut>=3.3,<4"]},
     entry_points={
         "console_scripts": [
             "s3prl-crosscorpus=s3prl_crosscorpus.commands.main:main",

@@ -80,7 +80,7 @@ def only_cell(results: Sequence[dict]) -> dict:
     return entry
 
 
-@settings(max_examples=15, **QUICK)
+@settings(max_examples=12, **QUICK)
 @given(seeds=st.lists(st.integers(0, 99), min_size=2, max_size=3, unique=True), accuracy=st.floats(0.2, 0.95),
        draw=st.integers(0, 2 ** 32 - 1))
 def test_each_seeds_pooled_uar_is_that_of_its_own_rows_in_any_order(utterances, splits, seeds, accuracy, draw):
@@ -96,7 +96,7 @@ def test_each_seeds_pooled_uar_is_that_of_its_own_rows_in_any_order(utterances, 
     assert only_cell(reordered(results, rng)) == entry
 
 
-@settings(max_examples=10, **QUICK)
+@settings(max_examples=8, **QUICK)
 @given(seeds=st.lists(st.integers(0, 99), min_size=2, max_size=2, unique=True),
        accuracy=st.tuples(st.floats(0.2, 0.95), st.floats(0.2, 0.95)), draw=st.integers(0, 2 ** 32 - 1))
 def test_paired_difference_is_the_difference_of_the_pooled_uars(utterances, splits, seeds, accuracy, draw):

@@ -200,6 +200,7 @@ def test_svm_feature_cache_on_a_full_disk_warns_and_keeps_the_features(utterance
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # no partial entry left
 
 
+@pytest.mark.e2e
 def test_svm_run_on_a_full_disk_names_the_file(data_dir, tmp_path, full_disk, capsys):
     from baseline_svm.cli import main
 

@@ -49,6 +49,7 @@ def test_corpus_norm_needs_every_utterance_of_the_test_corpus(utterances, tmp_pa
     assert not emodb - split_paths & set(needed_paths(utterances, jobs, "global"))
 
 
+@pytest.mark.e2e
 def test_speaker_norm_run_is_recorded_as_transductive(data_dir, tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["run", "--data", str(data_dir), "--feature-set", "GeMAPSv01b", "--condition", "matched",
@@ -71,6 +72,7 @@ def test_speaker_norm_run_is_recorded_as_transductive(data_dir, tmp_path, capsys
         predict_files(model, [by_id[speaker[0]].path], progress=False, groups=["x"])
 
 
+@pytest.mark.e2e
 def test_channel_is_off_by_default_and_changes_only_its_corpus(tmp_path):
     plain = synthesize(tmp_path / "plain", per_class=1, seed=3, corpora=("emodb", "iemocap"))
     shaped = synthesize(tmp_path / "shaped", per_class=1, seed=3, corpora=("emodb", "iemocap"),
@@ -104,6 +106,7 @@ def loco_uar(data_dir, norm: str) -> float:
     return float(np.mean([r["metrics"]["uar"] for r in load_results(out)]))
 
 
+@pytest.mark.e2e
 def test_corpus_norm_undoes_a_per_corpus_channel_in_loco(channel_corpora):
     gains = [loco_uar(data, "corpus") - loco_uar(data, "global") for data in channel_corpora.values()]
     assert min(gains) > 0.05 and np.mean(gains) > 0.15, gains
