@@ -48,10 +48,11 @@ def grouped_rows(rng: np.random.Generator, groups: Sequence[str], dims: int) -> 
 @given(groups=st.lists(st.sampled_from("abcde"), min_size=2, max_size=40), dims=st.integers(1, 5),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_group_statistics_z_score_every_group_with_its_own_rows(groups, dims, seed):
+    """For any grouping of rows: each row minus its group's mean, over its group's std (core/normalise.py)."""
     X = grouped_rows(np.random.default_rng(seed), groups, dims)
     found = apply_statistics(X, groups, group_statistics(X, groups))
     np.testing.assert_allclose(found, hand_zscore(X, groups), rtol=1e-9, atol=1e-9)
-    # Any grouping applies: statistics of a regrouping applied row by row give the same as regrouping first.
+    # Row order does not matter: the same statistics applied to the rows in another order give the same rows.
     order = np.random.default_rng(seed).permutation(len(groups))
     shuffled = apply_statistics(X[order], [groups[k] for k in order], group_statistics(X, groups))
     np.testing.assert_allclose(shuffled, found[order], rtol=1e-12, atol=1e-12)
