@@ -219,11 +219,12 @@ class HFUpstream(nn.Module):
         """(extractor, where it came from): the checkpoint's ``preprocessor_config.json``, else the standard one."""
         extractor, origin = self.make_extractor(self.source.folder)
         if origin != PREPROCESSOR:
-            logger.warning(f"{self.source.describe()} has no {PREPROCESSOR}: using the {origin} feature extractor"
+            logger.warning(f"{self.source.describe()} has no {PREPROCESSOR}: using {self.default_used}"
                            f"{self.default_hint}")
         return extractor, origin
 
-    #: Added to the warning when a folder has no PREPROCESSOR.
+    #: The warning when a folder has no PREPROCESSOR: what is used instead, and what to do.
+    default_used = f"the standard feature extractor ({SAMPLE_RATE} Hz, zero mean and unit variance per utterance)"
     default_hint = ("; if the model was trained on raw waveforms (e.g. HuBERT base, do_normalize false), add its "
                     f"{PREPROCESSOR} to the folder")
 
@@ -321,6 +322,7 @@ class HFWhisper(HFUpstream):
     model_class, name = WhisperModel, "hf_whisper_custom"
     #: Cut the input and the positional embeddings to the utterance instead of padding to 30 s.
     trim = False
+    default_used = f"the standard Whisper log-mel extractor ({WHISPER_STANDARD_EXTRACTOR.split('(')[1]}"
     default_hint = ("; the folder's model must match it (the number of mel bins, e.g. 128 for large-v3): add the "
                     f"model's {PREPROCESSOR} to the folder")
 
