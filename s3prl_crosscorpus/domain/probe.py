@@ -223,5 +223,5 @@ def plot_probe(rows: Sequence[ProbeRow], path: Path) -> Path:
     ax.set_ylim(0, 105)
     targets = " and ".join(dict.fromkeys(r.target for r in rows))
     ax.set_title(f"Linear probes: {targets} UAR per {'layer' if layers else 'source'}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines fill the axes
     return save_png(fig, path)
