@@ -73,7 +73,7 @@ def test_probe_command_writes_table_json_and_plot(utterances, data_dir, shifted_
                        "--folds", "1,2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "probe.json").read_text())
-    assert [(r["source"], r["norm"]) for r in report["rows"]] == [
+    assert [(r["source"], r["norm"]) for r in report["rows"] if r["target"] == "corpus"] == [
         ("layer 0", "global"), ("layer 0", "corpus"), ("layer 1", "global"), ("layer 1", "corpus")]
     assert all(len(r["per_fold"]) == 2 for r in report["rows"]) and report["folds"] == [1, 2]
     assert (out / "probe.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

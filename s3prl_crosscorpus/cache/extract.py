@@ -59,11 +59,12 @@ class UpstreamExtractor:
         self._key: Optional[UpstreamKey] = None
 
     def key(self) -> UpstreamKey:
-        """Name, checkpoint hash (a Hugging Face model's weights hash) and revision, layers, width, rate."""
+        """Name, checkpoint hash (a Hugging Face model's weights hash) and revision, layers, width, rate, and a
+        Hugging Face upstream's front-end hash."""
         if self._key is None:
             sha256, revision = self.identity()
             self._key = UpstreamKey(self.name, sha256, self.num_layers, self.hidden_size, self.downsample_rate,
-                                    revision)
+                                    revision, getattr(self.upstream, "frontend_sha256", None))
         return self._key
 
     def identity(self) -> Tuple[Optional[str], Optional[str]]:

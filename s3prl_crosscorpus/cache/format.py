@@ -44,7 +44,9 @@ class UpstreamKey:
 
     ``ckpt_sha256`` is the checkpoint file's hash, or a Hugging Face model's weights hash; ``revision``
     (the hub commit of a hub id) is recorded but does not take part in comparisons: two revisions
-    with the same weight files give the same features.
+    with the same weight files give the same features. ``frontend_sha256`` is the hash of a Hugging
+    Face upstream's feature-extractor settings (log-mel bins, chunk length, normalisation...), None for
+    s3prl's upstreams, whose front end is part of their code.
     """
 
     name: str
@@ -53,14 +55,16 @@ class UpstreamKey:
     hidden_size: int
     downsample_rate: int
     revision: Optional[str] = field(default=None, compare=False)
+    frontend_sha256: Optional[str] = None
 
-    def identity(self) -> Tuple[str, Optional[str]]:
-        return self.name, self.ckpt_sha256
+    def identity(self) -> Tuple[str, Optional[str], Optional[str]]:
+        return self.name, self.ckpt_sha256, self.frontend_sha256
 
     def describe(self) -> str:
         ckpt = f"checkpoint sha256 {self.ckpt_sha256[:16]}…" if self.ckpt_sha256 else "no checkpoint file"
         revision = f", revision {self.revision[:12]}" if self.revision else ""
-        return f"upstream {self.name!r} ({ckpt}{revision})"
+        frontend = f", front end sha256 {self.frontend_sha256[:12]}…" if self.frontend_sha256 else ""
+        return f"upstream {self.name!r} ({ckpt}{revision}{frontend})"
 
 
 @dataclass(frozen=True)

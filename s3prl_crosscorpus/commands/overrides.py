@@ -23,6 +23,7 @@ EXPERT: Dict[str, Callable[[str], Any]] = {"results_dir": lambda v: v or None, "
 MODELRC: Dict[str, Tuple[str, Callable[[str], Any]]] = {
     "head": ("head", str), "dann": ("dann.enabled", lambda v: v.lower() in ("1", "true", "yes", "on")),
     "dann_weight": ("dann.weight", float), "dann_schedule": ("dann.schedule", str),
+    "layers": ("layers", lambda v: v or None),  # one layer (6), a range (4-8) or a list (0,4,8); empty: all
 }
 
 

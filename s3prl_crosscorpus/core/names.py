@@ -32,11 +32,16 @@ HF_DISPLAY: Dict[str, str] = {
     "microsoft/wavlm-base": "WavLM-Base", "microsoft/wavlm-base-plus": "WavLM-Base+",
     "microsoft/wavlm-large": "WavLM-Large", "facebook/wav2vec2-base": "wav2vec2",
     "facebook/wav2vec2-large-robust": "wav2vec2-Large-Robust", "facebook/data2vec-audio-base": "data2vec",
-    "facebook/data2vec-audio-large": "data2vec-Large",
+    "facebook/data2vec-audio-large": "data2vec-Large", "openai/whisper-base": "Whisper-Base",
+    "openai/whisper-small": "Whisper-Small", "openai/whisper-medium": "Whisper-Medium",
+    "openai/whisper-large-v2": "Whisper-Large-v2", "openai/whisper-large-v3": "Whisper-Large-v3",
 }
 #: Model family of each Hugging Face upstream, the prefix of a folder name that does not say it.
 HF_FAMILY: Dict[str, str] = {"hf_hubert_custom": "HuBERT", "hf_wav2vec2_custom": "wav2vec2",
-                             "hf_wavlm_custom": "WavLM", "hf_data2vec_audio_custom": "data2vec"}
+                             "hf_wavlm_custom": "WavLM", "hf_data2vec_audio_custom": "data2vec",
+                             "hf_whisper_custom": "Whisper", "hf_whisper_trim_custom": "Whisper", "hf_auto": "HF"}
+#: Suffix of the upstream label of a Hugging Face upstream whose features differ from its family's default mode.
+HF_MODE: Dict[str, str] = {"hf_whisper_trim_custom": "-trim"}
 
 
 def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
@@ -51,10 +56,11 @@ def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
     by_repo = {hub_id.split("/")[-1]: label for hub_id, label in HF_DISPLAY.items()}
     known = HF_DISPLAY.get(text.lower()) or by_repo.get(base.lower())
     if known:
-        return known
+        return known + HF_MODE.get(name, "")
     label = re.sub(r"[^A-Za-z0-9._+-]+", "_", base).strip("._") or "model"
     family = HF_FAMILY[name]
-    return label if family.lower() in re.sub(r"[-_]", "", label.lower()) else f"{family}-{label}"
+    label = label if family.lower() in re.sub(r"[-_]", "", label.lower()) else f"{family}-{label}"
+    return label + HF_MODE.get(name, "")
 
 
 #: Prefix of every crosscorpus_emotion setting in s3prl's ``-o`` string.
@@ -74,6 +80,16 @@ def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, ta
 def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
     """System-name tags of the domain variants: ``corpus-norm`` / ``speaker-norm``, ``dann``."""
     return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
+
+
+def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
+    """System-name tag of a ``modelrc.layers`` selection: ``L6``, ``L4-8`` (a range), ``L0+4+8``; none for all."""
+    if not layers:
+        return ()
+    layers = list(layers)
+    if len(layers) > 1 and layers == list(range(layers[0], layers[-1] + 1)):
+        return (f"L{layers[0]}-{layers[-1]}",)
+    return ("L" + "+".join(str(k) for k in layers),)
 
 
 def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:

@@ -1,4 +1,4 @@
-"""Corpus probe: how much corpus identity do the features carry, with and without normalisation?
+"""Corpus and emotion probes: how much corpus identity, and how much emotion, do the features carry?
 
 A linear classifier (scikit-learn ``LogisticRegression`` on standardised features) predicts the
 *corpus* of an utterance. For each shared fold k it is trained on every utterance whose speaker is
@@ -7,6 +7,11 @@ test speakers of every corpus; the score is the UAR over the corpora (chance = 1
 High corpus UAR means strong domain mismatch. Features are one matrix per *source* (an openSMILE
 set, or one upstream layer of a feature cache, mean-pooled over frames); normalisation is that of
 the SVM (``core.normalise``: ``global``, ``corpus``, ``speaker``).
+
+The emotion probe is the same classifier on the same folds and features predicting the *emotion*
+(speaker-independent: fold k's test speakers are never seen in training), scored by the UAR over the
+four classes on the pooled test speakers. Per layer of a cache, the two side by side say which layers
+carry emotion and which carry the corpus (``modelrc.layers`` then trains a head on chosen layers).
 """
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,17 +29,20 @@ from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics
 from ..core.corpora import Utterance
 from ..core.folds import FOLDS, test_fold_of
 from ..core.io_utils import atomic_open, write_json
+from ..core.labels import LABELS
 
 #: Inverse regularisation of the probe (fixed: the probe is a measurement, not a tuned model).
 PROBE_C = 1.0
 
 #: A feature source: its utterances (rows) and their feature matrix.
 Source = Tuple[Sequence[Utterance], np.ndarray]
+#: What a probe predicts: the utterance's corpus, or its emotion label.
+TARGETS = ("corpus", "emotion")
 
 
 @dataclass(frozen=True)
 class ProbeRow:
-    """Corpus-prediction UAR of one feature source under one normalisation, over the folds."""
+    """Corpus- (or emotion-) prediction UAR of one feature source under one normalisation, over the folds."""
 
     source: str
     norm: str
@@ -43,6 +51,14 @@ class ProbeRow:
     per_fold: Tuple[float, ...]
     chance: float
     transductive: bool
+    target: str = "corpus"
+
+
+def target_of(utt: Utterance, target: str) -> str:
+    """The class a probe predicts for ``utt``."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown probe target {target!r}; choose one of {', '.join(TARGETS)}")
+    return utt.corpus if target == "corpus" else utt.label
 
 
 def normalised(X: np.ndarray, utts: Sequence[Utterance], norm: str) -> np.ndarray:
@@ -53,35 +69,38 @@ def normalised(X: np.ndarray, utts: Sequence[Utterance], norm: str) -> np.ndarra
     return apply_statistics(X, groups, group_statistics(X, groups))
 
 
-def fold_uar(X: np.ndarray, corpora: np.ndarray, folds: np.ndarray, fold: int, seed: int = 0) -> float:
-    """Corpus UAR of a probe trained off fold ``fold``'s test speakers and tested on them."""
+def fold_uar(X: np.ndarray, classes: np.ndarray, folds: np.ndarray, fold: int, seed: int = 0) -> float:
+    """UAR (over ``classes``: corpora or emotions) of a probe trained off fold ``fold``'s test speakers and
+    tested on them."""
     train, test = folds != fold, folds == fold
-    if len(set(corpora[train])) < 2 or not test.any():
-        raise ValueError(f"fold {fold}: the probe needs two or more training corpora and test utterances")
+    if len(set(classes[train])) < 2 or not test.any():
+        raise ValueError(f"fold {fold}: the probe needs two or more training classes (corpora or emotions) and "
+                         "test utterances")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed))
-    probe.fit(X[train], corpora[train])
-    return float(balanced_accuracy_score(corpora[test], probe.predict(X[test])))  # UAR over the corpora
+    probe.fit(X[train], classes[train])
+    return float(balanced_accuracy_score(classes[test], probe.predict(X[test])))  # UAR over the classes
 
 
 def probe_source(name: str, X: np.ndarray, utts: Sequence[Utterance], norm: str,
-                 folds: Sequence[int] = FOLDS, seed: int = 0) -> ProbeRow:
-    """One table row: the probe on ``X`` (rows = ``utts``) after ``norm``, every fold."""
+                 folds: Sequence[int] = FOLDS, seed: int = 0, target: str = "corpus") -> ProbeRow:
+    """One table row: the ``target`` probe on ``X`` (rows = ``utts``) after ``norm``, every fold."""
     if len(X) != len(utts):
         raise ValueError(f"{name}: {len(X)} feature rows for {len(utts)} utterances")
-    corpora = np.array([u.corpus for u in utts])
+    classes = np.array([target_of(u, target) for u in utts])
     fold_of = np.array([test_fold_of(u) for u in utts])
     Xn = normalised(X, utts, norm)
-    scores = [fold_uar(Xn, corpora, fold_of, k, seed) for k in folds]
-    return ProbeRow(name, norm, float(np.mean(scores)), float(np.std(scores)), tuple(scores),
-                    1.0 / len(set(corpora)), is_transductive(norm))
+    scores = [fold_uar(Xn, classes, fold_of, k, seed) for k in folds]
+    chance = 1.0 / (len(set(classes)) if target == "corpus" else len(LABELS))
+    return ProbeRow(name, norm, float(np.mean(scores)), float(np.std(scores)), tuple(scores), chance,
+                    is_transductive(norm), target)
 
 
 def run_probe(sources: Mapping[str, Source], norms: Sequence[str] = NORMS, folds: Sequence[int] = FOLDS,
-              seed: int = 0, progress: bool = True) -> List[ProbeRow]:
-    """Rows for every (source, normalisation), sources in the given order."""
-    todo = [(name, norm) for name in sources for norm in norms]
-    return [probe_source(name, sources[name][1], sources[name][0], norm, folds, seed)
-            for name, norm in tqdm(todo, desc="corpus probe", unit="probe", disable=not progress, leave=False)]
+              seed: int = 0, progress: bool = True, targets: Sequence[str] = ("corpus",)) -> List[ProbeRow]:
+    """Rows for every (source, target, normalisation), sources in the given order."""
+    todo = [(name, target, norm) for name in sources for target in targets for norm in norms]
+    return [probe_source(name, sources[name][1], sources[name][0], norm, folds, seed, target)
+            for name, target, norm in tqdm(todo, desc="probe", unit="probe", disable=not progress, leave=False)]
 
 
 def gather_sources(utts: Sequence[Utterance], feature_sets: Sequence[str] = (), cache_root: Optional[Path] = None,
@@ -139,18 +158,29 @@ def layer_sources(pooled: np.ndarray, utts: Sequence[Utterance],
 
 # --------------------------------------------------------------------------- table and plot
 
+def columns_of(rows: Sequence[ProbeRow]) -> List[Tuple[str, str]]:
+    """(target, normalisation) columns in the order of the rows."""
+    return list(dict.fromkeys((r.target, r.norm) for r in rows))
+
+
 def table_markdown(rows: Sequence[ProbeRow]) -> str:
-    """Sources as rows, normalisations as columns: ``mean ± std`` corpus UAR in %."""
-    norms = list(dict.fromkeys(r.norm for r in rows))
-    cells = {(r.source, r.norm): r for r in rows}
-    chance = rows[0].chance if rows else float("nan")
-    head = "| source | " + " | ".join(f"{n}{' (transductive)' if n != 'global' else ''}" for n in norms) + " |"
-    lines = [head, "|---|" + "---|" * len(norms)]
+    """Sources as rows, (target, normalisation) as columns: ``mean ± std`` UAR in %."""
+    columns = columns_of(rows)
+    targets = list(dict.fromkeys(r.target for r in rows))
+    cells = {(r.source, r.target, r.norm): r for r in rows}
+
+    def title(target: str, norm: str) -> str:
+        name = norm if len(targets) == 1 else f"{target}, {norm}"
+        return name + (" (transductive)" if norm != "global" else "")
+
+    lines = ["| source | " + " | ".join(title(t, n) for t, n in columns) + " |", "|---|" + "---|" * len(columns)]
     for source in dict.fromkeys(r.source for r in rows):
-        values = [cells.get((source, n)) for n in norms]
+        values = [cells.get((source, t, n)) for t, n in columns]
         lines.append(f"| {source} | " + " | ".join(f"{100 * v.uar:.1f} ± {100 * v.std:.1f}" if v else "–"
                                                     for v in values) + " |")
-    lines.append(f"\nCorpus-prediction UAR % (mean ± std over folds); chance {100 * chance:.1f}.")
+    chances = {r.target: r.chance for r in rows}
+    what = "; ".join(f"{t}-prediction UAR % chance {100 * chances[t]:.1f}" for t in targets) or "chance n/a"
+    lines.append(f"\nMean ± std over folds, speaker-independent ({what}).")
     return "\n".join(lines) + "\n"
 
 
@@ -164,7 +194,8 @@ def write_table(rows: Sequence[ProbeRow], out: Path, meta: Optional[Mapping] = N
 
 
 def plot_probe(rows: Sequence[ProbeRow], path: Path) -> Path:
-    """Corpus UAR per source, one line (with fold spread) per normalisation; chance dashed."""
+    """UAR per source (per layer for a cache), one line (with fold spread) per target and normalisation:
+    emotion UAR and corpus UAR against the layer; each target's chance dashed."""
     from matplotlib.figure import Figure
 
     from ..results.plots import save_png
@@ -173,16 +204,24 @@ def plot_probe(rows: Sequence[ProbeRow], path: Path) -> Path:
     fig = Figure(figsize=(max(5.0, 0.45 * len(sources) + 2), 3.6))
     ax = fig.add_subplot()
     x = np.arange(len(sources))
-    for norm in dict.fromkeys(r.norm for r in rows):
-        by_source = {r.source: r for r in rows if r.norm == norm}
+    styles = {"corpus": "o-", "emotion": "s--"}
+    for target, norm in columns_of(rows):
+        by_source = {r.source: r for r in rows if r.norm == norm and r.target == target}
         y = np.array([100 * by_source[s].uar if s in by_source else np.nan for s in sources])
         err = np.array([100 * by_source[s].std if s in by_source else np.nan for s in sources])
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{norm} norm")
-    if rows:
-        ax.axhline(100 * rows[0].chance, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set_xticks(x, sources, rotation=45 if len(sources) > 4 else 0, ha="right" if len(sources) > 4 else "center")
-    ax.set_ylabel("corpus-prediction UAR (%)")
+        ax.errorbar(x, y, yerr=err, fmt=styles.get(target, "o-"), capsize=3, label=f"{target}, {norm} norm")
+    for target, chance in {r.target: r.chance for r in rows}.items():
+        ax.axhline(100 * chance, color="grey", linestyle=":" if target == "emotion" else "--", linewidth=1,
+                   label=f"{target} chance")
+    layers = all(s.startswith("layer ") for s in sources)
+    labels = [s.split()[-1] for s in sources] if layers else sources
+    ax.set_xticks(x, labels, rotation=45 if len(sources) > 4 and not layers else 0,
+                  ha="right" if len(sources) > 4 and not layers else "center")
+    if layers:
+        ax.set_xlabel("upstream layer (hidden state)")
+    ax.set_ylabel("UAR (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Corpus probe: how much corpus identity the features carry")
-    ax.legend(fontsize=8)
+    targets = " and ".join(dict.fromkeys(r.target for r in rows))
+    ax.set_title(f"Linear probes: {targets} UAR per {'layer' if layers else 'source'}")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines fill the axes
     return save_png(fig, path)

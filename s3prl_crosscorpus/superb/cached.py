@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from s3prl.downstream.runner import Runner
-from s3prl.upstream.interfaces import Featurizer
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
@@ -29,6 +28,7 @@ from ..core.manifest import load_manifest
 from ..domain.frames import FrameStatistics, frame_statistics
 from .dataset import EmotionDataset, Item
 from .expert import DownstreamExpert
+from .layers import LayerFeaturizer, build_featurizer
 
 #: Frames of the stand-in output the Featurizer sees when it probes the upstream at start-up.
 PROBE_FRAMES = 50
@@ -59,7 +59,7 @@ class CachedUpstream(nn.Module):
         return {"hidden_states": list(padded.unbind(dim=2)), STACKED: padded}
 
 
-class CachedFeaturizer(Featurizer):
+class CachedFeaturizer(LayerFeaturizer):
     """s3prl's legacy ``Featurizer`` whose weighted sum reads the padded ``[B, T, L, D]`` batch in place.
 
     Same parameters (``weights``, so checkpoints are interchangeable) and the same formula as s3prl's
@@ -71,6 +71,8 @@ class CachedFeaturizer(Featurizer):
 
     def forward(self, paired_wavs: Sequence[Any], paired_features: Dict[str, Any]) -> List[Tensor]:
         stacked = paired_features.get(STACKED)
+        if stacked is not None and self.selected_layers is not None:  # modelrc.layers: those layers only
+            stacked = stacked[:, :, list(self.selected_layers)]
         if (stacked is None or not hasattr(self, "weights") or self.feature_selection != "hidden_states"
                 or self.layer_selection is not None or self.layer_num != stacked.size(2)):
             return super().forward(paired_wavs, paired_features)
@@ -142,11 +144,8 @@ class CachedRunner(Runner):
         return self._init_model(model=model, name="Upstream", trainable=False, interfaces=["get_downsample_rates"])
 
     def _get_featurizer(self):
-        # Runner._get_featurizer, with the in-place weighted sum of the cached layers.
-        model = CachedFeaturizer(
-            upstream=self.upstream.model, feature_selection=self.args.upstream_feature_selection,
-            layer_selection=self.args.upstream_layer_selection, upstream_device=self.args.device,
-            normalize=self.args.upstream_feature_normalize).to(self.args.device)
+        # Runner._get_featurizer, with the in-place weighted sum of the cached layers and modelrc.layers.
+        model = build_featurizer(self.upstream.model, self.args, self.config, self.args.device, CachedFeaturizer)
         return self._init_model(model=model, name="Featurizer", trainable=True,
                                 interfaces=["output_dim", "downsample_rate"])
 

@@ -26,12 +26,13 @@ from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import degenerate_warnings, scores
-from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, variant_tags
+from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
+from .layers import parse_layers
 from .upstreams import HF_UPSTREAMS, checkpoint_identity, hf_feature_extractor, upstream_label
 
 from ..core.normalise import is_transductive
@@ -61,7 +62,7 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
     "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
                                  "train_batch_size", "eval_batch_size", "num_workers", "normalisation"),
-    "downstream_expert.modelrc": ("head", "projector_dim", "dann") + HEADS,
+    "downstream_expert.modelrc": ("head", "projector_dim", "dann", "layers") + HEADS,
 }
 #: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
 CMVN_UPSTREAMS: Dict[str, str] = {"fbank": "fbank_no_cmvn", "mfcc": "fbank_no_cmvn"}
@@ -108,6 +109,7 @@ def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -
     try:
         build_model(8, expert["modelrc"])
         dann = DannSettings.from_config(expert["modelrc"].get("dann"))
+        parse_layers(expert["modelrc"].get("layers"))
     except ValueError as err:
         raise ConfigError(f"downstream_expert.modelrc: {err}") from err
     settings = DataSettings.from_config(expert["datarc"])
@@ -387,7 +389,8 @@ class DownstreamExpert(nn.Module):
     def system(self) -> str:
         upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
         return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
-                               variant_tags(self.settings.normalisation, self.dann.enabled))
+                               variant_tags(self.settings.normalisation, self.dann.enabled)
+                               + layers_tag(parse_layers(self.modelrc.get("layers"))))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -453,5 +456,5 @@ class DownstreamExpert(nn.Module):
         if revision:
             config["upstream_revision"] = revision
         if self.run_args.get("upstream") in HF_UPSTREAMS and ckpt:
-            config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt))
+            config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt), self.run_args.get("upstream"))
         return config

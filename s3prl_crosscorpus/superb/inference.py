@@ -13,11 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from s3prl.upstream.interfaces import Featurizer
-
 from ..core.labels import LABELS
 from ..core.names import DOWNSTREAM
 from .heads import EmotionModel, build_model
+from .layers import build_featurizer
 from .upstreams import build_upstream
 
 
@@ -52,9 +51,7 @@ class DnnPredictor:
         if "Upstream" in ckpt:  # saved only when the upstream was fine-tuned (-f)
             upstream.load_state_dict(ckpt["Upstream"])
         upstream.eval()
-        featurizer = Featurizer(upstream=upstream, feature_selection=args.upstream_feature_selection,
-                                layer_selection=args.upstream_layer_selection, upstream_device=device,
-                                normalize=args.upstream_feature_normalize).to(device)
+        featurizer = build_featurizer(upstream, args, config, device)  # with the run's modelrc.layers
         featurizer.load_state_dict(ckpt["Featurizer"])
         model = build_model(featurizer.output_dim, config["downstream_expert"]["modelrc"]).to(device)
         model.load_state_dict({k[len("model."):]: v for k, v in ckpt["Downstream"].items() if k.startswith("model.")})

@@ -30,7 +30,8 @@ from . import compat
 from .cached import CachedRunner
 from .dataset import ConfigError
 from .expert import BEST_CKPT, check_normalisation_source, validate_config
-from .upstreams import checkpoint_identity
+from .layers import LayerRunner
+from .upstreams import checkpoint_identity, frontend_identity
 
 #: ``prog`` of s3prl's argument parser (its usage and error lines) unless the caller names another.
 PROG = "s3prl-crosscorpus run-downstream"
@@ -137,6 +138,10 @@ def check_upstream(args: Namespace, cache: FeatureCache) -> None:
     if key.ckpt_sha256 and sha256 and sha256 != key.ckpt_sha256:
         raise CacheError(f"-k {ckpt} is not the checkpoint the cache {cache.root} was extracted with "
                          f"({key.describe()})")
+    frontend = frontend_identity(args.upstream, ckpt)
+    if key.frontend_sha256 and frontend and frontend != key.frontend_sha256:
+        raise CacheError(f"-k {ckpt}: its feature extractor settings are not those the cache {cache.root} was "
+                         f"extracted with ({key.describe()})")
 
 
 def use_cache(args: Namespace, cache: CacheSource, features: Optional[FeatureCache]) -> None:
@@ -269,7 +274,7 @@ def s3prl_main_with_plugin(argv: Sequence[str], cache: Optional[CacheSource], fe
     saved_handlers, saved_level = root.handlers[:], root.level
     plugin_args = PluginArgs(saved[0], cache, features, argv)
     s3prl_main.get_downstream_args = plugin_args
-    s3prl_main.Runner = CachedRunner if cache is not None else Runner
+    s3prl_main.Runner = CachedRunner if cache is not None else LayerRunner
     sys.argv = [prog] + list(argv)
     try:
         yield plugin_args
@@ -322,7 +327,7 @@ def build_runner(argv: Sequence[str], cache: Optional[CacheSource] = None) -> Tu
     hook or time it). No DDP and no args/config files in the experiment folder."""
     args, config = parse_args(argv, cache)
     seed_everything(args.seed)
-    return (CachedRunner if cache is not None else Runner)(args, config), args
+    return (CachedRunner if cache is not None else LayerRunner)(args, config), args
 
 
 def evaluate_best(args: Namespace, cache: Optional[CacheSource] = None) -> Namespace:

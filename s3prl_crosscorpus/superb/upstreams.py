@@ -4,7 +4,11 @@
 ``Runner._get_upstream``, so features computed here (extraction, inference) equal the runner's.
 
 Hugging Face speech encoders as s3prl upstreams: ``-u hf_hubert_custom | hf_wav2vec2_custom |
-hf_wavlm_custom | hf_data2vec_audio_custom -k HUB_ID_OR_FOLDER``.
+hf_wavlm_custom | hf_data2vec_audio_custom | hf_whisper_custom | hf_whisper_trim_custom | hf_auto
+-k HUB_ID_OR_FOLDER``. Whisper's encoder reads 30 s of log-mel frames: ``hf_whisper_custom`` pads every
+utterance (each 30 s chunk of a longer one) to 30 s as Whisper does and keeps the hidden states of the
+real frames; ``hf_whisper_trim_custom`` cuts the input and the positional embeddings to the utterance
+(faster, not identical). ``hf_auto`` takes any transformers audio encoder that returns hidden states.
 
 s3prl 0.4.18 has ``hf_hubert_custom`` and ``hf_wav2vec2_custom`` but no WavLM nor data2vec, and
 its two wrap the feature-extractor loading in a bare ``except`` that downloads
@@ -19,22 +23,29 @@ possibly the wrong normalisation). The classes here keep s3prl's forward (the sa
 - without ``preprocessor_config.json`` the standard extractor is used (16 kHz, zero mean / unit
   variance per utterance) and a warning says so; nothing is fetched from the network unasked;
 - :attr:`HFUpstream.weights_sha256` (the weight files' hash) and :attr:`HFUpstream.revision` (the
-  hub commit) identify the checkpoint, e.g. in a feature cache's key.
+  hub commit) identify the checkpoint, :attr:`HFUpstream.frontend_sha256` its feature extractor's
+  settings (both are in a feature cache's key).
 
 The classes are registered in ``s3prl.hub`` under these names by :mod:`.registration` (in this
 process only; nothing is written into s3prl's package).
 """
 import hashlib
+import inspect
+import json
 import logging
+import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 
 import numpy as np
 import s3prl.hub as hub
 import torch
 from torch import Tensor, nn
-from transformers import (Data2VecAudioModel, HubertModel, PreTrainedModel, Wav2Vec2FeatureExtractor, Wav2Vec2Model,
-                          WavLMModel)
+from torch.nn.utils.rnn import pad_sequence
+from transformers import (AutoFeatureExtractor, AutoModel, Data2VecAudioModel, HubertModel,
+                          PreTrainedModel, Wav2Vec2FeatureExtractor, Wav2Vec2Model, WavLMModel,
+                          WhisperFeatureExtractor, WhisperModel)
 
 from ..core.io_utils import read_json, sha256_file
 from ..core.names import HF_DISPLAY, HF_FAMILY, upstream_label  # noqa: F401  (re-exported)
@@ -162,6 +173,16 @@ def default_extractor() -> Wav2Vec2FeatureExtractor:
                                     return_attention_mask=True)
 
 
+#: Feature-extractor settings that do not change the features (left out of the front-end hash).
+FRONTEND_IGNORED = ("processor_class", "feature_extractor_type", "return_attention_mask", "padding_side")
+
+
+def frontend_sha256(extractor: Any) -> str:
+    """sha256 of a feature extractor's settings (canonical JSON): the front end's part of a cache key."""
+    settings = {k: v for k, v in extractor.to_dict().items() if k not in FRONTEND_IGNORED}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
 class HFUpstream(nn.Module):
     """A transformers speech encoder as an s3prl upstream (the interface of s3prl's ``hf_hubert`` expert)."""
 
@@ -179,6 +200,7 @@ class HFUpstream(nn.Module):
         self.extracter, self.feature_extractor = self.load_extractor()
         self.model = self.load_model()
         self.weights_sha256 = weights_sha256(self.source.folder)
+        self.frontend_sha256 = frontend_sha256(self.extracter)
         self.revision = self.source.revision
 
     def check_model_type(self) -> None:
@@ -189,18 +211,28 @@ class HFUpstream(nn.Module):
         found, expected = read_json(config_path).get("model_type"), self.model_class.config_class.model_type
         if found != expected:
             hint = next((f"; use -u {name}" for name, cls in HF_UPSTREAMS.items()
-                         if cls.model_class.config_class.model_type == found), "")
+                         if getattr(cls.model_class.config_class, "model_type", None) == found), "")
             raise UpstreamError(f"{self.source.describe()} holds a {found!r} model, not the {expected!r} model "
                                 f"that -u {self.name} loads{hint}")
 
-    def load_extractor(self) -> Tuple[Wav2Vec2FeatureExtractor, str]:
+    def load_extractor(self) -> Tuple[Any, str]:
         """(extractor, where it came from): the checkpoint's ``preprocessor_config.json``, else the standard one."""
-        if (self.source.folder / PREPROCESSOR).is_file():
-            return Wav2Vec2FeatureExtractor.from_pretrained(str(self.source.folder)), PREPROCESSOR
-        logger.warning(f"{self.source.describe()} has no {PREPROCESSOR}: using the standard feature extractor "
-                       f"({SAMPLE_RATE} Hz, zero mean and unit variance per utterance); if the model was "
-                       "trained on raw waveforms (e.g. HuBERT base, do_normalize false), add its "
-                       f"{PREPROCESSOR} to the folder")
+        extractor, origin = self.make_extractor(self.source.folder)
+        if origin != PREPROCESSOR:
+            logger.warning(f"{self.source.describe()} has no {PREPROCESSOR}: using {self.default_used}"
+                           f"{self.default_hint}")
+        return extractor, origin
+
+    #: The warning when a folder has no PREPROCESSOR: what is used instead, and what to do.
+    default_used = f"the standard feature extractor ({SAMPLE_RATE} Hz, zero mean and unit variance per utterance)"
+    default_hint = ("; if the model was trained on raw waveforms (e.g. HuBERT base, do_normalize false), add its "
+                    f"{PREPROCESSOR} to the folder")
+
+    @classmethod
+    def make_extractor(cls, folder: Path) -> Tuple[Any, str]:
+        """(extractor, origin) of a model folder, without a warning: its ``PREPROCESSOR`` or the standard one."""
+        if (Path(folder) / PREPROCESSOR).is_file():
+            return Wav2Vec2FeatureExtractor.from_pretrained(str(folder)), PREPROCESSOR
         return default_extractor(), STANDARD_EXTRACTOR
 
     def load_model(self) -> PreTrainedModel:
@@ -228,8 +260,13 @@ class HFUpstream(nn.Module):
         """What the features depend on, for cache headers and results."""
         return {"model": self.model_class.__name__, "source": self.source.hub_id or str(self.source.folder),
                 "revision": self.revision, "weights_sha256": self.weights_sha256,
-                "feature_extractor": self.feature_extractor, "hidden_states": self.num_layers,
-                "hidden_size": int(self.model.config.hidden_size)}
+                "feature_extractor": self.feature_extractor, "frontend_sha256": self.frontend_sha256,
+                "frontend": {k: v for k, v in self.extracter.to_dict().items() if k not in FRONTEND_IGNORED},
+                "hidden_states": self.num_layers, "hidden_size": self.hidden_size}
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
 
     def get_downsample_rates(self, key: str = None) -> int:
         return int(np.prod(self.model.config.conv_stride))
@@ -267,8 +304,243 @@ class HFData2VecAudio(HFUpstream):
     model_class, name = Data2VecAudioModel, "hf_data2vec_audio_custom"
 
 
+# --------------------------------------------------------------------------- Whisper
+
+#: How results and cache headers name the extractor of a Whisper folder without PREPROCESSOR.
+WHISPER_STANDARD_EXTRACTOR = "standard Whisper log-mel (16 kHz, 25 ms window, 10 ms hop, 30 s chunks)"
+
+
+class HFWhisper(HFUpstream):
+    """``-u hf_whisper_custom``: the encoder of transformers' ``WhisperModel`` (e.g. openai/whisper-large-v3).
+
+    Exact by default, as Whisper itself: each utterance is cut into 30 s chunks (the extractor's
+    ``chunk_length``), each chunk padded to 30 s and turned into log-mel frames by the folder's
+    ``WhisperFeatureExtractor``, and of the encoder's hidden states (input embedding + every layer,
+    the last after the final layer norm) the ``ceil(samples / 320)`` frames of real audio are kept.
+    """
+
+    model_class, name = WhisperModel, "hf_whisper_custom"
+    #: Cut the input and the positional embeddings to the utterance instead of padding to 30 s.
+    trim = False
+    default_used = f"the standard Whisper log-mel extractor ({WHISPER_STANDARD_EXTRACTOR.split('(')[1]}"
+    default_hint = ("; the folder's model must match it (the number of mel bins, e.g. 128 for large-v3): add the "
+                    f"model's {PREPROCESSOR} to the folder")
+
+    @classmethod
+    def make_extractor(cls, folder: Path) -> Tuple[WhisperFeatureExtractor, str]:
+        if (Path(folder) / PREPROCESSOR).is_file():
+            return WhisperFeatureExtractor.from_pretrained(str(folder)), PREPROCESSOR
+        mel_bins = int(read_json(Path(folder) / "config.json").get("num_mel_bins", 80))
+        return WhisperFeatureExtractor(feature_size=mel_bins), WHISPER_STANDARD_EXTRACTOR
+
+    def load_model(self) -> PreTrainedModel:
+        """The encoder only (the decoder is dropped), checked against the feature extractor."""
+        model = super().load_model()
+        config, fe = model.config, self.extracter
+        problems = []
+        if fe.feature_size != config.num_mel_bins:
+            problems.append(f"the feature extractor makes {fe.feature_size} mel bins, the model reads "
+                            f"{config.num_mel_bins}")
+        if fe.nb_max_frames != 2 * config.max_source_positions:
+            problems.append(f"a {fe.chunk_length} s chunk is {fe.nb_max_frames} mel frames, the encoder reads "
+                            f"{2 * config.max_source_positions}")
+        if fe.sampling_rate != SAMPLE_RATE:
+            problems.append(f"the feature extractor expects {fe.sampling_rate} Hz audio, not {SAMPLE_RATE} Hz")
+        if problems:
+            raise UpstreamError(f"{self.source.describe()}: {'; '.join(problems)}: its {PREPROCESSOR} does not "
+                                "belong to this model")
+        model.decoder = None  # only the encoder is used; frees its memory
+        return model
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.model.config.encoder_layers) + 1
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.d_model)
+
+    def get_downsample_rates(self, key: str = None) -> int:
+        return int(self.extracter.hop_length) * 2  # the encoder's second convolution has stride 2
+
+    def chunks(self, wav: Tensor) -> List[np.ndarray]:
+        """The utterance's consecutive chunks of at most ``chunk_length`` seconds."""
+        samples = wav.detach().float().cpu().numpy()
+        size = int(self.extracter.n_samples)
+        return [samples[start:start + size] for start in range(0, max(len(samples), 1), size)]
+
+    def frames(self, num_samples: int) -> int:
+        """Encoder frames that hold real audio: one per started 320 samples."""
+        return max(1, math.ceil(num_samples / self.get_downsample_rates()))
+
+    def encode(self, chunks: List[np.ndarray], device: torch.device) -> List[List[Tensor]]:
+        """Per chunk, its hidden states (each ``[frames, D]``)."""
+        if self.trim:
+            return [self.encode_trimmed(chunk, device) for chunk in chunks]
+        inputs = self.extracter(chunks, sampling_rate=SAMPLE_RATE, return_tensors="pt")  # each padded to 30 s
+        hidden = self.model.encoder(inputs["input_features"].to(device), output_hidden_states=True).hidden_states
+        return [[h[k, :self.frames(len(chunk))] for h in hidden] for k, chunk in enumerate(chunks)]
+
+    def encode_trimmed(self, chunk: np.ndarray, device: torch.device) -> List[Tensor]:
+        """Hidden states of one chunk run alone, cut to its length (the positional embeddings too)."""
+        inputs = self.extracter(chunk, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="longest",
+                                pad_to_multiple_of=self.get_downsample_rates())
+        features = inputs["input_features"].to(device)
+        with trimmed_positions(self.model.encoder, features.shape[-1] // 2):
+            hidden = self.model.encoder(features, output_hidden_states=True).hidden_states
+        return [h[0, :self.frames(len(chunk))] for h in hidden]
+
+    def forward(self, wavs: List[torch.Tensor]) -> dict:
+        device = wavs[0].device
+        pieces = [self.chunks(wav) for wav in wavs]
+        encoded = self.encode([chunk for chunks in pieces for chunk in chunks], device)
+        per_wav, start = [], 0
+        for chunks in pieces:
+            parts = encoded[start:start + len(chunks)]
+            start += len(chunks)
+            per_wav.append([torch.cat([part[layer] for part in parts]) for layer in range(len(parts[0]))])
+        hidden = [pad_sequence([layers[k] for layers in per_wav], batch_first=True) for k in range(len(per_wav[0]))]
+        return {"hidden_states": hidden}
+
+
+@contextmanager
+def trimmed_positions(encoder: nn.Module, positions: int) -> Iterator[None]:
+    """Let transformers' ``WhisperEncoder`` run on ``positions`` frames: its length check and positional
+    embeddings see only the first ``positions`` (the weights are shared, not copied); restored on exit."""
+    config, embedding = encoder.config, encoder.embed_positions
+    full = config.max_source_positions
+    if positions > full:
+        raise ValueError(f"{positions} frames are more than the encoder's {full} positions")
+    encoder.embed_positions = nn.Embedding.from_pretrained(embedding.weight[:positions], freeze=True)
+    config.max_source_positions = positions
+    try:
+        yield
+    finally:
+        encoder.embed_positions, config.max_source_positions = embedding, full
+
+
+class HFWhisperTrim(HFWhisper):
+    """``-u hf_whisper_trim_custom``: Whisper's encoder on the utterance alone, no padding to 30 s (faster;
+    the features differ from the exact ones, see the README)."""
+
+    name, trim = "hf_whisper_trim_custom", True
+
+
+# --------------------------------------------------------------------------- any audio encoder
+
+#: The inputs an audio encoder's feature extractor makes: raw samples, or spectrogram-like frames.
+AUDIO_INPUTS = ("input_values", "input_features")
+#: Model types that have their own upstream (a reason hf_auto would be wrong for them).
+OWN_UPSTREAM = {"whisper": "hf_whisper_custom (Whisper's encoder needs 30 s inputs)"}
+
+
+class HFAuto(HFUpstream):
+    """``-u hf_auto``: any transformers audio encoder that returns hidden states (``AutoModel``; the encoder
+    of an encoder-decoder model). Its feature extractor is the folder's ``preprocessor_config.json``
+    (required unless the model reads raw samples); layers, width and frame rate are measured on 1 s
+    and 2 s of silence, and a model whose output has no hidden states is refused."""
+
+    name = "hf_auto"
+
+    def check_model_type(self) -> None:
+        config_path = self.source.folder / "config.json"
+        if not config_path.is_file():
+            raise UpstreamError(f"{self.source.describe()}: no config.json (not a transformers model folder)")
+        found = read_json(config_path).get("model_type")
+        if found in OWN_UPSTREAM:
+            raise UpstreamError(f"{self.source.describe()} holds a {found!r} model: use -u {OWN_UPSTREAM[found]}")
+
+    @classmethod
+    def make_extractor(cls, folder: Path) -> Tuple[Any, str]:
+        if (Path(folder) / PREPROCESSOR).is_file():
+            return AutoFeatureExtractor.from_pretrained(str(folder)), PREPROCESSOR
+        return default_extractor(), STANDARD_EXTRACTOR
+
+    def load_model(self) -> PreTrainedModel:
+        where = str(self.source.folder) if self.source.hub_id is None else self.source.hub_id
+        kwargs = {} if self.source.hub_id is None else {"revision": self.source.revision}
+        try:
+            model, info = AutoModel.from_pretrained(where, output_loading_info=True, **kwargs)
+        except (OSError, ValueError, KeyError) as err:
+            raise UpstreamError(f"cannot load a transformers model from {self.source.describe()} with AutoModel: "
+                                f"{err}") from err
+        wrong = sorted(k for k in info["missing_keys"] if not k.endswith(OPTIONAL_WEIGHTS))
+        if wrong:
+            raise UpstreamError(f"{self.source.describe()}: {len(wrong)} weights of {type(model).__name__} are "
+                                f"missing (first: {wrong[0]}); they would be random")
+        encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+        self.model_name = type(model).__name__
+        self.input_name = getattr(encoder, "main_input_name", None)
+        if self.input_name not in AUDIO_INPUTS:
+            raise UpstreamError(f"{self.source.describe()} holds {self.model_name}, not an audio encoder: it reads "
+                                f"{self.input_name!r}, not raw samples (input_values) or audio frames "
+                                "(input_features)")
+        if self.input_name == "input_features" and self.feature_extractor != PREPROCESSOR:
+            raise UpstreamError(f"{self.source.describe()}: {self.model_name} reads audio frames (input_features) "
+                                f"and the folder has no {PREPROCESSOR} to make them; add the model's")
+        parameters = inspect.signature(encoder.forward).parameters
+        self.accepted = set(parameters)
+        if "output_hidden_states" not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            raise UpstreamError(f"{self.source.describe()}: {self.model_name} returns no hidden states (its forward "
+                                "has no output_hidden_states), so there are no layers to weight or cache")
+        encoder = encoder.eval()
+        self._probe(encoder)
+        return encoder
+
+    def _probe(self, encoder: nn.Module) -> None:
+        """Layers, width and frame rate from 1 s and 2 s of silence; refuse an output without hidden states."""
+        lengths = []
+        for seconds in (1, 2):
+            with torch.no_grad():
+                try:
+                    hidden = self._hidden(encoder, [torch.zeros(seconds * SAMPLE_RATE)])
+                except UpstreamError:
+                    raise
+                except Exception as err:  # any model can fail on its own input in its own way
+                    raise UpstreamError(f"{self.source.describe()}: {self.model_name} fails on 1 s of audio "
+                                        f"({type(err).__name__}: {err})") from err
+            lengths.append(hidden[0].shape[1])
+        if lengths[1] <= lengths[0]:
+            raise UpstreamError(f"{self.source.describe()}: {self.model_name} returns {lengths[0]} frames for 1 s "
+                                "and for 2 s of audio: not a frame-level audio encoder")
+        self._layers, self._width = len(hidden), int(hidden[0].shape[-1])
+        self._rate = round(SAMPLE_RATE / (lengths[1] - lengths[0]))
+
+    def _hidden(self, encoder: nn.Module, wavs: List[torch.Tensor]) -> List[Tensor]:
+        device = wavs[0].device
+        inputs = self.extracter([wav.detach().cpu().numpy() for wav in wavs], return_tensors="pt", padding=True,
+                                return_attention_mask=True, sampling_rate=SAMPLE_RATE)
+        inputs = {k: v.to(device) for k, v in inputs.items() if k in self.accepted}
+        output = encoder(**inputs, output_hidden_states=True)
+        hidden = getattr(output, "hidden_states", None) if not isinstance(output, dict) else output.get("hidden_states")
+        if not hidden:
+            raise UpstreamError(f"{self.source.describe()}: {self.model_name} returns no hidden states "
+                                "(output_hidden_states=True gave none), so there are no layers to weight or cache")
+        return list(hidden)
+
+    @property
+    def num_layers(self) -> int:
+        return self._layers
+
+    @property
+    def hidden_size(self) -> int:
+        return self._width
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info["model"] = self.model_name
+        return info
+
+    def get_downsample_rates(self, key: str = None) -> int:
+        return self._rate
+
+    def forward(self, wavs: List[torch.Tensor]) -> dict:
+        return {"hidden_states": self._hidden(self.model, wavs)}
+
+
 #: s3prl upstream name -> class, registered in ``s3prl.hub`` (the first two replace s3prl's own).
-HF_UPSTREAMS: Dict[str, Type[HFUpstream]] = {cls.name: cls for cls in (HFHubert, HFWav2Vec2, HFWavLM, HFData2VecAudio)}
+HF_UPSTREAMS: Dict[str, Type[HFUpstream]] = {cls.name: cls for cls in (HFHubert, HFWav2Vec2, HFWavLM, HFData2VecAudio,
+                                                                        HFWhisper, HFWhisperTrim, HFAuto)}
 
 
 def hf_local_folder(ckpt: str) -> Optional[Path]:
@@ -293,12 +565,22 @@ def hf_checkpoint_identity(ckpt: str) -> Tuple[Optional[str], Optional[str]]:
     return weights_sha256(folder), (None if Path(ckpt).expanduser().is_dir() else folder.name)
 
 
-def hf_feature_extractor(ckpt: str) -> Optional[str]:
-    """Which feature extractor an ``hf_*`` upstream uses for ``ckpt`` (as :attr:`HFUpstream.feature_extractor`)."""
+def hf_feature_extractor(ckpt: str, name: Optional[str] = None) -> Optional[str]:
+    """Which feature extractor the ``hf_*`` upstream ``name`` uses for ``ckpt`` (as
+    :attr:`HFUpstream.feature_extractor`); None when the files are not here."""
     folder = hf_local_folder(ckpt)
     if folder is None:
         return None
-    return PREPROCESSOR if (folder / PREPROCESSOR).is_file() else STANDARD_EXTRACTOR
+    return HF_UPSTREAMS.get(str(name), HFUpstream).make_extractor(folder)[1]
+
+
+def frontend_identity(name: str, ckpt: Optional[str]) -> Optional[str]:
+    """:func:`frontend_sha256` of the extractor the Hugging Face upstream ``name`` uses for ``ckpt``; None for
+    other upstreams and where the files are not here."""
+    folder = hf_local_folder(str(ckpt)) if ckpt and name in HF_UPSTREAMS else None
+    if folder is None or not (folder / "config.json").is_file():
+        return None
+    return frontend_sha256(HF_UPSTREAMS[name].make_extractor(folder)[0])
 
 
 def checkpoint_identity(name: str, ckpt: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
