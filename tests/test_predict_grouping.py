@@ -113,3 +113,82 @@ def test_speaker_norm_run_marks_a_single_utterance_test_speaker(data_dir, uttera
     assert f"emodb/{lone.speaker} (1)" in warning and "all-zero vector" in warning
     assert "fewer than 10 utterances" in warning
     assert f"WARNING: GeMAPS-SVM[speaker-norm] matched fold 1 emodb: {warning}" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def speaker_checkpoint(tmp_path_factory):
+    """A runner-style dev-best.ckpt of a tiny random HuBERT + linear head trained with speaker normalisation."""
+    from argparse import Namespace
+
+    import torch
+    from s3prl.upstream.interfaces import Featurizer
+
+    from s3prl_crosscorpus.core.names import DOWNSTREAM
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+    from s3prl_crosscorpus.superb.heads import build_model
+    from s3prl_crosscorpus.superb.upstreams import build_upstream
+
+    folder = tmp_path_factory.mktemp("dnn")
+    upstream_ckpt = write_random_hubert(folder / "tiny_hubert.pt", size="tiny", seed=0)
+    args = Namespace(downstream=DOWNSTREAM, upstream="hubert_local", upstream_ckpt=str(upstream_ckpt),
+                     upstream_model_config=None, upstream_feature_selection="hidden_states",
+                     upstream_layer_selection=None, upstream_feature_normalize=False)
+    modelrc = {"projector_dim": 16, "head": "linear", "linear": {}}
+    featurizer = Featurizer(upstream=build_upstream("hubert_local", str(upstream_ckpt)),
+                            feature_selection="hidden_states", upstream_device="cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        featurizer.weights.normal_()
+    model = build_model(featurizer.output_dim, modelrc)
+    ckpt = folder / "dev-best.ckpt"
+    torch.save({"Args": args, "Config": {"downstream_expert": {"datarc": {"normalisation": "speaker"},
+                                                                 "modelrc": modelrc}},
+                "Featurizer": featurizer.state_dict(),
+                "Downstream": {f"model.{k}": v for k, v in model.state_dict().items()}}, ckpt)
+    return ckpt
+
+
+def test_dnn_checkpoint_with_speaker_norm_predicts_per_group_only(speaker_checkpoint, synth_roots, tmp_path, capsys):
+    """Same rule as the SVM: refused without a grouping; with one, a file's answer depends on its group alone."""
+    import shutil
+
+    folders = {}
+    for actor in ACTORS:  # 3 files per actor keep the tiny upstream quick
+        folders[actor] = tmp_path / actor
+        folders[actor].mkdir()
+        for f in sorted((synth_roots["ravdess"] / actor).glob("03-01-0[345]-01-01-01-*.wav")):
+            shutil.copy(f, folders[actor])
+    model, a1, a2, a3 = str(speaker_checkpoint), *map(str, folders.values())
+    assert main(["predict", "--model", model, a1]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {model}: this model z-normalises features per speaker") and "--speaker-of" in line
+    with_2 = predicted(capsys, "--model", model, "--speaker-per-folder", a1, a2)
+    with_3 = predicted(capsys, "--model", model, "--speaker-per-folder", a3, a1)
+    first = probs(with_2, folders["Actor_01"])
+    assert first.shape == (3, 4) and np.isfinite(first).all()
+    np.testing.assert_array_equal(first, probs(with_3, folders["Actor_01"]))
+    together = predicted(capsys, "--model", model, "--same-speaker", a1, a2)
+    assert np.abs(probs(together, folders["Actor_01"]) - first).max() > 1e-3
+
+
+def test_grouped_dnn_normalises_each_layer_like_the_cached_training(speaker_checkpoint, synth_roots):
+    """Each hidden layer's frames are z-normalised with the group's frame statistics (domain.frames' formula)."""
+    import torch
+
+    from s3prl_crosscorpus.core.audio import load_audio
+    from s3prl_crosscorpus.superb.inference import DnnPredictor
+
+    predictor = DnnPredictor.from_checkpoint(speaker_checkpoint)
+    waves = [load_audio(f) for f in sorted((synth_roots["ravdess"] / "Actor_01").glob("*.wav"))[:3]]
+    with pytest.raises(ValueError, match="use predict_proba_grouped"):
+        predictor.predict_proba(waves)
+    seen = []
+    real = predictor._classify
+    predictor._classify = lambda wave, output: (seen.append(torch.stack(output["hidden_states"], 2)[0]),
+                                                real(wave, output))[1]
+    predictor.predict_proba_grouped(waves, ["a"] * 3)
+    frames = torch.cat(seen).double()  # [T_all, L, D], normalised
+    raw = torch.cat([predictor._layers(w) for w in waves]).double()
+    varying = raw.std(dim=0) > 1e-3
+    np.testing.assert_allclose(frames.mean(dim=0).numpy(), 0, atol=1e-4)
+    np.testing.assert_allclose(frames.std(dim=0, unbiased=False)[varying].numpy(), 1, atol=1e-3)

@@ -134,11 +134,12 @@ def predict_svm(model_path: Path, paths: Sequence[Path], groups: Optional[Sequen
 
 def predict_dnn(ckpt: Path, paths: Sequence[Path], device: str, groups: Optional[Sequence[str]] = None
                 ) -> Tuple[List[Optional[str]], np.ndarray, Dict[int, str]]:
-    from ..superb.inference import DnnPredictor
+    from ..superb.inference import DnnPredictor, UngroupedError
 
-    predictor = DnnPredictor.from_checkpoint(ckpt, device=device)
-    if predictor.normalisation != "global" and groups is None:
-        raise GroupingError(f"{ckpt}: {transductive_refusal(predictor.normalisation)} {GROUPING_HINT}")
+    try:
+        predictor = DnnPredictor.from_checkpoint(ckpt, device=device, grouped=groups is not None)
+    except UngroupedError as err:
+        raise GroupingError(f"{err} {GROUPING_HINT}") from None
     labels: List[Optional[str]] = [None] * len(paths)
     proba = np.full((len(paths), len(LABELS)), np.nan)
     waves: Dict[int, np.ndarray] = {}

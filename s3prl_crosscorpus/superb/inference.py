@@ -30,6 +30,10 @@ class CheckpointError(ValueError):
     """A file that is not a crosscorpus_emotion checkpoint of s3prl's runner."""
 
 
+class UngroupedError(CheckpointError):
+    """A corpus/speaker-normalised checkpoint asked to predict files whose grouping is unknown."""
+
+
 @dataclass
 class DnnPredictor:
     """Frozen upstream -> featurizer (weighted layer sum) -> projector + head, in eval mode."""
@@ -45,13 +49,19 @@ class DnnPredictor:
 
     @classmethod
     def from_checkpoint(cls, ckpt_path: Union[str, Path], device: str = "cpu",
-                        upstream_ckpt: Optional[str] = None) -> "DnnPredictor":
-        """Rebuild the whole model of a runner checkpoint; ``upstream_ckpt`` replaces a moved ``-k`` file."""
+                        upstream_ckpt: Optional[str] = None, grouped: bool = True) -> "DnnPredictor":
+        """Rebuild the whole model of a runner checkpoint; ``upstream_ckpt`` replaces a moved ``-k`` file.
+
+        ``grouped=False`` (the caller has no speaker groups) refuses a corpus/speaker-normalised
+        checkpoint with :class:`UngroupedError` before the upstream is built.
+        """
         ckpt = load_checkpoint(ckpt_path)
         args, config = ckpt["Args"], ckpt["Config"]
         norm = (config.get("downstream_expert", {}).get("datarc") or {}).get("normalisation") or "global"
         if norm not in NORMS:
             raise CheckpointError(f"{ckpt_path}: unknown datarc.normalisation {norm!r}")
+        if norm != "global" and not grouped:
+            raise UngroupedError(f"{ckpt_path}: {transductive_refusal(norm)}")
         upstream = build_upstream(args.upstream, upstream_ckpt or args.upstream_ckpt, args.upstream_model_config,
                                   device)
         if "Upstream" in ckpt:  # saved only when the upstream was fine-tuned (-f)
