@@ -378,7 +378,8 @@ def predict_files(model: Dict, paths: Sequence[Union[str, Path]], cache_dir: Opt
 
 def group_notes(paths: Sequence[str], groups: Sequence[str], usable: Sequence[int], norm: str
                 ) -> Tuple[List[int], Dict[int, str]]:
-    """The rows that can be normalised (groups of 2+ readable files) and a note for each row of a small group."""
+    """The rows that can be normalised (groups of 2+ readable files) and a note for each row of a small group
+    (a single file: why it is skipped, naming it; fewer than ``MIN_GROUP_UTTERANCES``: the group's warning)."""
     sizes = group_sizes([groups[k] for k in usable])
     notes: Dict[int, str] = {}
     for k in usable:
@@ -387,6 +388,6 @@ def group_notes(paths: Sequence[str], groups: Sequence[str], usable: Sequence[in
             notes[k] = (f"{paths[k]}: the only readable file of {norm} {groups[k]!r}; normalised with its own "
                         f"statistics it would be an all-zero vector, so it is not predicted")
         elif n < MIN_GROUP_UTTERANCES:
-            notes[k] = (f"{paths[k]}: {norm} {groups[k]!r} has {n} readable files, fewer than the "
-                        f"{MIN_GROUP_UTTERANCES} needed for meaningful {norm} statistics")
+            notes[k] = (f"{norm} {groups[k]!r} has {n} readable files, fewer than the {MIN_GROUP_UTTERANCES} "
+                        f"needed for meaningful {norm} statistics; its predictions are marked")
     return [k for k in usable if sizes[groups[k]] > 1], notes

@@ -198,7 +198,10 @@ def predict(model: Path, paths: Sequence[Path], device: str = "cpu", groups: Opt
         labels[i], proba[i] = found[row], found_proba[row]
         if row in found_notes:
             notes[i] = found_notes[row]
-            print(f"{'skipped' if found[row] is None else 'WARNING:'} {found_notes[row]}", file=sys.stderr)
+            if found[row] is None:
+                print(f"skipped {notes[i]}", file=sys.stderr)
+    for warning in dict.fromkeys(notes[i] for i in notes if labels[i] is not None):  # once per group
+        print(f"WARNING: {warning}", file=sys.stderr)
     rows = []
     for i, path in enumerate(paths):
         row = {"path": str(path), **({} if groups is None else {"speaker": str(groups[i])}), "label": labels[i],
