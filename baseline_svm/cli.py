@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Load an old (pickle/joblib) model file, which can run code when loaded: "
                                         "only for a file you made. Write it as a skops file that loads without "
                                         "running code (default: the same name with .skops).")
-    r.add_argument("model", type=Path, metavar="OLD.joblib")
-    r.add_argument("out", type=Path, nargs="?", metavar="NEW.skops")
+    r.add_argument("model", type=Path, metavar="OLD.joblib", help="the pickled model file (made by you)")
+    r.add_argument("out", type=Path, nargs="?", metavar="NEW.skops", help="where to write (default: OLD.skops)")
     return parser
 
 

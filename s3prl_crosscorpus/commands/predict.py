@@ -255,7 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Emotion label and class probabilities for new audio from a trained model: an SVM "
                     "fold<k>.model.skops (written by baseline-svm run) or a DNN dev-best.ckpt (written by "
                     "run-downstream or train-cached). Audio of any sample rate and channel count is read as 16 kHz "
-                    "mono by the same code as training.")
+                    "mono by the same code as training; files over --max-seconds are not read. A [speaker-norm] or "
+                    "[corpus-norm] model needs to know which files share a speaker (corpus): --speaker-of, "
+                    "--speaker-per-folder or --same-speaker; each group is normalised with its own files only, "
+                    f"at least {MIN_GROUP_UTTERANCES} per group for meaningful statistics.")
     parser.add_argument("--model", type=Path, required=True,
                         help="SVM fold<k>.model.skops (an old pickled .joblib only with --trust-pickle) or DNN "
                              "dev-best.ckpt")
@@ -268,16 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load an old pickled SVM model (.joblib): pickle files can run code when loaded, so "
                              "only for a file you made; `baseline-svm resave-model` converts it to .skops")
-    parser.add_argument("--max-seconds", type=positive_seconds, default=DEFAULT_MAX_SECONDS,
+    parser.add_argument("--max-seconds", type=positive_seconds, default=DEFAULT_MAX_SECONDS, metavar="S",
                         help="files longer than this (from their header) are not read and get no prediction; "
                              "emotion is labelled per utterance (default %(default)g)")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--speaker-of", metavar="REGEX|CSV",
-                     help="who the speaker of each file is, for corpus/speaker-normalised models: a regular "
+                     help="who the speaker (for a corpus-norm model: the corpus) of each file is: a regular "
                           "expression whose one group, searched in the path, is the speaker (e.g. "
                           "'(Actor_[0-9]+)/'), or a CSV file with columns path,speaker")
     who.add_argument("--speaker-per-folder", action="store_true",
-                     help="the files of each folder are one speaker")
+                     help="the files of each folder are one speaker (recorded as the folder's path)")
     who.add_argument("--same-speaker", action="store_true", help="all files of this call are one speaker")
     return parser
 
