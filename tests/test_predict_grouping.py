@@ -192,3 +192,43 @@ def test_grouped_dnn_normalises_each_layer_like_the_cached_training(speaker_chec
     varying = raw.std(dim=0) > 1e-3
     np.testing.assert_allclose(frames.mean(dim=0).numpy(), 0, atol=1e-4)
     np.testing.assert_allclose(frames.std(dim=0, unbiased=False)[varying].numpy(), 1, atol=1e-3)
+
+
+@pytest.mark.e2e
+def test_speaker_norm_checkpoint_reproduces_its_test_predictions_with_the_speaker_grouping(synth_roots, tmp_path,
+                                                                                              capsys):
+    """train-cached with datarc.normalisation=speaker, then `predict --speaker-of` on every utterance of the test
+    speakers: the same probabilities as the evaluation stored (its statistics came from the fp16 cache)."""
+    from s3prl_crosscorpus.cache import extract as ex
+    from s3prl_crosscorpus.commands.train_cached import main as train_cached
+    from s3prl_crosscorpus.core.manifest import load_manifest, prepare
+    from s3prl_crosscorpus.demo.random_hubert import write_random_hubert
+    from helpers.results import load_results
+
+    data = tmp_path / "data"
+    prepare({"emodb": synth_roots["emodb"]}, data)
+    upstream = str(write_random_hubert(tmp_path / "tiny_hubert.pt", size="tiny", seed=0))
+    ex.extract(data, tmp_path / "cache", "hubert_local", upstream, device="cpu", workers=0, quiet=True)
+    smoke = Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml"
+    settings = [f"config.downstream_expert.datarc.data_dir='{data}'", "config.downstream_expert.datarc.condition='matched'",
+                "config.downstream_expert.datarc.test_corpus='emodb'", "config.downstream_expert.datarc.fold=1",
+                "config.downstream_expert.datarc.normalisation='speaker'"]
+    expdir = tmp_path / "exp"
+    assert train_cached(["--cache", str(tmp_path / "cache"), "-m", "train", "-d", "crosscorpus_emotion", "-c",
+                         str(smoke), "-p", str(expdir), "-o", ",,".join(settings), "--device", "cpu",
+                         "--seed", "0"]) == 0
+    (result,) = load_results(expdir / "results")
+    by_id = {u.id: u for u in load_manifest(data)}
+    speakers = {by_id[p["id"]].speaker for p in result["predictions"]}
+    files = [u.path for u in by_id.values() if u.speaker in speakers]  # the statistics' utterances
+    capsys.readouterr()
+    rows = predicted(capsys, "--model", str(expdir / "dev-best.ckpt"), "--speaker-of", r"/(\d\d)[a-z]\d\d", *files)
+    stored = {by_id[p["id"]].path: p for p in result["predictions"]}
+    assert set(stored) <= set(rows)
+    found = np.array([[rows[p][c] for c in LABELS] for p in stored])
+    truth = np.array([s["probabilities"] for s in stored.values()])
+    np.testing.assert_allclose(found, truth, atol=2e-3)
+    # The control: both test speakers normalised as one gives other answers.
+    together = predicted(capsys, "--model", str(expdir / "dev-best.ckpt"), "--same-speaker", *files)
+    merged = np.array([[together[p][c] for c in LABELS] for p in stored])
+    assert np.abs(merged - truth).max() > 5 * np.abs(found - truth).max()
