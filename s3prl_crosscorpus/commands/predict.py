@@ -164,8 +164,13 @@ def predict_dnn(ckpt: Path, paths: Sequence[Path], device: str, groups: Optional
 
         rows, notes = group_notes([str(p) for p in paths], [str(g) for g in groups], list(waves),
                                   predictor.normalisation)
-        if rows:
-            proba[rows] = predictor.predict_proba_grouped([waves[i] for i in rows], [str(groups[i]) for i in rows])
+        for group in dict.fromkeys(str(groups[i]) for i in rows):  # one group at a time: a failure stays in it
+            members = [i for i in rows if str(groups[i]) == group]
+            try:
+                proba[members] = predictor.predict_proba_grouped([waves[i] for i in members], [group] * len(members))
+            except (RuntimeError, AssertionError) as err:  # the upstream refused a clip of this group
+                print(f"skipped the {len(members)} file(s) of speaker {group!r} ({paths[members[0]]}, ...): {err}",
+                      file=sys.stderr)
     for i in range(len(paths)):
         if not np.isnan(proba[i]).any():
             labels[i] = LABELS[int(np.argmax(proba[i]))]
@@ -202,6 +207,12 @@ def predict(model: Path, paths: Sequence[Path], device: str = "cpu", groups: Opt
                 print(f"skipped {notes[i]}", file=sys.stderr)
     for warning in dict.fromkeys(notes[i] for i in notes if labels[i] is not None):  # once per group
         print(f"WARNING: {warning}", file=sys.stderr)
+    return output_rows(paths, groups, labels, proba, notes)
+
+
+def output_rows(paths: Sequence[Path], groups: Optional[Sequence[str]], labels: Sequence[Optional[str]],
+                proba: np.ndarray, notes: Dict[int, str]) -> List[dict]:
+    """path, speaker (when grouped), label, probabilities rounded to 4 places, warning (when grouped)."""
     rows = []
     for i, path in enumerate(paths):
         row = {"path": str(path), **({} if groups is None else {"speaker": str(groups[i])}), "label": labels[i],
@@ -234,7 +245,7 @@ def render(rows: List[dict], fmt: str) -> str:
         label = "ERROR" if r["label"] is None else r["label"] + ("!" if r.get("warning") else "")
         lines.append(f"{r['path']:<{width}}  {speaker}{label:<5}  {probs}")
     if any(r.get("warning") for r in rows):
-        lines.append(f"! too few files of this speaker for meaningful normalisation statistics (see the warnings)")
+        lines.append("! too few files of this speaker for meaningful normalisation statistics (see the warnings)")
     return "\n".join(lines)
 
 

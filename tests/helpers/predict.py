@@ -1,8 +1,6 @@
 """Small SVM model files for the predict tests: fitted on functional-like rows, saved as ``baseline-svm run`` does."""
 from pathlib import Path
 
-import numpy as np
-
 from baseline_svm.model import SVMEmotionClassifier, save_model
 from s3prl_crosscorpus.core.labels import LABELS
 from s3prl_crosscorpus.core.normalise import apply_statistics, group_statistics
