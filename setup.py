@@ -26,6 +26,7 @@ setup(
         "s3prl==0.4.18",
         "opensmile>=2.5",
         "scikit-learn>=1.3",
+        "skops>=0.10",  # SVM model files that load without running code (skops.io, trusted types only)
         "numpy>=1.24",
         "scipy>=1.10",
         "soundfile>=0.12",

@@ -12,7 +12,7 @@ from s3prl_crosscorpus.core.manifest import ManifestError
 from s3prl_crosscorpus.results.schema import ResultError
 
 from .features import FEATURE_SETS, FeatureError
-from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError
+from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, resave_model
 from s3prl_crosscorpus.core.normalise import NORMS
 from .run import ALL, RunConfig, parse_folds, run
 from .search import SearchMemoryError
@@ -83,12 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel workers of extraction and search (default: all cores)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="feature cache (default DATA_DIR/cache/opensmile)")
-    p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.joblib files")
+    p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.skops files")
+    r = commands.add_parser("resave-model", help="re-write an old pickled fold<k>.model.joblib you trust as skops",
+                            description="Load an old (pickle/joblib) model file, which can run code when loaded: "
+                                        "only for a file you made. Write it as a skops file that loads without "
+                                        "running code (default: the same name with .skops).")
+    r.add_argument("model", type=Path, metavar="OLD.joblib", help="the pickled model file (made by you)")
+    r.add_argument("out", type=Path, nargs="?", metavar="NEW.skops", help="where to write (default: OLD.skops)")
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "resave-model":
+        try:
+            print(f"wrote {resave_model(args.model, args.out)}")
+        except (ModelError, WriteError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     config = RunConfig(
         data_dir=args.data, out=args.out, feature_set=args.feature_set, condition=args.condition,
         test_corpus=args.test_corpus, folds=parse_folds(args.fold), seed=args.seed, corpora=args.corpora,

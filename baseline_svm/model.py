@@ -11,7 +11,7 @@ kernel per gamma, see :mod:`baseline_svm.search`) and ``sklearn`` (``GridSearchC
 pipeline, the reference).
 """
 import time
-import warnings
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -30,7 +30,8 @@ from s3prl_crosscorpus.core.io_utils import atomic_open
 from s3prl_crosscorpus.core.labels import LABELS
 from s3prl_crosscorpus.core.metrics import uar
 
-from s3prl_crosscorpus.core.normalise import NORMS, apply_statistics, group_statistics
+from s3prl_crosscorpus.core.normalise import (MIN_GROUP_UTTERANCES, NORMS, apply_statistics, group_sizes,
+                                              group_statistics, transductive_refusal)
 from .search import cv_results, split_scores
 
 #: log2 exponents of C and gamma. "libsvm" is LIBSVM grid.py's default grid
@@ -47,6 +48,19 @@ DEFAULT_CV_FOLDS = 5
 #: What a model file holds besides the estimator; ``MODEL_FORMAT`` marks the file as ours.
 MODEL_FORMAT = ("baseline-svm-model", 2)
 MODEL_KEYS = ("estimator", "feature_set", "labels", "normalisation", "fold_file_sha256", "hyperparameters")
+
+#: Model files are skops archives (no code runs when loading); the name every writer and reader uses.
+MODEL_SUFFIX = ".skops"
+#: The only non-default types a model file may build when loaded (skops trusts plain data, numpy
+#: arrays and common scikit-learn estimators such as Pipeline, StandardScaler and SVC by itself).
+TRUSTED_TYPES: Tuple[str, ...] = (
+    "baseline_svm.model.SVMEmotionClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+)
+#: First bytes of a pickle (protocol 2+) and of joblib's compressed pickles (zlib, gzip, bz2, xz, lzma, lz4).
+PICKLE_MAGIC = (b"\x80", b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"]\x00\x00", b"\x04\x22\x4d\x18")
 
 UAR_SCORER = make_scorer(uar)
 #: Accepted input dtypes: float32 features stay float32 up to the scaler, exactly as before.
@@ -237,8 +251,12 @@ def labels_and_probabilities(estimator: SVMEmotionClassifier, X: np.ndarray) -> 
 
 
 def save_model(path: Union[str, Path], estimator: SVMEmotionClassifier, metadata: Dict) -> Path:
-    """Write the fitted estimator and its metadata (feature set, labels, normalisation, ...) atomically."""
-    import joblib
+    """Write the fitted estimator and its metadata (feature set, labels, normalisation, ...) atomically, as skops.
+
+    A skops file is a zip of JSON and arrays; loading it builds only the types of :data:`TRUSTED_TYPES`
+    (and skops' own safe defaults), so a crafted file cannot run code.
+    """
+    import skops.io as sio
 
     model = {**metadata, "format": list(MODEL_FORMAT), "estimator": estimator}
     missing = [k for k in MODEL_KEYS if k not in model]
@@ -247,20 +265,52 @@ def save_model(path: Union[str, Path], estimator: SVMEmotionClassifier, metadata
     if not isinstance(estimator, SVMEmotionClassifier) or not hasattr(estimator, "pipeline_"):
         raise ModelError(f"{path}: only a fitted SVMEmotionClassifier can be saved")
     with atomic_open(path, "wb") as handle:
-        joblib.dump(model, handle, compress=3)
+        sio.dump(model, handle, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     return Path(path)
 
 
-def load_model(path: Union[str, Path]) -> Dict:
-    """Read a model written by ``baseline-svm run``; a foreign, old or broken file fails naming it."""
+def file_kind(path: Union[str, Path]) -> str:
+    """``skops`` (a zip holding skops' schema.json), ``pickle`` (pickle or joblib bytes) or ``unknown``."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return "skops" if "schema.json" in archive.namelist() else "unknown"
+    return "pickle" if head.startswith(PICKLE_MAGIC) else "unknown"
+
+
+def read_model_object(path: Union[str, Path], trust_pickle: bool = False):
+    """The object in a model file: skops with the trusted types only; a pickle only with ``trust_pickle``."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    if not Path(path).is_file():
+        raise ModelError(f"{path}: model file not found")
+    kind = file_kind(path)
+    if kind == "skops":
+        try:
+            return sio.load(str(path), trusted=list(TRUSTED_TYPES))
+        except UntrustedTypesFoundException as err:
+            raise ModelError(f"{path}: holds types outside the trusted list ({err}); refused") from None
+        except Exception as err:
+            raise ModelError(f"{path}: not a readable baseline-svm model ({err})") from err
+    if not trust_pickle:
+        if kind == "pickle":
+            raise ModelError(f"{path} is a pickle file, which can run code when loaded; re-save it as skops "
+                             f"(`baseline-svm resave-model {path}`, or run `baseline-svm run` again) or pass "
+                             f"--trust-pickle if you made it")
+        raise ModelError(f"{path}: not a readable baseline-svm model (neither a skops file nor a pickle)")
     import joblib
 
     try:
-        model = joblib.load(str(path))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: model file not found") from None
+        return joblib.load(str(path))
     except Exception as err:
         raise ModelError(f"{path}: not a readable baseline-svm model ({err})") from err
+
+
+def load_model(path: Union[str, Path], trust_pickle: bool = False) -> Dict:
+    """Read a model written by ``baseline-svm run``; a foreign, old, broken or (untrusted) pickle file fails naming it."""
+    model = read_model_object(path, trust_pickle)
     if isinstance(model, dict) and "pipeline" in model and "calibrator" in model and "format" not in model:
         raise ModelError(f"{path}: baseline-svm model of the old format 1 (pipeline, calibrator); "
                          f"run `baseline-svm run` again to write format {MODEL_FORMAT[1]}")
@@ -277,43 +327,67 @@ def load_model(path: Union[str, Path]) -> Dict:
     return model
 
 
-def normalise_batch(X: np.ndarray, groups: Sequence[str], norm: str) -> np.ndarray:
-    """Features of new files z-normalised per group (corpus/speaker models); refuses 1-file groups."""
-    counts = {g: list(groups).count(g) for g in set(groups)}
-    small = sorted(g for g, n in counts.items() if n < 2)
-    if small:
-        raise ModelError(f"this model z-normalises features per {norm} ({norm}-norm); group(s) {small} hold "
-                         f"fewer than 2 readable files: give at least 2 files of each {norm}")
-    return apply_statistics(X, groups, group_statistics(X, groups))
+def resave_model(path: Union[str, Path], out: Optional[Union[str, Path]] = None) -> Path:
+    """Re-write an old (pickle) model file you trust as skops; default: the same name with ``.skops``."""
+    model = load_model(path, trust_pickle=True)
+    target = Path(out) if out else Path(str(path)[:-len(Path(path).suffix)] + MODEL_SUFFIX)
+    if target.resolve() == Path(path).resolve():
+        raise ModelError(f"{path}: give another output name than the input")
+    metadata = {k: v for k, v in model.items() if k not in ("estimator", "format")}
+    return save_model(target, model["estimator"], metadata)
 
 
 def predict_files(model: Dict, paths: Sequence[Union[str, Path]], cache_dir: Optional[Union[str, Path]] = None,
                   n_jobs: Optional[int] = None, progress: bool = True, groups: Optional[Sequence[str]] = None
-                  ) -> Tuple[List[Optional[str]], np.ndarray]:
-    """Emotion labels and (n, 4) probabilities (``LABELS`` order) for audio files of any rate/channels.
+                  ) -> Tuple[List[Optional[str]], np.ndarray, Dict[int, str]]:
+    """Emotion labels, (n, 4) probabilities (``LABELS`` order) and notes (row -> why skipped/marked).
 
     Features go through the same code as training. A file that cannot be processed is named on
     stderr and gets label ``None`` and a row of NaN probabilities. A ``corpus``/``speaker``-normalised
-    model normalises the files per ``groups`` (one corpus/speaker per file; default: all one group).
+    model needs ``groups`` (the corpus/speaker of every file) and normalises each group with its own
+    readable files only, so a file's prediction depends on its group alone. A group of one readable
+    file is not predicted (its vector would be all zero); a group below ``MIN_GROUP_UTTERANCES`` is
+    predicted and noted.
     """
     from .features import extract
 
+    norm = model["normalisation"]
+    if norm != "global" and groups is None:
+        raise ModelError(transductive_refusal(norm))
+    if groups is not None and len(groups) != len(paths):
+        raise ValueError(f"{len(groups)} groups for {len(paths)} files")
     paths = [str(p) for p in paths]
     extraction = extract(paths, model["feature_set"], cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     usable = [k for k, p in enumerate(paths) if p in extraction.vectors]
     labels: List[Optional[str]] = [None] * len(paths)
     proba = np.full((len(paths), len(LABELS)), np.nan)
-    if not usable:
-        return labels, proba
-    X = extraction.matrix([paths[k] for k in usable])
-    norm = model["normalisation"]
+    notes: Dict[int, str] = {}
     if norm != "global":
-        if groups is None:
-            warnings.warn(f"{norm}-normalised model: the {len(usable)} files are normalised together as one "
-                          f"{norm} (pass groups to normalise per {norm})", UserWarning)
-        batch_groups = ["all"] * len(usable) if groups is None else [str(groups[k]) for k in usable]
-        X = normalise_batch(X, batch_groups, norm)
+        usable, notes = group_notes(paths, [str(g) for g in groups], usable, norm)
+    if not usable:
+        return labels, proba, notes
+    X = extraction.matrix([paths[k] for k in usable])
+    if norm != "global":
+        batch_groups = [str(groups[k]) for k in usable]
+        X = apply_statistics(X, batch_groups, group_statistics(X, batch_groups))
     found, found_proba = labels_and_probabilities(model["estimator"], X)
     for row, k in enumerate(usable):
         labels[k], proba[k] = found[row], found_proba[row]
-    return labels, proba
+    return labels, proba, notes
+
+
+def group_notes(paths: Sequence[str], groups: Sequence[str], usable: Sequence[int], norm: str
+                ) -> Tuple[List[int], Dict[int, str]]:
+    """The rows that can be normalised (groups of 2+ readable files) and a note for each row of a small group
+    (a single file: why it is skipped, naming it; fewer than ``MIN_GROUP_UTTERANCES``: the group's warning)."""
+    sizes = group_sizes([groups[k] for k in usable])
+    notes: Dict[int, str] = {}
+    for k in usable:
+        n = sizes[groups[k]]
+        if n == 1:
+            notes[k] = (f"{paths[k]}: the only readable file of {norm} {groups[k]!r}; normalised with its own "
+                        f"statistics it would be an all-zero vector, so it is not predicted")
+        elif n < MIN_GROUP_UTTERANCES:
+            notes[k] = (f"{norm} {groups[k]!r} has {n} readable files, fewer than the {MIN_GROUP_UTTERANCES} "
+                        f"needed for meaningful {norm} statistics; its predictions are marked")
+    return [k for k in usable if sizes[groups[k]] > 1], notes

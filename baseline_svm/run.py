@@ -27,9 +27,10 @@ from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_
                                               validate_result, write_result)
 
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version
-from .model import (DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
+from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
-from s3prl_crosscorpus.core.normalise import NORMS, Statistics, apply_statistics, group_of, group_statistics, is_transductive
+from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
+                                              group_statistics, is_transductive, small_group_warning, small_groups)
 from .search import SearchMemoryError
 
 ALL = "all"
@@ -126,8 +127,8 @@ def result_file(config: RunConfig, test_corpus: str, fold: int) -> Path:
 def model_file(config: RunConfig, job: Job) -> Path:
     """Next to the result; the extended model serves every test corpus, so it sits one level up."""
     if config.condition == "extended":
-        return Path(config.out) / config.system / "extended" / f"fold{job.split.fold}.model.joblib"
-    return result_file(config, job.test_corpora[0], job.split.fold).with_name(f"fold{job.split.fold}.model.joblib")
+        return Path(config.out) / config.system / "extended" / f"fold{job.split.fold}.model{MODEL_SUFFIX}"
+    return result_file(config, job.test_corpora[0], job.split.fold).with_name(f"fold{job.split.fold}.model{MODEL_SUFFIX}")
 
 
 def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
@@ -182,6 +183,23 @@ def norm_statistics(utts: Sequence[Utterance], features: Extraction, norm: str) 
         return None
     usable = [u for u in utts if u.path in features.vectors]
     return group_statistics(features.matrix([u.path for u in usable]), [norm_group(u, norm) for u in usable])
+
+
+def norm_sizes(utts: Sequence[Utterance], features: Extraction, norm: str) -> Optional[Dict[str, int]]:
+    """Per corpus/speaker: how many utterances with features its statistics come from (None for global)."""
+    if norm == "global":
+        return None
+    return group_sizes([norm_group(u, norm) for u in utts if u.path in features.vectors])
+
+
+def small_group_warnings(ids: Sequence[str], by_id: Dict[str, Utterance], sizes: Optional[Mapping[str, int]],
+                         norm: str, role: str) -> List[str]:
+    """The result warning for the groups of ``ids`` whose statistics rest on too few utterances."""
+    if sizes is None:
+        return []
+    small = small_groups({g: sizes[g] for g in {norm_group(by_id[i], norm) for i in ids}})
+    found = small_group_warning(norm, small, role)
+    return [found] if found else []
 
 
 def design(ids: Sequence[str], by_id: Dict[str, Utterance], features: Extraction, norm: str = "global",
@@ -288,8 +306,9 @@ def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimato
 
 
 def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmotionClassifier,
-                      by_id: Dict[str, Utterance], features: Extraction, timings: Mapping[str, float]) -> List[Path]:
-    """Predict the test rows and write one result per test corpus."""
+                      by_id: Dict[str, Utterance], features: Extraction, timings: Mapping[str, float],
+                      sizes: Optional[Mapping[str, int]] = None) -> List[Path]:
+    """Predict the test rows and write one result per test corpus (``sizes``: utterances per norm group)."""
     split = job.split
     start = time.perf_counter()
     predictions, probabilities = labels_and_probabilities(estimator, rows.X["test"])
@@ -299,6 +318,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     dev_uar = selection_score(estimator, rows, dev_predicted)
     # The DNN's guard, same thresholds: both dev UARs above are measured on the dev rows.
     warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted)
+    warnings += small_group_warnings(rows.ids["train"] + rows.ids["dev"], by_id, sizes, config.norm, "training")
     for warning in warnings:
         tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold}: {warning}; the result is marked")
     model_path = model_file(config, job)
@@ -311,6 +331,10 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     for corpus in job.test_corpora:
         keep = [k for k, i in enumerate(test) if by_id[i].corpus == corpus]
         ids = [test[k] for k in keep]
+        test_warnings = small_group_warnings(ids, by_id, sizes, config.norm, "test")
+        for warning in test_warnings:
+            tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold} {corpus}: {warning}; "
+                       f"the result is marked")
         corpus_paths = [by_id[i].path for i in split.train + split.dev
                         + tuple(i for i in split.test if by_id[i].corpus == corpus)]
         result = make_result(
@@ -318,7 +342,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
             ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
             probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
-            timings=timings, versions=versions, warnings=warnings,
+            timings=timings, versions=versions, warnings=warnings + test_warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
                 "n_jobs": config.n_jobs, "corpora": list(pool_of(list(by_id.values()), config.corpora)),
@@ -339,7 +363,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
 
 
 def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction,
-            stats: Optional[Statistics] = None) -> List[Path]:
+            stats: Optional[Statistics] = None, sizes: Optional[Mapping[str, int]] = None) -> List[Path]:
     """Choose C/gamma, refit on train, predict the test ids, write one result per test corpus."""
     rows = job_rows(job, config, by_id, features, stats)
     estimator = fit_job(job, config, rows, by_id)
@@ -348,7 +372,7 @@ def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: 
                    f"{' and '.join(estimator.on_edge())} on the edge of the {config.grid} grid "
                    f"(recorded as hyperparameters.on_grid_edge)", file=sys.stderr)
     timings = {"extraction": features.seconds, "search": estimator.search_seconds_, "fit": estimator.fit_seconds_}
-    return write_job_results(job, config, rows, estimator, by_id, features, timings)
+    return write_job_results(job, config, rows, estimator, by_id, features, timings, sizes)
 
 
 def pending_jobs(utts: Sequence[Utterance], config: RunConfig, report: RunReport) -> List[Job]:
@@ -385,8 +409,9 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
         tqdm.write(f"note: {config.norm} normalisation uses the statistics of every utterance of each {config.norm}, "
                    f"test audio included (transductive; recorded in the results)")
     stats = norm_statistics(utts, report.extraction, config.norm)
+    sizes = norm_sizes(utts, report.extraction, config.norm)
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
-        report.written.extend(run_job(job, config, by_id, report.extraction, stats))
+        report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes))
     return report
 
 

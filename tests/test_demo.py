@@ -61,7 +61,7 @@ def audio_files(tmp_path_factory):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("model", ["results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib",
+@pytest.mark.parametrize("model", ["results/eGeMAPS-SVM/matched/emodb/fold1.model.skops",
                                    "exp/matched-emodb/fold1/dev-best.ckpt"])
 def test_predict_is_consistent_across_rates_and_channels(demo, audio_files, model, capsys):
     assert main(["predict", "--model", str(demo / model), str(audio_files), "--format", "json"]) == 0
@@ -75,7 +75,7 @@ def test_predict_is_consistent_across_rates_and_channels(demo, audio_files, mode
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("system,model", [
-    ("eGeMAPS-SVM", "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib"),
+    ("eGeMAPS-SVM", "results/eGeMAPS-SVM/matched/emodb/fold1.model.skops"),
     ("TinyRandomHuBERT-Linear", "exp/matched-emodb/fold1/dev-best.ckpt")])
 def test_predict_reproduces_the_stored_test_predictions(demo, system, model, capsys):
     """The label and every probability column of `predict` equal what the evaluation stored for those files."""
@@ -94,7 +94,7 @@ def test_predict_reproduces_the_stored_test_predictions(demo, system, model, cap
 
 @pytest.mark.e2e
 def test_predict_formats_and_bad_input(demo, audio_files, tmp_path, capsys):
-    model = str(demo / "results/eGeMAPS-SVM/matched/emodb/fold1.model.joblib")
+    model = str(demo / "results/eGeMAPS-SVM/matched/emodb/fold1.model.skops")
     out = tmp_path / "p.csv"
     assert main(["predict", "--model", model, str(audio_files / "b_16k.wav"), "--format", "csv", "-o", str(out)]) == 0
     header, row = out.read_text().splitlines()

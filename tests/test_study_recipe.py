@@ -24,7 +24,7 @@ def run_study(out: Path) -> subprocess.CompletedProcess:
 def outputs(out: Path):
     """mtime of every result, cache shard and model: what a re-run must not touch."""
     files = [p for sub in ("results", "cache", "exp") for p in (out / sub).rglob("*") if p.is_file()]
-    return {p: p.stat().st_mtime_ns for p in files if p.suffix in (".json", ".npy", ".ckpt", ".joblib")}
+    return {p: p.stat().st_mtime_ns for p in files if p.suffix in (".json", ".npy", ".ckpt", ".skops")}
 
 
 @pytest.fixture(scope="module")

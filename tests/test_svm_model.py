@@ -174,7 +174,7 @@ def test_model_file_holds_the_estimator_and_refuses_foreign_files(tmp_path):
     model = SVMEmotionClassifier(grid="coarse", n_jobs=1).fit(X_train, y_train, X_dev=X_train, y_dev=y_train)
     metadata = {"feature_set": "eGeMAPSv02", "labels": list(LABELS), "normalisation": "global",
                 "fold_file_sha256": "0" * 64, "hyperparameters": dict(model.best_params_)}
-    loaded = load_model(save_model(tmp_path / "m.joblib", model, metadata))
+    loaded = load_model(save_model(tmp_path / "m.skops", model, metadata))
     assert isinstance(loaded["estimator"], SVMEmotionClassifier) and loaded["feature_set"] == "eGeMAPSv02"
     np.testing.assert_array_equal(loaded["estimator"].predict(X_train), model.predict(X_train))
     np.testing.assert_array_equal(loaded["estimator"].predict_proba(X_train), model.predict_proba(X_train))
@@ -185,6 +185,6 @@ def test_model_file_holds_the_estimator_and_refuses_foreign_files(tmp_path):
     for name, message in (("junk", "junk.joblib: not a readable"), ("old", "old.joblib: .* old format 1"),
                           ("bare", "bare.joblib: not a baseline-svm model"), ("absent", "absent.joblib: .*not found")):
         with pytest.raises(ModelError, match=message):
-            load_model(tmp_path / f"{name}.joblib")
+            load_model(tmp_path / f"{name}.joblib", trust_pickle=True)
     with pytest.raises(ModelError, match="lacks"):
-        save_model(tmp_path / "x.joblib", model, {"feature_set": "eGeMAPSv02"})
+        save_model(tmp_path / "x.skops", model, {"feature_set": "eGeMAPSv02"})

@@ -60,16 +60,19 @@ def test_speaker_norm_run_is_recorded_as_transductive(data_dir, tmp_path, capsys
     assert result["system"] == "GeMAPS-SVM[speaker-norm]"
     assert result["hyperparameters"]["normalisation"] == "speaker" and result["hyperparameters"]["transductive"]
     assert result["config"]["normalisation"] == "speaker" and result["config"]["transductive"]
-    model = load_model(out / "GeMAPS-SVM[speaker-norm]" / "matched" / "emodb" / "fold1.model.joblib")
+    model = load_model(out / "GeMAPS-SVM[speaker-norm]" / "matched" / "emodb" / "fold1.model.skops")
     assert model["normalisation"] == "speaker"
-    # New files are normalised as one speaker (the model cannot know theirs): at least 2 files are needed.
+    # New files are normalised per speaker, as the caller says; without a grouping the model refuses.
     by_id = {u.id: u for u in load_manifest(data_dir)}
     speaker = [p["id"] for p in result["predictions"] if by_id[p["id"]].speaker == by_id[result["predictions"][0]["id"]].speaker]
-    with pytest.warns(UserWarning, match="normalised together as one speaker"):
-        labels, _ = predict_files(model, [by_id[i].path for i in speaker], progress=False)
+    labels, _, notes = predict_files(model, [by_id[i].path for i in speaker], progress=False,
+                                     groups=["x"] * len(speaker))
     assert labels == [p["prediction"] for p in result["predictions"] if p["id"] in speaker]
-    with pytest.raises(ValueError, match="fewer than 2 readable files"):
-        predict_files(model, [by_id[speaker[0]].path], progress=False, groups=["x"])
+    assert len(notes) == len(speaker) and "fewer than the 10 needed" in notes[0]  # 8 files per synthetic speaker
+    with pytest.raises(ValueError, match="say which files share a speaker"):
+        predict_files(model, [by_id[i].path for i in speaker], progress=False)
+    labels, _, notes = predict_files(model, [by_id[speaker[0]].path], progress=False, groups=["x"])
+    assert labels == [None] and "all-zero vector" in notes[0]
 
 
 @pytest.mark.e2e

@@ -57,7 +57,7 @@ def test_extended_run_beats_chance_on_every_corpus(extended):
 @pytest.mark.e2e
 def test_split_used_is_the_shared_one(extended, utterances):
     split = make_split(utterances, "extended", 1, None, CORPORA, DEFAULT_SEED)
-    model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.joblib")
+    model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.skops")
     assert model["train_ids"] == list(split.train)
     assert model["dev_ids"] == list(split.dev)
     # The runner refits the chosen point on the training rows only, not train + dev.
@@ -73,13 +73,13 @@ def test_split_used_is_the_shared_one(extended, utterances):
 
 @pytest.mark.e2e
 def test_predict_files_reproduces_the_test_predictions(extended, utterances, tmp_path):
-    model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.joblib")
+    model = load_model(extended / "GeMAPS-SVM" / "extended" / "fold1.model.skops")
     result = json.loads(result_path(extended, "GeMAPS-SVM", "extended", "ravdess", 1).read_text())
     by_id = {row["id"]: row for row in result["predictions"]}
     manifest = {u.id: u.path for u in utterances}
     ids = list(by_id)[:6]
     bad = write_broken_files(tmp_path)["garbage"]
-    labels, proba = predict_files(model, [manifest[i] for i in ids] + [bad], progress=False)
+    labels, proba, _ = predict_files(model, [manifest[i] for i in ids] + [bad], progress=False)
     assert labels[:-1] == [by_id[i]["prediction"] for i in ids]
     np.testing.assert_allclose(proba[:-1], [by_id[i]["probabilities"] for i in ids], atol=1e-6)
     assert labels[-1] is None and np.isnan(proba[-1]).all()
@@ -102,7 +102,7 @@ def test_fold_all_skips_finished_folds(data_dir, cache, tmp_path, capsys):
             "--cache", str(cache), "--no-save-model"]
     assert main(args) == 0
     files = [result_path(tmp_path, "eGeMAPS-SVM", "matched", "emodb", k) for k in FOLDS]
-    assert all(f.exists() for f in files) and not list(tmp_path.rglob("*.joblib"))
+    assert all(f.exists() for f in files) and not list(tmp_path.rglob("*.model.*"))
     stamps = {f: f.stat().st_mtime_ns for f in files}
     files[2].unlink()
     files[3].write_text("{}")  # an interrupted or foreign file is not a finished fold

@@ -5,8 +5,14 @@ the training rows. ``corpus`` / ``speaker`` first z-normalise each corpus / spea
 and standard deviation of all of its utterances (labels unused), then the pipeline applies
 ``global`` on top. Test corpora and speakers are normalised with their own unlabeled test audio:
 transductive, and recorded as such in every result.
+
+A group needs :data:`MIN_GROUP_UTTERANCES` utterances for meaningful statistics: with ``n`` of them
+no z-score can exceed ``sqrt(n - 1)`` (Samuelson's inequality; a single utterance becomes the zero
+vector, two become +-1 in every feature) and the standard deviation is off by about
+``1 / sqrt(2 (n - 1))`` (24 % at 10). Smaller groups are used, but what they yield is marked.
 """
-from typing import Dict, Mapping, Sequence, Tuple
+from collections import Counter
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,6 +20,9 @@ import numpy as np
 NORMS: Tuple[str, ...] = ("global", "corpus", "speaker")
 
 Statistics = Dict[str, Tuple[np.ndarray, np.ndarray]]
+
+#: Fewer utterances per corpus / speaker than this give statistics too poor to trust (see above).
+MIN_GROUP_UTTERANCES = 10
 
 
 def check_norm(norm: str) -> str:
@@ -57,3 +66,30 @@ def apply_statistics(X: np.ndarray, groups: Sequence[str], stats: Mapping[str, T
         rows = groups == group
         out[rows] = (out[rows] - mean) / scale
     return out
+
+
+def group_sizes(groups: Sequence[str]) -> Dict[str, int]:
+    """group -> number of its rows, in order of first appearance."""
+    return dict(Counter(groups))
+
+
+def small_groups(sizes: Mapping[str, int], minimum: int = MIN_GROUP_UTTERANCES) -> Dict[str, int]:
+    """The groups with fewer than ``minimum`` utterances, sorted by name."""
+    return {g: n for g, n in sorted(sizes.items()) if n < minimum}
+
+
+def small_group_warning(norm: str, small: Mapping[str, int], role: str = "") -> Optional[str]:
+    """One line naming the groups whose statistics are too poor (None if there are none)."""
+    if not small:
+        return None
+    shown = ", ".join(f"{g} ({n})" for g, n in list(small.items())[:8]) + (" ..." if len(small) > 8 else "")
+    single = " (one utterance: an all-zero vector)" if 1 in small.values() else ""
+    return (f"{norm} normalisation: {len(small)} {role + ' ' if role else ''}{norm}(s) with fewer than "
+            f"{MIN_GROUP_UTTERANCES} utterances{single}: {shown}; their statistics are unreliable")
+
+
+def transductive_refusal(norm: str) -> str:
+    """Why a corpus/speaker-normalised model cannot predict files whose grouping is unknown."""
+    return (f"this model z-normalises features per {norm} with statistics of that {norm}'s own audio "
+            f"([{norm}-norm], transductive), so a prediction would depend on which other files are in the call; "
+            f"say which files share a {norm}")
