@@ -368,12 +368,16 @@ def predict_files(model: Dict, paths: Sequence[Union[str, Path]], cache_dir: Opt
         return labels, proba, notes
     X = extraction.matrix([paths[k] for k in usable])
     if norm != "global":
-        batch_groups = [str(groups[k]) for k in usable]
-        X = apply_statistics(X, batch_groups, group_statistics(X, batch_groups))
+        X = normalise_batch(X, [str(groups[k]) for k in usable])
     found, found_proba = labels_and_probabilities(model["estimator"], X)
     for row, k in enumerate(usable):
         labels[k], proba[k] = found[row], found_proba[row]
     return labels, proba, notes
+
+
+def normalise_batch(X: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Features of new files z-normalised with the statistics of each group's own rows (corpus/speaker models)."""
+    return apply_statistics(X, groups, group_statistics(X, groups))
 
 
 def group_notes(paths: Sequence[str], groups: Sequence[str], usable: Sequence[int], norm: str

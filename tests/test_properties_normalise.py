@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baseline_svm.features import Extraction
-from baseline_svm.model import ModelError, normalise_batch
+from baseline_svm.model import group_notes, normalise_batch
 from baseline_svm.run import RunConfig, job_rows, norm_statistics, plan
 from helpers.domain_data import write_shifted_cache
 from helpers.properties import QUICK
@@ -61,14 +61,16 @@ def test_group_statistics_z_score_every_group_with_its_own_rows(groups, dims, se
 @FAST
 @given(groups=st.lists(st.sampled_from("xyz"), min_size=2, max_size=30), seed=st.integers(0, 2 ** 32 - 1))
 def test_new_files_are_normalised_per_given_group(groups, seed):
-    """``predict --groups``: the batch's own statistics per group; a group of one file is refused."""
+    """``predict --speaker-of``: the batch's own statistics per group; a group of one file is not predicted."""
     X = grouped_rows(np.random.default_rng(seed), groups, 3)
-    if min(groups.count(g) for g in set(groups)) < 2:
-        with pytest.raises(ModelError, match="fewer than 2 readable files"):
-            normalise_batch(X, groups, "speaker")
-    else:
-        np.testing.assert_allclose(normalise_batch(X, groups, "speaker"), hand_zscore(X, groups),
-                                   rtol=1e-9, atol=1e-9)
+    paths = [f"f{k}.wav" for k in range(len(groups))]
+    kept, notes = group_notes(paths, groups, list(range(len(groups))), "speaker")
+    single = {k for k, g in enumerate(groups) if groups.count(g) == 1}
+    assert kept == [k for k in range(len(groups)) if k not in single]
+    assert all("not predicted" in notes[k] for k in single)
+    if kept:
+        rows = [groups[k] for k in kept]
+        np.testing.assert_allclose(normalise_batch(X[kept], rows), hand_zscore(X[kept], rows), rtol=1e-9, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- the SVM runner's matrices
