@@ -188,3 +188,43 @@ def test_extract_into_a_cache_of_another_shard_size_is_refused_and_resumes_witho
     assert {p.name: p.read_bytes() for p in (cache / "shards").iterdir()} == before
     again = extract(data, cache, "fbank_no_cmvn", None, device="cpu", workers=0, quiet=True)  # no --shard-size
     assert again.written == {} and sorted(again.skipped) == [0, 1, 2]
+
+
+class NanUpstream:
+    """A stand-in extractor: constant features, NaN for one utterance (as an fp16 overflow upstream would give)."""
+
+    name, ckpt, device = "fake_upstream", None, "cpu"
+
+    def __init__(self, bad_samples: int):
+        self.bad_samples = bad_samples
+
+    def key(self) -> UpstreamKey:
+        return UpstreamKey(self.name, None, 3, 5, 320)
+
+    def info(self) -> dict:
+        return {"model": "fake"}
+
+    def describe(self) -> str:
+        return self.name
+
+    def stored_ckpt(self):
+        return None
+
+    def __call__(self, wav):
+        frames = np.full((round(len(wav) / 320), 3, 5), 0.5, np.float32)
+        return frames * np.nan if len(wav) == self.bad_samples else frames
+
+
+def test_extract_never_writes_non_finite_upstream_features(tmp_path, utterances):
+    from s3prl_crosscorpus.cache.extract import extract
+    from s3prl_crosscorpus.core.audio import load_audio
+
+    chosen = sorted((u for u in utterances if u.corpus == "emodb"), key=lambda u: u.id)[:4]
+    data = emodb_data(tmp_path, chosen)
+    victim = chosen[1]
+    report = extract(data, tmp_path / "cache", "fake_upstream", None, workers=0, quiet=True,
+                     extractor=NanUpstream(len(load_audio(victim.path))))
+    assert report.excluded == {victim.id: f"{victim.path}: upstream features hold non-finite values"}
+    cache = FeatureCache(tmp_path / "cache")
+    assert victim.id not in cache and victim.id in cache.excluded and len(cache) == 3
+    cache.verify()  # what was stored is finite
