@@ -182,9 +182,10 @@ def test_extract_into_a_cache_of_another_shard_size_is_refused_and_resumes_witho
     assert extract_command(["-u", "fbank_no_cmvn", "--data", str(data), "--out", str(cache), "--device", "cpu",
                             "--shard-size", "8"]) == 1
     err = capsys.readouterr().err
-    assert [line for line in err.splitlines() if "error" in line] == [f"extract: error: {cache} was extracted with --shard-size 4, not 8: every shard would "
-                           f"be redone and the surplus ones left behind; resume with --shard-size 4 (or without the "
-                           f"option), or extract with --shard-size 8 into another --out folder"]
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"extract: error: {cache} was extracted with --shard-size 4, not 8: every shard would be redone and the "
+        f"surplus ones left behind; resume with --shard-size 4 (or without the option), or extract with "
+        f"--shard-size 8 into another --out folder"]
     assert {p.name: p.read_bytes() for p in (cache / "shards").iterdir()} == before
     again = extract(data, cache, "fbank_no_cmvn", None, device="cpu", workers=0, quiet=True)  # no --shard-size
     assert again.written == {} and sorted(again.skipped) == [0, 1, 2]

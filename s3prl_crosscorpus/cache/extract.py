@@ -20,9 +20,9 @@ from ..core.audio import TARGET_RATE, AudioError, length_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.io_utils import read_json, sha256_file
 from ..core.manifest import load_manifest
-from .format import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space, check_features,
-                     check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root, read_header,
-                     remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
+from .format import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space,
+                     check_features, check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes,
+                     prepare_root, read_header, remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
 
 logger = logging.getLogger(__name__)
 

@@ -330,7 +330,8 @@ def array_problem(npy: Path, index: Mapping) -> Optional[str]:
         return (f"contents differ from the sha256 recorded in its index {npy.with_suffix('.json').name} "
                 f"at extraction (corrupted or changed since)")
     if bad_frame is not None:
-        return f"utterance {utterance_at(index, bad_frame)} holds non-finite features (NaN or inf, frame {bad_frame} of the shard)"
+        return (f"utterance {utterance_at(index, bad_frame)} holds non-finite features (NaN or inf, "
+                f"frame {bad_frame} of the shard)")
     return None
 
 
