@@ -20,9 +20,9 @@ from ..core.audio import TARGET_RATE, AudioError, length_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.io_utils import read_json, sha256_file
 from ..core.manifest import load_manifest
-from .format import (DEFAULT_SHARD_SIZE, CacheError, ShardPlan, UpstreamKey, check_disk_space, check_features,
-                     check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes, prepare_root, remove_stale,
-                     samples_at_16k, shard_paths, shard_problem, write_shard)
+from .format import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space,
+                     check_features, check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes,
+                     prepare_root, read_header, remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
 
 logger = logging.getLogger(__name__)
 
@@ -214,10 +214,13 @@ class AudioStream:
 
 
 def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None, *, device: str = "auto",
-            shard_size: int = DEFAULT_SHARD_SIZE, rank: Optional[int] = None, world_size: Optional[int] = None,
+            shard_size: Optional[int] = None, rank: Optional[int] = None, world_size: Optional[int] = None,
             workers: Optional[int] = None, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
             quiet: bool = False) -> ExtractReport:
-    """Extract this rank's share of the manifest into ``out``; return what was done (``quiet``: no progress bars)."""
+    """Extract this rank's share of the manifest into ``out``; return what was done (``quiet``: no progress bars).
+
+    ``shard_size`` None: the existing cache's (resume), else DEFAULT_SHARD_SIZE; another size than an
+    existing cache's is refused (its shards would all be redone and the surplus ones orphaned)."""
     start = time.perf_counter()
     env_rank, env_world, local_rank = dist_rank()
     rank = env_rank if rank is None else rank
@@ -231,8 +234,8 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     if workers is None:  # decoding competes with the forward for the cores unless a GPU runs the model
         workers = 0 if str(extractor.device).startswith("cpu") else 2
     key = extractor.key()
-    plan = ShardPlan.from_ids((u.id for u in utts), shard_size)
     check_owner(out, key)
+    plan = ShardPlan.from_ids((u.id for u in utts), check_shard_size(out, shard_size))
     check_manifest(out, plan, str(data_dir))
     frames = estimated_frames(utts, key.downsample_rate)
     report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
@@ -257,6 +260,16 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     logger.info(f"cache {out}: " + ("complete" if not missing else
                                     f"{len(missing)} of {len(plan)} shards not written yet (other ranks)"))
     return report
+
+
+def check_shard_size(out: Path, requested: Optional[int]) -> int:
+    """The shard size of this run: the existing cache's, which ``requested`` (when given) must equal."""
+    recorded = read_header(out).get("shard_size") if (out / HEADER).exists() else None
+    if recorded is None or requested in (None, recorded):
+        return requested if requested is not None else (recorded or DEFAULT_SHARD_SIZE)
+    raise CacheError(f"{out} was extracted with --shard-size {recorded}, not {requested}: every shard would be "
+                     f"redone and the surplus ones left behind; resume with --shard-size {recorded} (or without "
+                     f"the option), or extract with --shard-size {requested} into another --out folder")
 
 
 def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str, Utterance],

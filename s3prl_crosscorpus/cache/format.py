@@ -11,15 +11,20 @@ Layout of a cache folder::
 A shard is complete only when its index exists and describes its ``.npy``: the index is the
 commit marker, both files are written to temporary names and renamed. A run keeps complete
 shards whose upstream key and per-utterance audio hashes match, and redoes the others.
+The index's ``sha256`` (of the whole ``.npy``) is the shard's digest: readers verify it, and that
+every value is finite, once per process before the shard's features are used.
 Shards are a fixed number of utterances in sorted-id order, so the plan is deterministic
 and torchrun rank ``r`` of ``W`` takes shards ``r, r+W, ...``.
 """
+import bisect
+import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -32,6 +37,12 @@ DTYPE = "float16"
 BYTES_PER_VALUE = 2
 DEFAULT_SHARD_SIZE = 32
 FP16_MAX = float(np.finfo(np.float16).max)
+#: Bytes read at a time when a shard's array is verified.
+VERIFY_CHUNK = 16 << 20
+#: Index fields a reader needs besides the rows.
+INDEX_FIELDS = ("bytes", "shape", "rows", "upstream")
+
+logger = logging.getLogger(__name__)
 
 
 class CacheError(RuntimeError):
@@ -173,8 +184,6 @@ def check_owner(root: Path, key: UpstreamKey) -> None:
 
 def ids_sha256(ids: Iterable[str]) -> str:
     """Identity of a manifest's utterance set: sha256 of its sorted ids, one per line."""
-    import hashlib
-
     return hashlib.sha256("".join(f"{i}\n" for i in sorted(ids)).encode("utf-8")).hexdigest()
 
 
@@ -266,6 +275,9 @@ def shard_problem(root: Path, shard: int, key: UpstreamKey, expected: Sequence[T
         return "index without a valid upstream key"
     if made_by != key:
         return f"made by {made_by.describe()}"
+    missing = [f for f in INDEX_FIELDS if f not in index]
+    if missing:
+        return f"index without {', '.join(missing)}"
     stored = index.get("rows", []) + index.get("excluded", [])
     if sorted((r["id"], r["audio_sha256"]) for r in stored) != sorted(expected):
         return "utterances or their audio changed"
@@ -275,11 +287,11 @@ def shard_problem(root: Path, shard: int, key: UpstreamKey, expected: Sequence[T
     if size != index["bytes"]:
         return f"array file has {size} bytes, index says {index['bytes']} (truncated or replaced)"
     problem = array_header_problem(npy, index)
-    if problem:
+    if problem or not full:
         return problem
-    if full and sha256_file(npy) != index["sha256"]:
-        return "array file checksum differs from the index (corrupted)"
-    return None
+    if not index.get("sha256"):  # extraction can vouch only for what it wrote itself: redo the shard
+        return "index without a checksum (cannot verify the array)"
+    return array_problem(npy, index)
 
 
 def array_header_problem(npy: Path, index: Mapping) -> Optional[str]:
@@ -291,6 +303,81 @@ def array_header_problem(npy: Path, index: Mapping) -> Optional[str]:
     if list(array.shape) != list(index["shape"]) or array.dtype != np.float16:
         return f"array file holds {array.dtype} {list(array.shape)}, index says float16 {index['shape']}"
     return None
+
+
+def array_problem(npy: Path, index: Mapping) -> Optional[str]:
+    """Why a shard's array cannot be used (bytes differ from the index's sha256, or a non-finite value,
+    naming the utterance), or None. One read of the file; without a recorded sha256 only values are checked."""
+    try:
+        array = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        return f"array file unreadable ({err})"
+    width = int(np.prod(array.shape[1:], dtype=np.int64))
+    frame_bytes = width * BYTES_PER_VALUE
+    data_start = npy.stat().st_size - array.shape[0] * frame_bytes
+    del array
+    digest, bad_frame = hashlib.sha256(), None
+    frames_per_chunk = max(1, VERIFY_CHUNK // max(frame_bytes, 1))
+    with open(npy, "rb") as handle:
+        digest.update(handle.read(data_start))
+        frame = 0
+        while True:
+            block = handle.read(frames_per_chunk * frame_bytes)
+            if not block:
+                break
+            digest.update(block)
+            if bad_frame is None and width:
+                bad_frame = first_non_finite(np.frombuffer(block, dtype="<u2").reshape(-1, width), frame)
+            frame += len(block) // max(frame_bytes, 1)
+    recorded = index.get("sha256")
+    if recorded and digest.hexdigest() != recorded:
+        return (f"contents differ from the sha256 recorded in its index {npy.with_suffix('.json').name} "
+                f"at extraction (corrupted or changed since)")
+    if bad_frame is not None:
+        return (f"utterance {utterance_at(index, bad_frame)} holds non-finite features (NaN or inf, "
+                f"frame {bad_frame} of the shard)")
+    return None
+
+
+def first_non_finite(block: np.ndarray, start: int) -> Optional[int]:
+    """Shard frame number of the first row of fp16 bit patterns (``uint16`` [frames, values]) holding
+    a NaN or an infinity (all exponent bits set), or None."""
+    special = (block & 0x7C00) == 0x7C00
+    if not special.any():
+        return None
+    return start + int(np.argmax(special.any(axis=1)))
+
+
+def utterance_at(index: Mapping, frame: int) -> str:
+    """Id of the utterance whose rows hold shard frame ``frame`` (by the index's offsets)."""
+    rows = sorted(index.get("rows", []), key=lambda r: r["offset"])
+    k = bisect.bisect_right([r["offset"] for r in rows], frame) - 1
+    return rows[k]["id"] if k >= 0 else f"(no row covers frame {frame})"
+
+
+#: (array path, size, mtime, inode, recorded sha256) of arrays this process verified already.
+_VERIFIED: Set[Tuple[str, int, int, int, Optional[str]]] = set()
+#: Index files without a sha256 this process has warned about.
+_NOTED: Set[str] = set()
+
+
+def verify_shard(npy: Path, index: Mapping) -> Optional[str]:
+    """Raise CacheError naming ``npy`` unless its bytes match the index's sha256 and every value is finite;
+    once per process and file version. Returns a note when the index records no sha256 (values only)."""
+    stat = npy.stat()
+    token = (str(npy.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, index.get("sha256"))
+    if token not in _VERIFIED:
+        problem = array_problem(npy, index)
+        if problem:
+            raise CacheError(f"{npy}: {problem}; run `s3prl-crosscorpus extract` again with --out "
+                             f"{npy.parent.parent} to redo this shard")
+        _VERIFIED.add(token)
+    index_path = str(npy.with_suffix(".json"))
+    if index.get("sha256") or index_path in _NOTED:
+        return None
+    _NOTED.add(index_path)
+    return (f"{index_path}: the shard index records no sha256, so the integrity of {npy.name} cannot be "
+            f"checked (its values were checked to be finite); `extract` again into this folder redoes it with one")
 
 
 # --------------------------------------------------------------------------- reader
@@ -307,7 +394,8 @@ class FeatureCache:
     """Read side: utterance id -> memory-mapped fp16 features ``[frames, layers, hidden]``.
 
     Opening checks every shard's index against the header and its array's size and shape;
-    ``full=True`` also re-hashes the arrays.
+    ``full=True`` also re-hashes the arrays. Before a shard's features are first used (``verify``, or
+    lazily in ``features``) its array is checked against the index's sha256 and for non-finite values.
     """
 
     def __init__(self, root: Path, full: bool = False):
@@ -319,6 +407,8 @@ class FeatureCache:
         #: id -> {"id", "audio_sha256", "path", "reason"} of utterances the upstream could not take
         self.excluded: Dict[str, dict] = {}
         self._arrays: Dict[int, np.ndarray] = {}
+        self._indexes: Dict[int, dict] = {}
+        self._verified: Set[int] = set()
         for shard in range(self.header["num_shards"]):
             self._open_index(shard, full)
 
@@ -337,6 +427,7 @@ class FeatureCache:
         if problem:
             self.problems[shard] = problem
             return
+        self._indexes[shard] = index
         for row in index["rows"]:
             self.entries[row["id"]] = Entry(shard, row["offset"], row["length"], row["audio_sha256"])
         for row in index.get("excluded", []):
@@ -368,8 +459,27 @@ class FeatureCache:
                              f"run `s3prl-crosscorpus extract` over this manifest") from None
         array = self._arrays.get(entry.shard)
         if array is None:
+            note = self._verify(entry.shard)
+            if note:
+                logger.warning(f"warning: {note}")
             array = self._arrays[entry.shard] = np.load(shard_paths(self.root, entry.shard)[0], mmap_mode="r")
         return array[entry.offset:entry.offset + entry.length]
+
+    def verify(self, ids: Optional[Iterable[str]] = None) -> List[str]:
+        """Check the arrays of the shards holding ``ids`` (default: all) against their sha256 and for
+        non-finite values; raise CacheError naming the first bad file. Returns notes (once per process
+        for each shard whose index records no sha256)."""
+        shards = (sorted(self._indexes) if ids is None
+                  else sorted({self.entries[i].shard for i in ids if i in self.entries}))
+        return [note for note in (self._verify(k) for k in shards) if note]
+
+    def _verify(self, shard: int) -> Optional[str]:
+        """Verify one shard's array once per cache object (a DataLoader worker inherits the set)."""
+        if shard in self._verified:
+            return None
+        note = verify_shard(shard_paths(self.root, shard)[0], self._indexes[shard])
+        self._verified.add(shard)
+        return note
 
     def require(self, ids: Iterable[str], audio_sha256: Optional[Mapping[str, str]] = None) -> None:
         """Raise CacheError unless every id is stored (and, if given, from the same audio bytes)."""

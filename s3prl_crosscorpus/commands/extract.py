@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path, help="DATA_DIR holding manifest.jsonl (from `prepare`)")
     parser.add_argument("--out", required=True, type=Path, help="cache folder (one upstream per folder)")
     parser.add_argument("--device", default="auto", help="auto (GPU of this rank if present, else CPU), cpu, cuda:N")
-    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard")
+    parser.add_argument("--shard-size", type=int,
+                        help=f"utterances per shard (default: an existing cache's, else {DEFAULT_SHARD_SIZE}); "
+                             "another size than an existing cache's is refused")
     parser.add_argument("--workers", type=int,
                         help="audio decoding processes (default: 0, in the main process, on CPU; 2 with a GPU)")
     parser.add_argument("--quick-check", action="store_true",

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ..core.io_utils import WriteError
 from ..demo.synth import synthesize
 
 
@@ -42,7 +43,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                            emotion_strength=args.emotion_strength, prosody_noise=args.prosody_noise)
     except ValueError as err:
         parser.error(str(err))
-    except OSError as err:  # an unwritable or full --out; the message names the file
+    except WriteError as err:  # a full disk...: the file is named; every file is written whole or not at all
+        print(f"error: {err.strerror}", file=sys.stderr)
+        return 1
+    except OSError as err:  # an unwritable --out
         print(f"error: cannot write the corpora under {args.out}: {err}", file=sys.stderr)
         return 1
     print("wrote " + ", ".join(str(p) for p in roots.values()))

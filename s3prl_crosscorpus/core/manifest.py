@@ -1,11 +1,12 @@
 """``prepare``: read the corpora into one manifest (``DATA_DIR/manifest.jsonl``) and load it back."""
 import json
+import logging
 import os
 from collections import Counter
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 
 from tqdm import tqdm
 
@@ -18,6 +19,10 @@ from .labels import CORPORA, LABELS
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
 MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
+
+logger = logging.getLogger(__name__)
+#: Meta files this process has warned about being absent (warned once each).
+_MISSING_META_WARNED: Set[str] = set()
 
 
 class ManifestError(RuntimeError):
@@ -90,6 +95,7 @@ def check_meta(path: Path, check_folds: bool) -> None:
     """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
     meta_path = path.parent / META
     if not meta_path.exists():
+        warn_missing_meta(meta_path)
         return
     try:
         meta = read_json(meta_path)
@@ -102,6 +108,16 @@ def check_meta(path: Path, check_folds: bool) -> None:
     if recorded and recorded != sha256_file(path):
         raise ManifestError(f"{path} does not match {meta_path} (the two come from different `prepare` runs, "
                             "or one was edited); re-run `prepare`")
+
+
+def warn_missing_meta(meta_path: Path) -> None:
+    """Log once per process and file that a manifest without its meta file was read unchecked."""
+    key = str(Path(meta_path).resolve())
+    if key in _MISSING_META_WARNED:
+        return
+    _MISSING_META_WARNED.add(key)
+    logger.warning(f"warning: {meta_path} is missing: the fold-file and manifest checks were skipped "
+                   "(a manifest written by `prepare` has one; re-run `prepare` to check them)")
 
 
 def row_problem(row: object) -> Optional[str]:

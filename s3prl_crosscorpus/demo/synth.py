@@ -9,6 +9,7 @@ adds per-utterance jitter (down to labels that carry no acoustic information); `
 makes the classes imbalanced.
 """
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from ..core.corpora.emodb import EMODB_SPEAKERS
 from ..core.corpora.ravdess import ravdess_gender
+from ..core.io_utils import atomic_open
 from ..core.labels import EMODB_SOURCE, IEMOCAP_SOURCE, LABELS, RAVDESS_SOURCE, four_class
 
 #: Prosody per synthetic emotion: pitch factor, pitch range (semitones), gain,
@@ -148,9 +150,17 @@ def voiced(emotion: str, voice: Voice, rate: int, seed: int, name: str, channel:
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """16-bit PCM WAV, atomically: no partial file on a full disk (WriteError naming ``path``)."""
     data = np.stack([audio, 0.9 * audio], axis=1) if channels == 2 else audio
-    sf.write(str(path), data, rate, subtype="PCM_16")
+    buffer = io.BytesIO()  # the same bytes as sf.write(path, ...); encoded in memory so that the OS write is ours
+    sf.write(buffer, data, rate, subtype="PCM_16", format="WAV")
+    write_file(path, buffer.getvalue())
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` atomically (temporary file + rename, via core.io_utils)."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
 
 
 EMODB_TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
@@ -252,12 +262,10 @@ def synth_iemocap(root: Path, counts: Mapping[str, int], seed: int, channel: Opt
                 count += 1
         evaluation = sdir / "dialog" / "EmoEvaluation"
         for dialog, dialog_blocks in blocks.items():
-            (evaluation / dialog).parent.mkdir(parents=True, exist_ok=True)
-            (evaluation / f"{dialog}.txt").write_text(IEMOCAP_HEADER + "".join(dialog_blocks))
-            (evaluation / f"._{dialog}.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+            write_file(evaluation / f"{dialog}.txt", (IEMOCAP_HEADER + "".join(dialog_blocks)).encode())
+            write_file(evaluation / f"._{dialog}.txt", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
             for sub, suffix in (("Categorical", "_e2_cat"), ("Attribute", "_e4_atr"), ("Self-evaluation", "")):
-                (evaluation / sub).mkdir(exist_ok=True)
-                (evaluation / sub / f"{dialog}{suffix}.txt").write_text(f"{dialog}_F000 :Neutral; ()\n")
+                write_file(evaluation / sub / f"{dialog}{suffix}.txt", f"{dialog}_F000 :Neutral; ()\n".encode())
     return count
 
 

@@ -113,6 +113,10 @@ class CachedDownstreamExpert(DownstreamExpert):
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)
         self.cache.require([u.id for u in utterances], hashes)
+        # Once per run, before the first step: a corrupted or non-finite shard would train and score silently.
+        notes = self.cache.verify(u.id for u in utterances)
+        if notes:
+            self._log([f"warning: {note}" for note in notes])
         norm = self.settings.normalisation
         stats = (frame_statistics(self.cache, load_manifest(self.settings.data_dir), utterances, norm)
                  if norm != "global" else None)
