@@ -15,6 +15,9 @@
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
 # plots/, bundle.zip.
+# Each setting's type is checked first (in parentheses below); a bad value: one `error:` line, exit 2.
+# Stage 0 is stamped with its input files (DATA/.prepared): other files, and the manifest is made again
+# and stages 1-3 redo what was made from the old one. Ctrl-C: one line, exit 130; re-run to resume.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
