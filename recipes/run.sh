@@ -22,8 +22,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 source "$HERE/settings.sh"
-setting STAGE 0 "first stage to run" int
-setting STOP_STAGE 5 "last stage to run" int
+setting STAGE 0 "first stage to run" "choice 0 1 2 3 4 5"
+setting STOP_STAGE 5 "last stage to run" "choice 0 1 2 3 4 5"
 setting OUT study_out "output root (covered by .gitignore)"
 setting DATA_DIR "" "an already prepared DATA_DIR instead of stage 0's OUT/data (stage 0 then does nothing)"
 setting EMODB "" "EmoDB root (all three and --data-dir empty: synthetic corpora)"
@@ -51,6 +51,9 @@ setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wai
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
 parse_settings "$@"
+if [ "$STAGE" -gt "$STOP_STAGE" ]; then
+  echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
+fi
 # Ctrl-C: one line (unless the interrupted command already said it) and exit 130; every stage resumes.
 trap 'code=$?; [ "$code" = 130 ] || echo "interrupted; finished work is kept; re-run the same command to resume" >&2; exit 130' INT
 

@@ -20,14 +20,17 @@ setting() {  # NAME DEFAULT HELP [TYPE]
   _SETTING_NAMES+=("$1"); _SETTING_DEFAULTS+=("$2"); _SETTING_HELPS+=("$3"); _SETTING_TYPES+=("${4:-text}")
 }
 
+# A whole number as bash arithmetic reads it: no leading zero (octal), at most 9 digits (no overflow).
+_INT='(0|[1-9][0-9]{0,8})'
+
 # setting_check OPTION TYPE VALUE: nothing when VALUE has TYPE, else the error message.
 setting_check() {
   local opt=$1 type=$2 value=$3 w
   case "$type" in
-    count) [[ "$value" =~ ^[0-9]+$ && "$value" =~ [1-9] ]] || echo "$opt must be a whole number >= 1, got '$value'" ;;
-    int) [[ "$value" =~ ^[0-9]+$ ]] || echo "$opt must be a whole number >= 0, got '$value'" ;;
-    int\|auto) [[ "$value" = auto || "$value" =~ ^[0-9]+$ ]] || echo "$opt must be a whole number or auto, got '$value'" ;;
-    ints) [[ "$value" =~ ^[0-9]+([\ ,]+[0-9]+)*$ ]] || echo "$opt must be whole numbers separated by spaces, got '$value'" ;;
+    count) [[ "$value" =~ ^[1-9][0-9]{0,8}$ ]] || echo "$opt must be a whole number >= 1 (digits, no leading 0), got '$value'" ;;
+    int) [[ "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number >= 0 (digits, no leading 0), got '$value'" ;;
+    int\|auto) [[ "$value" = auto || "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number or auto, got '$value'" ;;
+    ints) [[ "$value" =~ ^$_INT([\ ,]+$_INT)*$ ]] || echo "$opt must be whole numbers separated by spaces, got '$value'" ;;
     word) [[ "$value" =~ ^[A-Za-z0-9_.:/+@%-]*$ ]] || echo "$opt must be one word of letters, digits and _.:/+@%-, got '$value'" ;;
     choice\ *)
       for w in ${type#choice }; do [ "$value" = "$w" ] && return 0; done

@@ -30,6 +30,8 @@ BAD = [
     ("run.sh", "--nj", "0"),
     ("run.sh", "--stage", "abc"),
     ("run.sh", "--stop-stage", "1.5"),
+    ("run.sh", "--stage", "6"),
+    ("run.sh", "--nj", "08"),  # bash arithmetic would read it as (bad) octal
     ("run.sh", "--synth-per-class", "9"),
     ("run.sh", "--steps", "20; touch PWNED"),
     ("run.sh", "--folds", "1 $(touch PWNED)"),
@@ -56,6 +58,12 @@ def test_a_bad_setting_is_one_error_line_and_exit_2(tmp_path, name, option, valu
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "out").exists()
 
 
+def test_a_stage_after_the_stop_stage_is_an_error(tmp_path):
+    done = recipe("run.sh", "--out", str(tmp_path / "out"), "--stage", "3", "--stop-stage", "1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["run.sh: error: --stage 3 is after --stop-stage 1: nothing to run"]
+
+
 def test_no_recipe_pastes_a_value_into_python_source():
     """`python3 -c` code is single-quoted (values reach it through argv), and no recipe uses eval."""
     for path in RECIPES.glob("*.sh"):
@@ -67,7 +75,7 @@ def test_no_recipe_pastes_a_value_into_python_source():
 def test_good_settings_pass_and_help_names_the_types(tmp_path):
     done = recipe("run.sh", "--help", cwd=tmp_path)
     assert done.returncode == 0
-    assert re.search(r"--nj .*\(count\)", done.stdout) and re.search(r"--stage .*\(int\)", done.stdout)
+    assert re.search(r"--nj .*\(count\)", done.stdout) and re.search(r"--seeds .*\(ints\)", done.stdout)
     # a good value goes through the check: only the (empty) DATA_DIR stops it later
     done = recipe("run_fold.sh", "--data-dir", "", "--fold", "3", "--seed", "7", cwd=tmp_path)
     assert "error: --" not in done.stderr and "set --data-dir" in done.stderr
