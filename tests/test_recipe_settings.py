@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from s3prl_crosscorpus.study.plan import svm_plan
+from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan, svm_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
@@ -129,3 +129,21 @@ def test_stage_0_is_redone_when_an_input_file_changes(tmp_path, synth_roots):
     wav = next(emodb.rglob("*.wav"))
     os.utime(wav, (time.time() + 5, time.time() + 5))  # a file re-made
     assert stage0() == (False, rows - 1)
+
+
+def test_a_dnn_run_of_an_older_manifest_is_not_resumed(tmp_path):
+    """An interrupted run's experiment folder older than the manifest is stale: `-a` would resume it."""
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text("{}\n")
+    settings = DnnSettings(data=data, results=tmp_path / "results", exp=exp, upstream="hubert",
+                           config=tmp_path / "paper.yaml", pool=("iemocap",), cache=tmp_path / "cache")
+    expdir = exp / "hubert-linear" / "matched-iemocap" / "fold1" / "seed1337"
+    expdir.mkdir(parents=True)
+    (expdir / "states-4.ckpt").write_text("old")
+    old = time.time() - 100
+    os.utime(expdir / "states-4.ckpt", (old, old))
+    plan = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["iemocap"])
+    assert len(plan.jobs) == 1 and plan.stale == [expdir]
+    os.utime(expdir / "states-4.ckpt")  # written after the manifest: this manifest's run, resumed
+    assert dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["iemocap"]).stale == []
