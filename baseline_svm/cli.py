@@ -93,7 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The one line of an interrupted run (the same as s3prl_crosscorpus.commands.main.INTERRUPTED).
+INTERRUPTED = "interrupted; finished work is kept; re-run the same command to resume"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """``baseline-svm``: Ctrl-C prints one line and exits 130 (finished results and features are kept)."""
+    try:
+        return run_command(argv)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def run_command(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "resave-model":
         try:

@@ -10,16 +10,16 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/settings.sh"
 setting DATA_DIR "" "folder made by \`s3prl-crosscorpus prepare\` (required)"
 setting OUT study_out "output root (results/, cache/, exp/, leaderboard.md)"
-setting UPSTREAM hubert "s3prl upstream (hubert_local --ckpt FILE for an offline copy of the weights)"
+setting UPSTREAM hubert "s3prl upstream (hubert_local --ckpt FILE for an offline copy of the weights)" word
 setting CKPT "" "upstream checkpoint (-k)"
 setting HEADS "linear cnn_selfatt transformer" "heads"
-setting FOLDS "1 2 3 4 5" "folds"
-setting SEEDS 1337 "seeds"
-setting STEPS auto "training steps (auto: the config's, 30000)"
-setting CACHE yes "yes: extract once and train from the cache; no: upstream live"
-setting DEVICE auto "cuda | cpu (auto: cuda when present)"
-setting CMD local "launcher: local | slurm"
-setting NJ 1 "parallel jobs"
+setting FOLDS "1 2 3 4 5" "folds" ints
+setting SEEDS 1337 "seeds" ints
+setting STEPS auto "training steps (auto: the config's, 30000)" 'int|auto'
+setting CACHE yes "yes: extract once and train from the cache; no: upstream live" "choice yes no"
+setting DEVICE auto "cuda | cpu (auto: cuda when present)" word
+setting CMD local "launcher: local | slurm" "choice local slurm"
+setting NJ 1 "parallel jobs" count
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm"
 parse_settings "$@"
 : "${DATA_DIR:?set --data-dir to the folder made by s3prl-crosscorpus prepare}"

@@ -15,39 +15,47 @@
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
 # plots/, bundle.zip.
+# Each setting's type is checked first (in parentheses below); a bad value: one `error:` line, exit 2.
+# Stage 0 is stamped with its input files (DATA/.prepared): other files, and the manifest is made again
+# and stages 1-3 redo what was made from the old one. Ctrl-C: one line, exit 130; re-run to resume.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 source "$HERE/settings.sh"
-setting STAGE 0 "first stage to run"
-setting STOP_STAGE 5 "last stage to run"
+setting STAGE 0 "first stage to run" "choice 0 1 2 3 4 5"
+setting STOP_STAGE 5 "last stage to run" "choice 0 1 2 3 4 5"
 setting OUT study_out "output root (covered by .gitignore)"
 setting DATA_DIR "" "an already prepared DATA_DIR instead of stage 0's OUT/data (stage 0 then does nothing)"
 setting EMODB "" "EmoDB root (all three and --data-dir empty: synthetic corpora)"
 setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
-setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)"
+setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)" "choice 1 2 3 4"
 setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
 setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco)"
-setting FOLDS "1 2 3 4 5" "folds"
+setting FOLDS "1 2 3 4 5" "folds" ints
 setting FEATURE_SETS auto "SVM feature sets (auto: GeMAPSv01b eGeMAPSv02 ComParE_2016; synthetic: eGeMAPSv02)"
-setting SVM_GRID auto "SVM C/gamma grid, libsvm or coarse (auto: libsvm; synthetic: coarse)"
-setting UPSTREAM auto "s3prl upstream (auto: hubert; synthetic: hubert_local with a tiny random HuBERT)"
+setting SVM_GRID auto "SVM C/gamma grid, libsvm or coarse (auto: libsvm; synthetic: coarse)" "choice auto libsvm coarse"
+setting UPSTREAM auto "s3prl upstream (auto: hubert; synthetic: hubert_local with a tiny random HuBERT)" word
 setting CKPT "" "upstream checkpoint (-k) for *_local / hf_*_custom upstreams"
 setting UPSTREAM_NAME "" "upstream's name in system names (empty: from the upstream, e.g. HuBERT)"
 setting HEADS "linear cnn_selfatt transformer" "DNN heads"
 setting MATCHED_CORPORA iemocap "test corpora of matched DNN runs (the paper's Table 4: iemocap)"
-setting SEEDS 1337 "DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, mean and spread over seeds)"
+setting SEEDS 1337 "DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, mean and spread over seeds)" ints
 setting SVM_NORMS global "SVM rows per normalisation: global (the paper's), corpus, speaker (transductive)"
 setting VARIANTS plain "DNN rows per domain variant: plain corpus-norm speaker-norm dann corpus-norm+dann speaker-norm+dann"
 setting CONFIG auto "runner config (auto: downstream_configs/paper.yaml; synthetic: smoke.yaml)"
-setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)"
-setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live"
-setting DEVICE auto "cuda or cpu (auto: cuda when present)"
-setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)"
-setting NJ 1 "parallel jobs of a stage (extraction: cache shards)"
+setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)" 'int|auto'
+setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live" "choice yes no"
+setting DEVICE auto "cuda or cpu (auto: cuda when present)" word
+setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)" "choice local slurm"
+setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
 parse_settings "$@"
+if [ "$STAGE" -gt "$STOP_STAGE" ]; then
+  echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
+fi
+# Ctrl-C: one line (unless the interrupted command already said it) and exit 130; every stage resumes.
+trap 'code=$?; [ "$code" = 130 ] || echo "interrupted; finished work is kept; re-run the same command to resume" >&2; exit 130' INT
 
 S3X=(python3 -m s3prl_crosscorpus)
 mkdir -p "$OUT"
@@ -71,7 +79,9 @@ CACHE_DIR=$OUT/cache/$UPSTREAM${CKPT:+-$(basename "$CKPT" | sed 's/\.[^.]*$//')}
 launcher=(--cmd "$CMD" --nj "$NJ" --sbatch-args "$SBATCH_ARGS")
 pool=(); [ -n "$CORPORA" ] && pool=(--corpora "$CORPORA")
 # Workers inside each SVM job: the cores shared among the parallel jobs.
-SVM_WORKERS=$(python3 -c "import os; print(max(1, len(os.sched_getaffinity(0)) // max(1, $NJ)))")
+# (NJ is a checked whole number >= 1; the arithmetic is bash's, no value is pasted into code.)
+CORES=$(nproc 2>/dev/null || echo 1)
+SVM_WORKERS=$(( CORES / NJ > 1 ? CORES / NJ : 1 ))
 
 stage() { [ "$STAGE" -le "$1" ] && [ "$STOP_STAGE" -ge "$1" ]; }
 say() { echo "=== stage $*" >&2; }
@@ -82,6 +92,16 @@ up_to_date() {
   [ -z "$(find "$RESULTS" -name 'fold*.json' -newer "$target" -print -quit 2>/dev/null)" ] || return 1
   local f; for f in "$@"; do [ "$f" -nt "$target" ] && return 1; done
   return 0
+}
+# inputs_stamp --emodb ROOT ...: a digest of the roots and of every file under them (path, size, mtime).
+inputs_stamp() {
+  {
+    printf '%s\n' "$@"
+    while [ $# -gt 0 ]; do
+      find -L "$2" -type f -printf '%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C sort
+      shift 2
+    done
+  } | sha256sum | cut -d' ' -f1
 }
 ensure_upstream() {  # the synthetic default's tiny random HuBERT, written once
   if [ "$UPSTREAM_NAME" = TinyRandomHuBERT ] && [ ! -e "$CKPT" ]; then
@@ -97,7 +117,8 @@ elif stage 0; then
     stamp=$OUT/corpora/.complete
     if [ "$(cat "$stamp" 2>/dev/null)" != "$SYNTH_PER_CLASS" ]; then
       rm -f "$stamp"
-      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" >&2
+      # (synth's own "next:" hint names another DATA_DIR; this recipe prepares $DATA itself, below)
+      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" | grep -v '^next:' >&2
       echo "$SYNTH_PER_CLASS" > "$stamp"
     fi
     EMODB=$OUT/corpora/emodb RAVDESS=$OUT/corpora/ravdess IEMOCAP=$OUT/corpora/iemocap
@@ -107,13 +128,18 @@ elif stage 0; then
   [ -n "$RAVDESS" ] && roots+=(--ravdess "$RAVDESS")
   [ -n "$IEMOCAP" ] && roots+=(--iemocap "$IEMOCAP")
   say "0: manifest $DATA"
-  if [ "$(cat "$DATA/.prepared" 2>/dev/null)" = "${roots[*]}" ] && [ -e "$DATA/manifest.jsonl" ]; then
-    echo "manifest made from the same roots: kept" >&2
+  # The stamp is the content of stage 0's inputs: the roots, and every file under them with its size and
+  # mtime (a wav added, removed or re-made, or the corpora re-synthesised, changes it), and this recipe's
+  # version of prepare. Another stamp: the manifest is made again, and stages 1-3 redo what is older than it.
+  stamp=$(inputs_stamp "${roots[@]}")
+  if [ "$(cat "$DATA/.prepared" 2>/dev/null)" = "$stamp" ] && [ -e "$DATA/manifest.jsonl" ] \
+      && [ -e "$OUT/folds.txt" ]; then
+    echo "manifest made from the same input files (stamp $DATA/.prepared): kept" >&2
   else
     rm -f "$DATA/.prepared"
     "${S3X[@]}" prepare "${roots[@]}" --out "$DATA" >&2
-    echo "${roots[*]}" > "$DATA/.prepared"
     "${S3X[@]}" folds --data "$DATA" > "$OUT/folds.txt"
+    echo "$stamp" > "$DATA/.prepared"
   fi
   cat "$OUT/folds.txt" >&2
 fi

@@ -2,17 +2,42 @@
 # A recipe declares each setting with its default and help, then parses its arguments:
 #   source "$(dirname "$0")/settings.sh"
 #   setting DATA_DIR "" "folder made by \`s3prl-crosscorpus prepare\` (required)"
-#   setting FOLDS "1 2 3 4 5" "folds to run"
+#   setting FOLDS "1 2 3 4 5" "folds to run" ints
 #   parse_settings "$@"
+# The optional 4th word is the setting's type, checked by parse_settings (one `error:` line, exit 2;
+# a value is never pasted into code): int (whole number >= 0), count (whole number >= 1), ints (space/comma-separated ints),
+# int|auto, "choice a b c" (one of the words), word (no blanks, quotes or shell metacharacters),
+# text (anything; default).
 # `--data-dir DIR` or `--data-dir=DIR` sets DATA_DIR; settings not given take their default (the
 # environment is not read). `--help` prints the recipe's header comment and every setting with its
 # default; an unknown setting or a bare word is an error naming it (exit 2).
 _SETTING_NAMES=()
 _SETTING_DEFAULTS=()
 _SETTING_HELPS=()
+_SETTING_TYPES=()
 
-setting() {  # NAME DEFAULT HELP
-  _SETTING_NAMES+=("$1"); _SETTING_DEFAULTS+=("$2"); _SETTING_HELPS+=("$3")
+setting() {  # NAME DEFAULT HELP [TYPE]
+  _SETTING_NAMES+=("$1"); _SETTING_DEFAULTS+=("$2"); _SETTING_HELPS+=("$3"); _SETTING_TYPES+=("${4:-text}")
+}
+
+# A whole number as bash arithmetic reads it: no leading zero (octal), at most 9 digits (no overflow).
+_INT='(0|[1-9][0-9]{0,8})'
+
+# setting_check OPTION TYPE VALUE: nothing when VALUE has TYPE, else the error message.
+setting_check() {
+  local opt=$1 type=$2 value=$3 w
+  case "$type" in
+    count) [[ "$value" =~ ^[1-9][0-9]{0,8}$ ]] || echo "$opt must be a whole number >= 1 (digits, no leading 0), got '$value'" ;;
+    int) [[ "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number >= 0 (digits, no leading 0), got '$value'" ;;
+    int\|auto) [[ "$value" = auto || "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number or auto, got '$value'" ;;
+    ints) [[ "$value" =~ ^$_INT([\ ,]+$_INT)*$ ]] || echo "$opt must be whole numbers separated by spaces, got '$value'" ;;
+    word) [[ "$value" =~ ^[A-Za-z0-9_.:/+@%-]*$ ]] || echo "$opt must be one word of letters, digits and _.:/+@%-, got '$value'" ;;
+    choice\ *)
+      for w in ${type#choice }; do [ "$value" = "$w" ] && return 0; done
+      echo "$opt must be one of: ${type#choice }; got '$value'" ;;
+    text) ;;
+    *) echo "setting type '$type' of $opt is not known (int, count, ints, int|auto, choice ..., word, text)" ;;
+  esac
 }
 
 setting_option() {  # DATA_DIR -> --data-dir
@@ -28,8 +53,8 @@ settings_help() {
   echo "settings (--name value or --name=value; default in brackets):"
   local k
   for k in "${!_SETTING_NAMES[@]}"; do
-    printf '  %-20s %s [%s]\n' "$(setting_option "${_SETTING_NAMES[$k]}")" "${_SETTING_HELPS[$k]}" \
-      "${_SETTING_DEFAULTS[$k]}"
+    printf '  %-20s %s [%s] (%s)\n' "$(setting_option "${_SETTING_NAMES[$k]}")" "${_SETTING_HELPS[$k]}" \
+      "${_SETTING_DEFAULTS[$k]}" "${_SETTING_TYPES[$k]}"
   done
 }
 
@@ -63,6 +88,11 @@ parse_settings() {
       exit 2
     fi
     printf -v "${_SETTING_NAMES[$index]}" '%s' "$value"
+  done
+  local problem
+  for k in "${!_SETTING_NAMES[@]}"; do
+    problem=$(setting_check "$(setting_option "${_SETTING_NAMES[$k]}")" "${_SETTING_TYPES[$k]}" "${!_SETTING_NAMES[$k]}")
+    if [ -n "$problem" ]; then echo "$(basename "$0"): error: $problem" >&2; exit 2; fi
   done
   for k in "${!_SETTING_NAMES[@]}"; do export "${_SETTING_NAMES[$k]}"; done
 }

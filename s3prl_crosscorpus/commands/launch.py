@@ -1,5 +1,6 @@
 """``s3prl-crosscorpus launch JOBS.tsv``: run a file of independent jobs locally (N at a time) or as a slurm array."""
 import argparse
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -13,9 +14,18 @@ def add_launcher_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cmd", choices=LAUNCHERS, default="local",
                         help="local (default): up to --nj jobs at a time here; slurm: one `sbatch --wait --array` "
                              "job array (at most --nj tasks at a time)")
-    parser.add_argument("--nj", type=int, default=1, help="parallel jobs (default 1)")
+    parser.add_argument("--nj", default="1", help="parallel jobs, a whole number >= 1 (default 1)")
     parser.add_argument("--logs", type=Path, required=True, help="folder for job.<i>.log and exit statuses")
     parser.add_argument("--sbatch-args", default="", help="more sbatch options, e.g. \"--partition=gpu --gres=gpu:1\"")
+
+
+def check_nj(args: argparse.Namespace) -> Optional[str]:
+    """Turn ``args.nj`` into an int >= 1; the error line when it is not one (no job runs then)."""
+    text = str(args.nj).strip()
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        return f"error: --nj must be a whole number >= 1, got {args.nj!r}"
+    args.nj = int(text)
+    return None
 
 
 def print_report(report: LaunchReport) -> int:
@@ -42,6 +52,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("jobs", type=Path, help="file of NAME<TAB>COMMAND lines")
     add_launcher_options(parser)
     args = parser.parse_args(argv)
+    problem = check_nj(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         jobs = read_jobs(args.jobs)
     except (OSError, LaunchError) as err:

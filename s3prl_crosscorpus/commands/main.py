@@ -29,6 +29,12 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
 }
 
 
+#: The one line of an interrupted command (Ctrl-C); baseline_svm/cli.py prints the same.
+INTERRUPTED = "interrupted; finished work is kept; re-run the same command to resume"
+#: Exit status of an interrupted command (128 + SIGINT, the shell's convention).
+INTERRUPTED_EXIT = 130
+
+
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
@@ -44,8 +50,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"unknown sub-command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except KeyboardInterrupt:  # every sub-command: one line, no traceback (work is written atomically)
+        print(INTERRUPTED, file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ shards), ``dnn`` (one run per head x condition x test corpus x fold x seed). The
 as ``LOGS/jobs.tsv``; ``--dry-run`` writes it without running anything.
 """
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -16,7 +17,7 @@ from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS
 from ..core.normalise import NORMS
 from ..study.launch import write_jobs
 from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
-from .launch import add_launcher_options, run_launch
+from .launch import add_launcher_options, check_nj, run_launch
 
 STAGES = ("svm", "extract", "dnn")
 
@@ -86,6 +87,15 @@ def plan_stage(args: argparse.Namespace):
                     args.variants)
 
 
+def remove(paths: List[Path]) -> None:
+    """Delete stale outputs (files, or folders such as an experiment folder or a cache)."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -95,11 +105,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("stage extract needs --cache")
     if args.stage == "dnn" and args.config is None:
         parser.error("stage dnn needs --config")
+    problem = check_nj(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         plan = plan_stage(args)
     except ManifestError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if plan.stale:
+        print(f"{args.stage}: {len(plan.stale)} output(s) made from another manifest than {args.data} "
+              f"(older than it, or a cache of other ids): {'would be ' if args.dry_run else ''}removed and redone",
+              file=sys.stderr)
+        if not args.dry_run:
+            remove(plan.stale)
     args.logs.mkdir(parents=True, exist_ok=True)
     write_jobs(args.logs / "jobs.tsv", plan.jobs)
     print(f"{args.stage}: {plan.done} job(s) already done, {len(plan.jobs)} to run "

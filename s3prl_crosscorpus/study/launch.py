@@ -6,7 +6,9 @@ log; a job's exit status is kept in ``<log_dir>/rc/<index>`` so a failed or kill
 """
 import os
 import shlex
+import signal
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,22 +74,78 @@ def rc_path(log_dir: Path, index: int) -> Path:
     return Path(log_dir) / "rc" / str(index)
 
 
-def run_one(job: Job, index: int, log_dir: Path) -> int:
-    """Run one job locally, output to its log; its exit status."""
+class Children:
+    """The running local jobs, each in its own process group, so that an interrupt stops all of them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: List[subprocess.Popen] = []
+        self.stopping = False
+
+    def start(self, argv: List[str], **kwargs) -> Optional[subprocess.Popen]:
+        """Start a job (None once stopping: no job starts after an interrupt)."""
+        with self.lock:
+            if self.stopping:
+                return None
+            proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+            self.running.append(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.running.remove(proc)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM every running job's process group, SIGKILL what is left after ``grace`` seconds."""
+        with self.lock:
+            self.stopping = True
+            procs = list(self.running)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for proc in procs:
+                if proc.poll() is None:
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        pass
+            for proc in procs:
+                try:
+                    proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+def run_one(job: Job, index: int, log_dir: Path, children: Optional[Children] = None) -> Optional[int]:
+    """Run one job locally, output to its log; its exit status (None: not started, the launch was stopped)."""
+    children = children or Children()
     with open(log_path(log_dir, index), "w", encoding="utf-8") as log:
         log.write(f"# {job.name}\n# {job.command}\n")
         log.flush()
-        code = subprocess.run(["bash", "-c", job.command], stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL).returncode
-    rc_path(log_dir, index).write_text(f"{code}\n")
+        proc = children.start(["bash", "-c", job.command], stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+        if proc is None:
+            return None
+        try:
+            code = proc.wait()
+        finally:
+            children.finished(proc)
+    if not children.stopping:  # a job killed by an interrupt leaves no exit status: it is redone
+        rc_path(log_dir, index).write_text(f"{code}\n")
     return code
 
 
 def run_local(jobs: Sequence[Job], log_dir: Path, nj: int, desc: str) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, nj)) as pool:
-        futures = [pool.submit(run_one, job, k, log_dir) for k, job in enumerate(jobs, 1)]
+    """Up to ``nj`` jobs at a time; on an interrupt, the running jobs are stopped and none starts."""
+    children = Children()
+    pool = ThreadPoolExecutor(max_workers=max(1, nj))
+    try:
+        futures = [pool.submit(run_one, job, k, log_dir, children) for k, job in enumerate(jobs, 1)]
         for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="job"):
             pass
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        children.stop()
+        raise
+    pool.shutdown(wait=True)
 
 
 #: Body of the array script: task i runs line i of the job file, then records its exit status.
@@ -110,7 +168,7 @@ def run_slurm(jobs: Sequence[Job], log_dir: Path, nj: int, name: str, sbatch: st
     script.write_text(ARRAY_SCRIPT.format(jobs=shlex.quote(str(job_file.resolve())),
                                           rc_dir=shlex.quote(str((log_dir / "rc").resolve()))))
     script.chmod(0o755)
-    argv = [sbatch, "--wait", f"--array=1-{len(jobs)}%{max(1, nj)}", f"--job-name={name}",
+    argv = [sbatch, "--wait", f"--array=1-{len(jobs)}%{nj}", f"--job-name={name}",
             f"--output={(log_dir / 'job.%a.log').resolve()}", *extra, str(script.resolve())]
     try:
         subprocess.run(argv, check=False, stdin=subprocess.DEVNULL)
@@ -123,6 +181,8 @@ def launch(jobs: Sequence[Job], log_dir: Path, cmd: str = "local", nj: int = 1, 
     """Run ``jobs`` with launcher ``cmd`` and wait; failed jobs (non-zero or no exit status) are reported."""
     if cmd not in LAUNCHERS:
         raise LaunchError(f"unknown launcher {cmd!r}; choose one of {', '.join(LAUNCHERS)}")
+    if isinstance(nj, bool) or not isinstance(nj, int) or nj < 1:
+        raise LaunchError(f"--nj must be a whole number >= 1, got {nj!r}")
     log_dir = Path(log_dir)
     (log_dir / "rc").mkdir(parents=True, exist_ok=True)
     for k in range(1, len(jobs) + 1):

@@ -1,19 +1,23 @@
 """The jobs of the study's stages, each skipped when its outputs exist (a re-run recomputes nothing).
 
+An output older than the manifest (``prepare`` made it again from other input files) was made from
+another manifest: it is not done, and the plan lists it in ``Plan.stale`` (results, a DNN run's
+experiment folder that ``-a`` would resume, a cache of another manifest) for the caller to remove.
+
 Stage 1: one SVM job per (feature set, condition) [or per fold when only some folds are asked];
 stage 2: one extraction job per cache shard share; stage 3: one DNN run per head x condition x
 test corpus x fold x seed, from the cache (or with the upstream computed live).
 """
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
-from ..core.manifest import load_manifest
+from ..core.manifest import load_manifest, manifest_path
 from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
                           svm_system_name, variant_tags)
 from ..results.schema import result_path
@@ -44,18 +48,38 @@ def all_exist(paths: Sequence[Path]) -> bool:
     return all(Path(p).exists() for p in paths)
 
 
+def manifest_time(data: Path) -> float:
+    """When the manifest was written (0 when there is none): outputs older than this are stale."""
+    try:
+        return manifest_path(Path(data)).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def older_than(paths: Sequence[Path], since: float) -> List[Path]:
+    """The existing ``paths`` written before ``since`` (a folder: when any file in it was)."""
+    stale = []
+    for path in map(Path, paths):
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else []
+        if any(f.stat().st_mtime < since for f in files):
+            stale.append(path)
+    return stale
+
+
 @dataclass
 class Plan:
-    """A stage's jobs still to run and how many were found done."""
+    """A stage's jobs still to run, how many were found done, and outputs made from another manifest."""
 
     jobs: List[Job]
     done: int = 0
+    stale: List[Path] = field(default_factory=list)
 
-    def add(self, job: Job, finished: bool) -> None:
-        if finished:
+    def add(self, job: Job, finished: bool, stale: Sequence[Path] = ()) -> None:
+        if finished and not stale:
             self.done += 1
         else:
             self.jobs.append(job)
+            self.stale.extend(stale)
 
 
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
@@ -64,6 +88,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
     ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
     plan = Plan([])
+    since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
     for condition, feature_set, norm in product(conditions, feature_sets, norms):
         system = svm_system_name(feature_set, norm)
@@ -77,7 +102,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
             fold_list = FOLDS if fold == "all" else [fold]
             expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
             plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
-                     all_exist(expected))
+                     all_exist(expected), older_than(expected, since))
     return plan
 
 
@@ -86,9 +111,17 @@ def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], sh
     from ..cache.extract import shard_looks_done
     from ..cache.format import ShardPlan
 
-    ids = (u.id for u in load_manifest(Path(data)))
+    from ..cache.format import HEADER, ids_sha256, read_header
+
+    ids = [u.id for u in load_manifest(Path(data))]
+    shard_plan = ShardPlan.from_ids(ids)
     plan = Plan([])
-    complete = all(shard_looks_done(Path(cache), k) for k in range(len(ShardPlan.from_ids(ids))))
+    recorded = read_header(Path(cache)).get("manifest_ids_sha256") if (Path(cache) / HEADER).exists() else None
+    if recorded is not None and recorded != ids_sha256(i for share in shard_plan.shards for i in share):
+        plan.stale.append(Path(cache))  # extracted from another manifest: made again
+        complete = False
+    else:
+        complete = all(shard_looks_done(Path(cache), k) for k in range(len(shard_plan)))
     shards = max(1, shards)
     for rank in range(shards):
         args = ["extract", "-u", upstream, "--data", data, "--out", cache, "--device", device,
@@ -174,6 +207,7 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
     every corpus). Variants a condition cannot have (DANN in matched; normalisation on the live path) are
     left out of that condition."""
     plan = Plan([])
+    since = manifest_time(settings.data)
     tag = settings.upstream_name or settings.upstream
     for head, variant, condition in product(heads, variants, conditions):
         if not variant_applies(variant, condition, settings.cache is None):
@@ -188,5 +222,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             expected = [result_path(results, system, condition, c, fold) for c in tested]
             overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant)
             name = f"{folder}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
-            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected))
+            stale = older_than(expected, since)
+            if stale or not all_exist(expected):
+                stale += older_than([expdir], since)  # -a would resume a run of another manifest
+            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected), stale)
     return plan

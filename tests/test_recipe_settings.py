@@ -1,0 +1,149 @@
+"""Recipe settings are typed and checked (GitHub issue 20): a bad value is one `error:` line and exit 2,
+and no setting is ever pasted into code; `launch --nj` refuses what is not a whole number >= 1; stage 0
+of run.sh is stamped with the content of its input files; the study redoes what an older manifest made."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan, svm_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def recipe(name: str, *args: str, cwd: Path, timeout: int = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(RECIPES / name), *args], cwd=cwd, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+BAD = [
+    ("run.sh", "--nj", '__import__("os").system("touch PWNED")'),
+    ("run.sh", "--nj", "abc"),
+    ("run.sh", "--nj", "0"),
+    ("run.sh", "--stage", "abc"),
+    ("run.sh", "--stop-stage", "1.5"),
+    ("run.sh", "--stage", "6"),
+    ("run.sh", "--nj", "08"),  # bash arithmetic would read it as (bad) octal
+    ("run.sh", "--synth-per-class", "9"),
+    ("run.sh", "--steps", "20; touch PWNED"),
+    ("run.sh", "--folds", "1 $(touch PWNED)"),
+    ("run.sh", "--seeds", "x"),
+    ("run.sh", "--cache", "maybe"),
+    ("run.sh", "--device", "cpu;touch PWNED"),
+    ("run_fold.sh", "--fold", "abc"),
+    ("run_fold.sh", "--seed", "-1"),
+    ("run_all_folds.sh", "--folds", "1,x"),
+    ("paper_table4.sh", "--nj", "-2"),
+    ("svm_grid.sh", "--cmd", "ssh"),
+]
+
+
+@pytest.mark.parametrize("name,option,value", BAD)
+def test_a_bad_setting_is_one_error_line_and_exit_2(tmp_path, name, option, value):
+    done = recipe(name, "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"), option, value, cwd=tmp_path) \
+        if name in ("run.sh", "paper_table4.sh", "svm_grid.sh") else \
+        recipe(name, "--data-dir", str(tmp_path), option, value, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.match(rf"{re.escape(name)}: error: {option} must be ", lines[0]), done.stderr
+    assert value in lines[0]
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_stage_after_the_stop_stage_is_an_error(tmp_path):
+    done = recipe("run.sh", "--out", str(tmp_path / "out"), "--stage", "3", "--stop-stage", "1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["run.sh: error: --stage 3 is after --stop-stage 1: nothing to run"]
+
+
+def test_no_recipe_pastes_a_value_into_python_source():
+    """`python3 -c` code is single-quoted (values reach it through argv), and no recipe uses eval."""
+    for path in RECIPES.glob("*.sh"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not re.search(r"python3 -c \"", line), f"{path.name}:{number}: {line}"
+            assert not re.search(r"(^|[;&|]\s*)eval\b", line), f"{path.name}:{number}: {line}"
+
+
+def test_good_settings_pass_and_help_names_the_types(tmp_path):
+    done = recipe("run.sh", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert re.search(r"--nj .*\(count\)", done.stdout) and re.search(r"--seeds .*\(ints\)", done.stdout)
+    # a good value goes through the check: only the (empty) DATA_DIR stops it later
+    done = recipe("run_fold.sh", "--data-dir", "", "--fold", "3", "--seed", "7", cwd=tmp_path)
+    assert "error: --" not in done.stderr and "set --data-dir" in done.stderr
+
+
+@pytest.mark.parametrize("nj", ["0", "-1", "1.5", "abc"])
+def test_launch_refuses_an_nj_that_is_not_a_whole_number_of_at_least_1(tmp_path, nj):
+    jobs = tmp_path / "jobs.tsv"
+    jobs.write_text(f"touch\ttouch {tmp_path / 'ran'}\n")
+    done = subprocess.run([sys.executable, "-m", "s3prl_crosscorpus", "launch", str(jobs), f"--nj={nj}",
+                           "--logs", str(tmp_path / "logs")], env=ENV, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: --nj must be a whole number >= 1, got {nj!r}"]
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_study_redoes_svm_results_older_than_the_manifest(tmp_path, data_dir):
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    results = tmp_path / "results"
+    plan = svm_plan(data, results, ["eGeMAPSv02"], ["matched"], [1], "coarse", ["emodb"])
+    assert len(plan.jobs) == 1 and not plan.stale
+    result = results / "eGeMAPS-SVM" / "matched" / "emodb" / "fold1.json"
+    result.parent.mkdir(parents=True)
+    result.write_text(json.dumps({"system": "eGeMAPS-SVM"}))
+    assert svm_plan(data, results, ["eGeMAPSv02"], ["matched"], [1], "coarse", ["emodb"]).done == 1
+    later = time.time() + 5
+    os.utime(data / "manifest.jsonl", (later, later))  # prepare made the manifest again
+    plan = svm_plan(data, results, ["eGeMAPSv02"], ["matched"], [1], "coarse", ["emodb"])
+    assert len(plan.jobs) == 1 and plan.stale == [result]
+
+
+@pytest.mark.e2e
+def test_stage_0_is_redone_when_an_input_file_changes(tmp_path, synth_roots):
+    emodb = tmp_path / "emodb"
+    shutil.copytree(synth_roots["emodb"], emodb)
+    out = tmp_path / "out"
+
+    def stage0() -> tuple:
+        done = recipe("run.sh", "--emodb", str(emodb), "--out", str(out), "--stop-stage", "0", cwd=tmp_path,
+                      timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "next:" not in done.stderr
+        return "kept" in done.stderr, len((out / "data" / "manifest.jsonl").read_text().splitlines())
+
+    kept, rows = stage0()
+    assert not kept
+    assert stage0() == (True, rows)
+    next(emodb.rglob("*.wav")).unlink()  # a file removed from a root: the old manifest is stale
+    assert stage0() == (False, rows - 1)
+    wav = next(emodb.rglob("*.wav"))
+    os.utime(wav, (time.time() + 5, time.time() + 5))  # a file re-made
+    assert stage0() == (False, rows - 1)
+
+
+def test_a_dnn_run_of_an_older_manifest_is_not_resumed(tmp_path):
+    """An interrupted run's experiment folder older than the manifest is stale: `-a` would resume it."""
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text("{}\n")
+    settings = DnnSettings(data=data, results=tmp_path / "results", exp=exp, upstream="hubert",
+                           config=tmp_path / "paper.yaml", pool=("iemocap",), cache=tmp_path / "cache")
+    expdir = exp / "hubert-linear" / "matched-iemocap" / "fold1" / "seed1337"
+    expdir.mkdir(parents=True)
+    (expdir / "states-4.ckpt").write_text("old")
+    old = time.time() - 100
+    os.utime(expdir / "states-4.ckpt", (old, old))
+    plan = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["iemocap"])
+    assert len(plan.jobs) == 1 and plan.stale == [expdir]
+    os.utime(expdir / "states-4.ckpt")  # written after the manifest: this manifest's run, resumed
+    assert dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["iemocap"]).stale == []
