@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the shared dev draw (default %(default)s)")
     p.add_argument("--corpora", type=corpus_list, default=None, metavar="C1,C2",
                    help="corpus pool (default: every corpus in the manifest)")
+    p.add_argument("--train", type=corpus_list, action="append", default=None, metavar="C1,C2",
+                   help="condition transfer: one row of the transfer matrix, the corpora to train on (repeat for "
+                        "more rows; default each pool corpus alone and the whole pool)")
     p.add_argument("--grid", choices=list(GRIDS), default="libsvm",
                    help="C/gamma grid: libsvm = 2^-5..2^15 x 2^-15..2^3 in steps of 2^2 (default); "
                         "coarse = steps of 2^4")
@@ -122,7 +125,12 @@ def run_command(argv: Optional[List[str]] = None) -> int:
         class_weight=None if args.class_weight == "none" else args.class_weight,
         save_models=not args.no_save_model, skip_done=args.fold == ALL,
         search=args.search, select=args.select, cv_folds=args.cv_folds, norm=args.norm,
+        train_pools=tuple(args.train or ()),
     )
+    if args.train and args.condition != "transfer":
+        print(f"error: --train chooses the training corpora of condition transfer, not {args.condition}",
+              file=sys.stderr)
+        return 2
     try:
         report = run(config)
     except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError,

@@ -17,7 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from s3prl_crosscorpus.core.corpora import Utterance
-from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.folds import (DEFAULT_SEED, FOLDS, TRANSFER, Split, condition_label, fold_file_sha256,
+                                          make_split, result_condition, transfer_rows)
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.manifest import load_manifest
@@ -58,6 +59,7 @@ class RunConfig:
     select: str = "dev"  # or "group-cv"
     cv_folds: int = DEFAULT_CV_FOLDS
     norm: str = "global"  # or "corpus", "speaker" (transductive)
+    train_pools: Tuple[Tuple[str, ...], ...] = ()  # transfer: the matrix rows (default each corpus, and the pool)
 
     @property
     def system(self) -> str:
@@ -112,6 +114,10 @@ def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     pool = pool_of(utts, config.corpora)
     tests = pool if config.test_corpus == ALL else (config.test_corpus,)
     jobs = []
+    if config.condition == TRANSFER:  # one model per (training pool, fold) serves every test corpus
+        return [Job(make_split(utts, TRANSFER, fold, None if config.test_corpus == ALL else config.test_corpus,
+                               pool, config.seed, train=rows), tests)
+                for fold in config.folds for rows in transfer_rows(pool, config.train_pools)]
     for fold in config.folds:
         if config.condition == "extended" and config.test_corpus == ALL:
             jobs.append(Job(make_split(utts, "extended", fold, None, pool, config.seed), tests))
@@ -120,15 +126,21 @@ def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     return jobs
 
 
-def result_file(config: RunConfig, test_corpus: str, fold: int) -> Path:
-    return result_path(config.out, config.system, config.condition, test_corpus, fold)
+def result_file(config: RunConfig, test_corpus: str, split: Split) -> Path:
+    """Where the result of ``split`` on ``test_corpus`` goes (a transfer split names each cell's condition)."""
+    return result_path(config.out, config.system, result_condition(split, test_corpus), test_corpus, split.fold,
+                       split.train_corpora)
 
 
 def model_file(config: RunConfig, job: Job) -> Path:
-    """Next to the result; the extended model serves every test corpus, so it sits one level up."""
+    """Next to the result; an extended (transfer) model serves every test corpus, so it sits one level up
+    (in the ``extended`` or ``from-<corpora>`` folder)."""
+    name = f"fold{job.split.fold}.model{MODEL_SUFFIX}"
     if config.condition == "extended":
-        return Path(config.out) / config.system / "extended" / f"fold{job.split.fold}.model{MODEL_SUFFIX}"
-    return result_file(config, job.test_corpora[0], job.split.fold).with_name(f"fold{job.split.fold}.model{MODEL_SUFFIX}")
+        return Path(config.out) / config.system / "extended" / name
+    if config.condition == TRANSFER:
+        return Path(config.out) / config.system / condition_label(TRANSFER, job.split.train_corpora) / name
+    return result_file(config, job.test_corpora[0], job.split).with_name(name)
 
 
 def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
@@ -355,7 +367,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
                                  "test": ids_digest(ids)},
                 ("dev_uar_grid" if config.select == "dev" else "cv_uar_grid"): grid_table(estimator),
             })
-        written.append(write_result(result_file(config, corpus, split.fold), result))
+        written.append(write_result(result_file(config, corpus, split), result))
         tqdm.write(f"{config.system} {config.condition} fold {split.fold} train {'+'.join(split.train_corpora)}"
                    f" -> {corpus}: C=2^{hyperparameters['log2_C']} gamma=2^{hyperparameters['log2_gamma']}"
                    f" dev UAR {dev_uar:.3f}, test UAR {result['metrics']['uar']:.3f} (n={len(ids)})")
@@ -379,7 +391,7 @@ def pending_jobs(utts: Sequence[Utterance], config: RunConfig, report: RunReport
     """The planned jobs minus those whose results exist and match (``skip_done``); stale ones are named."""
     todo = []
     for job in plan(utts, config):
-        paths = [result_file(config, c, job.split.fold) for c in job.test_corpora]
+        paths = [result_file(config, c, job.split) for c in job.test_corpora]
         reasons = [stale_reason(p, config, job) for p in paths] if config.skip_done else ["re-run"]
         if all(r is None for r in reasons):
             report.skipped.extend(paths)

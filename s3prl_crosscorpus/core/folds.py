@@ -16,7 +16,13 @@ from .io_utils import read_json, sha256_file
 from .labels import CORPORA, LABELS
 
 FOLD_FILE = Path(__file__).with_name("folds_v1.json")
-CONDITIONS: Tuple[str, ...] = ("matched", "extended", "loco")
+#: Training conditions, the one list of their names. ``transfer``: train on a declared training pool (one corpus
+#: or several) and test on every corpus of the study; a transfer cell that is also one of the other three (the
+#: diagonal is ``matched``, the whole pool ``extended``, the pool less the test corpus ``loco``) is named as that.
+CONDITIONS: Tuple[str, ...] = ("matched", "extended", "loco", "transfer")
+TRANSFER = "transfer"
+#: Prefix of a transfer cell's name: ``from-emodb+ravdess`` (the training corpora are part of its identity).
+TRANSFER_PREFIX = "from-"
 FOLDS: Tuple[int, ...] = (1, 2, 3, 4, 5)
 DEV_FRACTION = 0.1
 DEFAULT_SEED = 0
@@ -60,9 +66,70 @@ class Split:
     train: Tuple[str, ...]
     dev: Tuple[str, ...]
     test: Tuple[str, ...]
+    pool: Tuple[str, ...] = ()  # the declared corpus pool (names transfer results: see condition_of)
 
 
-def check_request(condition: str, fold: int, test_corpus: Optional[str], corpora: Sequence[str]) -> None:
+def table_order(corpora: Iterable[str]) -> Tuple[str, ...]:
+    """Corpus names once each, in table order: CORPORA's first, any other in the order given."""
+    given = list(dict.fromkeys(corpora))
+    return tuple(c for c in CORPORA if c in given) + tuple(c for c in given if c not in CORPORA)
+
+
+def condition_of(train_corpora: Sequence[str], test_corpus: str, pool: Sequence[str]) -> str:
+    """The condition a model trained on ``train_corpora`` (fold-k training partitions) has on ``test_corpus``:
+    matched (the test corpus alone), extended (the whole ``pool``, test corpus in it), loco (the pool less the
+    test corpus), else transfer."""
+    train, pool_set = set(train_corpora), set(pool)
+    if train == {test_corpus}:
+        return "matched"
+    if len(pool_set) > 1 and train == pool_set and test_corpus in pool_set:
+        return "extended"
+    if test_corpus in pool_set and train == pool_set - {test_corpus}:
+        return "loco"
+    return TRANSFER
+
+
+def condition_label(condition: str, train_corpora: Sequence[str] = ()) -> str:
+    """A cell's condition name in tables, result folders and bundles: the condition, or for transfer
+    ``from-<corpus>+<corpus>`` (its training corpora in the given order)."""
+    if condition != TRANSFER:
+        return condition
+    if not train_corpora:
+        raise FoldError("a transfer result needs its training corpora")
+    return TRANSFER_PREFIX + "+".join(train_corpora)
+
+
+def is_transfer_label(label: str) -> bool:
+    return label.startswith(TRANSFER_PREFIX)
+
+
+def condition_rank(label: str) -> Tuple[int, str]:
+    """Sort key of condition names: CONDITIONS order, transfer cells (by name) last."""
+    return (CONDITIONS.index(label), "") if label in CONDITIONS else (len(CONDITIONS), label)
+
+
+def result_condition(split: "Split", test_corpus: str) -> str:
+    """The condition a result of ``split`` on ``test_corpus`` records (a transfer split names each cell)."""
+    if split.condition != TRANSFER:
+        return split.condition
+    return condition_of(split.train_corpora, test_corpus, split.pool or split.test_corpora)
+
+
+def transfer_rows(pool: Sequence[str], rows: Optional[Sequence[Sequence[str]]] = None) -> List[Tuple[str, ...]]:
+    """The training pools of a transfer matrix: ``rows`` as given (pool order inside each), by default each pool
+    corpus alone and, with two or more, the whole pool."""
+    if rows:
+        for row in rows:
+            outside = [c for c in row if c not in pool]
+            if outside or not row:
+                raise FoldError(f"transfer training pool {list(row)}: {', '.join(outside) or 'empty'} is not in "
+                                f"the corpus pool {list(pool)}")
+        return list(dict.fromkeys(tuple(c for c in table_order(pool) if c in row) for row in rows))
+    return [(c,) for c in pool] + ([tuple(pool)] if len(pool) > 1 else [])
+
+
+def check_request(condition: str, fold: int, test_corpus: Optional[str], corpora: Sequence[str],
+                  train: Optional[Sequence[str]] = None) -> None:
     """Refuse unknown conditions, folds and corpora with a message saying what is allowed."""
     if condition not in CONDITIONS:
         raise FoldError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
@@ -77,6 +144,13 @@ def check_request(condition: str, fold: int, test_corpus: Optional[str], corpora
         raise FoldError(f"test corpus {test_corpus} is not in the corpus pool {list(corpora)}")
     if condition == "loco" and len(corpora) < 2:
         raise FoldError("condition loco needs at least two corpora in the pool")
+    if condition == TRANSFER:
+        outside = [c for c in train or () if c not in corpora]
+        if not train or outside:
+            raise FoldError(f"condition transfer needs training corpora from the pool {list(corpora)}"
+                            + (f"; {', '.join(outside)} is not in it" if outside else ""))
+    elif train:
+        raise FoldError(f"training corpora are chosen by condition {condition}; they are given only for transfer")
 
 
 def draw_dev(train_partition: Sequence[Utterance], seed: int) -> Tuple[List[str], List[str]]:
@@ -105,17 +179,21 @@ def train_dev_ids(utts: Iterable[Utterance], corpus: str, fold: int, seed: int) 
 
 
 def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus: Optional[str] = None,
-               corpora: Sequence[str] = CORPORA, seed: int = DEFAULT_SEED) -> Split:
+               corpora: Sequence[str] = CORPORA, seed: int = DEFAULT_SEED,
+               train: Optional[Sequence[str]] = None) -> Split:
     """The train/dev/test ids of an experiment.
 
     - matched: train and test on ``test_corpus``;
     - extended: train on the union of all pool corpora's fold-``fold`` training partitions;
       test on ``test_corpus``, or on every pool corpus when it is None;
-    - loco: train on the other pool corpora, test on ``test_corpus``.
+    - loco: train on the other pool corpora, test on ``test_corpus``;
+    - transfer: train on the ``train`` corpora's fold-``fold`` training partitions; test as extended (each
+      result is named by :func:`result_condition`).
     The dev set is drawn per corpus, so it is the same ids in every condition and system.
     """
-    corpora = tuple(c for c in CORPORA if c in corpora)
-    check_request(condition, fold, test_corpus, corpora)
+    corpora = table_order(corpora)
+    train = tuple(c for c in corpora if c in train) if train else None
+    check_request(condition, fold, test_corpus, corpora, train)
     twice = [i for i, n in Counter(u.id for u in utts).items() if n > 1]
     if twice:
         raise FoldError(f"utterance id(s) {', '.join(sorted(twice)[:5])} occur more than once in the manifest: "
@@ -124,6 +202,8 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
         train_corpora: Tuple[str, ...] = (test_corpus,)
     elif condition == "extended":
         train_corpora = corpora
+    elif condition == TRANSFER:
+        train_corpora = train
     else:
         train_corpora = tuple(c for c in corpora if c != test_corpus)
     test_corpora = (test_corpus,) if test_corpus else corpora
@@ -133,6 +213,7 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
         train=tuple(i for train, _ in train_dev for i in train),
         dev=tuple(i for _, dev in train_dev for i in dev),
         test=tuple(i for c in test_corpora for i in test_ids(utts, c, fold)),
+        pool=corpora,
     )
     for name in ("train", "dev", "test"):
         if not getattr(split, name):

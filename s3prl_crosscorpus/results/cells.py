@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
+from ..core.folds import FOLD_FILE, FOLDS, condition_label, condition_rank, fold_file_sha256
 from ..core.labels import CORPORA
 from .paper import system_rank
 from .schema import load_result_files
@@ -106,7 +106,14 @@ class Cell:
 
 
 def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
-    return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
+    """(system, condition name, test corpus, fold); a transfer cell's name holds its training corpora."""
+    return (result["system"], condition_label(result["condition"], result.get("train_corpora", ())), result["test_corpus"],
+            int(result["fold"]))
+
+
+def corpus_rank(corpus: str) -> Tuple[int, str]:
+    """Table order of a corpus: CORPORA's first, any other by name."""
+    return (CORPORA.index(corpus), "") if corpus in CORPORA else (len(CORPORA), corpus)
 
 
 def seeds_text(seed: Optional[int]) -> str:
@@ -146,7 +153,7 @@ def installed_fold_warning(sha: str) -> Optional[str]:
 
 def table_order(cell: Cell) -> Tuple:
     """Rows (systems in the paper's order), then corpora, then conditions."""
-    return system_rank(cell.system, cell.family), CORPORA.index(cell.corpus), CONDITIONS.index(cell.condition)
+    return system_rank(cell.system, cell.family), corpus_rank(cell.corpus), condition_rank(cell.condition)
 
 
 def collect_cells(results: Iterable[Mapping], sources: Optional[Iterable[str]] = None) -> List[Cell]:

@@ -13,12 +13,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.folds import CONDITIONS, FOLDS
+from ..core.folds import CONDITIONS, FOLDS, TRANSFER
 from ..core.labels import CORPORA, CORPUS_DISPLAY
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked)
 from .paper import PAPER_METRIC, paper_uar, system_rank
+from .matrix import render_matrices
 from .significance import render_table_statistics
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
@@ -68,13 +69,14 @@ def cell_summary(cell: Cell) -> dict:
 
 
 def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
-    """Each corpus with results: matched and extended, plus loco when some system has it; CORPORA order."""
+    """Each corpus with results: matched and extended, plus loco when some system has it; CORPORA order.
+    Transfer cells are drawn in the transfer matrix (:mod:`.matrix`), not here."""
     present = {(c.corpus, c.condition) for c in cells}
     columns = []
     for corpus in CORPORA:
         if not any(corpus == c for c, _ in present):
             continue
-        for condition in CONDITIONS:
+        for condition in (k for k in CONDITIONS if k != TRANSFER):
             if condition != "loco" or (corpus, condition) in present:
                 columns.append({"corpus": corpus, "condition": condition})
     return columns
@@ -150,6 +152,9 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
                          for m in messages)
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     text = "\n".join(lines + [""] + notes) + "\n"
+    matrices = render_matrices(table, metric, METRIC_NAMES[metric])
+    if matrices:
+        text += "\n" + matrices
     if metric == PAPER_METRIC and "statistics" in table:
         text += "\n" + render_table_statistics(table["statistics"], table["rows"], table["columns"])
     return text

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..core.folds import Split, fold_file_sha256
+from ..core.folds import Split, condition_label, fold_file_sha256, result_condition
 from ..core.io_utils import read_json, write_json
 from ..core.labels import LABELS
 from ..core.metrics import scores
@@ -72,9 +72,17 @@ def first_duplicate_prediction(rows: Sequence[Mapping]) -> Optional[Tuple[int, i
     return None
 
 
-def result_path(results_dir: Path, system: str, condition: str, test_corpus: str, fold: int) -> Path:
-    """``RESULTS_DIR/<system>/<condition>/<test_corpus>/fold<k>.json``."""
-    return Path(results_dir) / system / condition / test_corpus / f"fold{fold}.json"
+def result_path(results_dir: Path, system: str, condition: str, test_corpus: str, fold: int,
+                train_corpora: Sequence[str] = ()) -> Path:
+    """``RESULTS_DIR/<system>/<condition>/<test_corpus>/fold<k>.json``; a transfer result's condition folder
+    names its training corpora (``from-emodb+ravdess``, see :func:`core.folds.condition_label`)."""
+    return Path(results_dir) / system / condition_label(condition, train_corpora) / test_corpus / f"fold{fold}.json"
+
+
+def path_of(results_dir: Path, result: Mapping) -> Path:
+    """Where ``result`` lies under ``results_dir``."""
+    return result_path(results_dir, result["system"], result["condition"], result["test_corpus"], int(result["fold"]),
+                       result["train_corpora"])
 
 
 def package_versions(*names: str) -> Dict[str, str]:
@@ -117,7 +125,7 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
         rows.append(row)
     result = {
         "schema_version": SCHEMA_VERSION, "system": system, "family": family, "features": features,
-        "head": head, "condition": split.condition, "train_corpora": list(split.train_corpora),
+        "head": head, "condition": result_condition(split, test_corpus), "train_corpora": list(split.train_corpora),
         "test_corpus": test_corpus, "fold": split.fold, "fold_file_sha256": fold_file_sha256(),
         "seed": int(seed), "labels": list(LABELS), "hyperparameters": dict(hyperparameters),
         "sizes": {"train": len(split.train), "dev": len(split.dev), "test": len(ids)},

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..core.folds import CONDITIONS
+from ..core.folds import CONDITIONS, is_transfer_label
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
 from .cells import Cell, table_order
 from .paper import paper_uar
@@ -22,6 +22,7 @@ from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm,
 STATS_FORMAT = "s3prl-crosscorpus-statistics"
 STATS_VERSION = 1
 #: Automatic comparisons: (condition B, condition A) of the same system and corpus; the difference is B - A.
+#: Every transfer cell (``from-...``) is also compared with the matched cell of its test corpus.
 AUTOMATIC: Tuple[Tuple[str, str], ...] = (("extended", "matched"), ("loco", "matched"))
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
 
@@ -111,7 +112,7 @@ def cell_entry(prepared: Prepared, config: StatsConfig) -> dict:
 
 
 def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
-    """(matched, other) for every system and corpus with a matched cell and an extended or loco cell."""
+    """(matched, other) for every system and corpus with a matched cell and an extended, loco or transfer cell."""
     by_key = {key_of(c): c for c in cells}
     pairs = []
     for cell in sorted(cells, key=table_order):
@@ -119,6 +120,9 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
             other = by_key.get((cell.system, a_condition, cell.corpus))
             if cell.condition == b_condition and other is not None:
                 pairs.append((other, cell))
+        matched = by_key.get((cell.system, "matched", cell.corpus))
+        if is_transfer_label(cell.condition) and matched is not None:
+            pairs.append((matched, cell))
     return pairs
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from ..core.folds import CONDITIONS
+from ..core.folds import CONDITIONS, TRANSFER, is_transfer_label
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..results.cells import Cell, collect_pairs, load_checked
@@ -33,6 +33,11 @@ def check_names(source: str, result: Mapping) -> None:
     for row in result["predictions"]:
         if row["id"] != "".join(row["id"].split()):
             raise BundleError(f"{source}: utterance id {row['id']!r} contains whitespace")
+
+
+def condition_name(cell: Cell) -> str:
+    """The condition of a cell (a ``from-...`` cell is a transfer cell)."""
+    return TRANSFER if is_transfer_label(cell.condition) else cell.condition
 
 
 def check_complete(cells: List[Cell]) -> None:
@@ -94,7 +99,7 @@ def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, file
         "package_versions": package_versions(*VERSION_DISTS),
         "fold_file_sha256": table["fold_file_sha256"], "labels": list(LABELS),
         "systems": list(dict.fromkeys(c.system for c in cells)),
-        "conditions": [k for k in CONDITIONS if any(c.condition == k for c in cells)],
+        "conditions": [k for k in CONDITIONS if any(condition_name(c) == k for c in cells)],
         "corpora": [k for k in CORPORA if any(c.corpus == k for c in cells)],
         "runs": [run_record(r) for r in sorted(results, key=result_member)],
         "summary": table,

@@ -18,6 +18,7 @@ import hashlib
 import re
 from typing import Mapping
 
+from ..core.folds import condition_label
 from ..results.leaderboard import METRICS, render_markdown
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
@@ -42,13 +43,19 @@ def cell_dir(system: str, condition: str, corpus: str) -> str:
     return f"{system}/{condition}/{corpus}"
 
 
+def result_cell_dir(result: Mapping) -> str:
+    """The folder of a result's cell (a transfer cell's condition folder names its training corpora)."""
+    return cell_dir(result["system"], condition_label(result["condition"], result["train_corpora"]),
+                    result["test_corpus"])
+
+
 def result_member(result: Mapping) -> str:
-    return f"{cell_dir(result['system'], result['condition'], result['test_corpus'])}/fold{result['fold']}.json"
+    return f"{result_cell_dir(result)}/fold{result['fold']}.json"
 
 
 def superb_member(result: Mapping, kind: str) -> str:
     """``test_fold<k>_predict.txt`` / ``test_fold<k>_truth.txt``, s3prl's emotion-task names."""
-    folder = cell_dir(result["system"], result["condition"], result["test_corpus"])
+    folder = result_cell_dir(result)
     return f"{folder}/test_fold{result['fold']}_{kind}.txt"
 
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from ..core.folds import FOLDS, test_ids
+from ..core.folds import FOLDS, condition_label, test_ids
 from ..core.labels import LABELS
 from ..core.manifest import load_manifest
 from ..core.metrics import scores
@@ -226,7 +226,7 @@ def check_result(data: bytes, name: str, key: CellKey, fold: int) -> List[str]:
     except (ValueError, UnicodeDecodeError) as err:  # ResultError is a ValueError
         return [str(err) if isinstance(err, ResultError) else f"{name}: not valid JSON ({err})"]
     problems = []
-    claimed = (result["system"], result["condition"], result["test_corpus"])
+    claimed = (result["system"], condition_label(result["condition"], result["train_corpora"]), result["test_corpus"])
     if (claimed, result["fold"]) != (key, fold):
         problems.append(f"{name}: the file says {'/'.join(claimed)} fold {result['fold']} but lies at "
                         f"{'/'.join(key)} fold {fold}")
