@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 DATARC: Dict[str, Callable[[str], Any]] = {
     "data_dir": str, "condition": str, "test_corpus": lambda v: v or None,
     "corpora": lambda v: [c.strip() for c in v.split(",") if c.strip()], "fold": int, "seed": int,
+    "train_corpora": lambda v: [c.strip() for c in v.split(",") if c.strip()] or None,
     "balance": str, "train_batch_size": int, "eval_batch_size": int, "num_workers": int,
     "normalisation": str,
 }

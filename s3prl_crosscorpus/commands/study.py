@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.folds import CONDITIONS, FOLDS
+from ..core.folds import CONDITIONS, FOLDS, FoldError
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError
 from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS
@@ -34,6 +34,11 @@ def checked(values: List[str], allowed, what: str) -> List[str]:
     return values
 
 
+def train_pools(text: str) -> List[List[str]]:
+    """``"emodb ravdess emodb+ravdess"`` -> [["emodb"], ["ravdess"], ["emodb", "ravdess"]]."""
+    return [checked([c for c in row.split("+") if c], CORPORA, "corpus") for row in words(text)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus study", description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=STAGES)
@@ -45,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         default=list(FOLDS))
     parser.add_argument("--conditions", type=lambda t: checked(words(t), CONDITIONS, "condition"),
                         default=["matched", "extended"])
+    parser.add_argument("--train-pools", type=train_pools, default=[],
+                        help="condition transfer: the matrix rows, each a corpus or corpora joined by '+' "
+                             "(e.g. 'emodb ravdess emodb+ravdess'; default each pool corpus and the whole pool)")
     parser.add_argument("--feature-sets", type=lambda t: checked(words(t), list(SVM_SYSTEMS), "feature set"),
                         default=list(SVM_SYSTEMS))
     parser.add_argument("--grid", default="libsvm", help="SVM grid (libsvm or coarse)")
@@ -76,7 +84,7 @@ def plan_stage(args: argparse.Namespace):
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
-                        args.n_jobs, norms=args.svm_norms)
+                        args.n_jobs, norms=args.svm_norms, train_pools=args.train_pools)
     if args.stage == "extract":
         return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
@@ -84,7 +92,7 @@ def plan_stage(args: argparse.Namespace):
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
                            steps=args.steps, device=args.device)
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
-                    args.variants)
+                    args.variants, args.train_pools)
 
 
 def remove(paths: List[Path]) -> None:
@@ -111,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         plan = plan_stage(args)
-    except ManifestError as err:
+    except (ManifestError, FoldError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if plan.stale:

@@ -19,6 +19,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("results_dir", type=Path, help="folder of result files")
     parser.add_argument("-o", "--out", type=Path, required=True, help="the bundle to write, e.g. BUNDLE.zip")
     parser.add_argument("--no-plots", action="store_true", help="leave the PNG plots out")
+    parser.add_argument("--study", type=Path, help="the study file the results were made from: recorded in the "
+                                                   "bundle, which must hold exactly the cells it asks for")
     add_stats_options(parser)
     return parser
 
@@ -29,7 +31,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if setup is None:
         return 1
     try:
-        meta = build_bundle(args.results_dir, args.out, not args.no_plots, *setup)
+        meta = build_bundle(args.results_dir, args.out, not args.no_plots, *setup, study=args.study)
     except (BundleError, LeaderboardError, ResultError, WriteError) as err:  # WriteError: full disk..., named
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from ..core.folds import FOLDS
+from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, transfer_rows
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
 from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
@@ -82,26 +82,43 @@ class Plan:
             self.stale.extend(stale)
 
 
+def train_rows(condition: str, pool: Sequence[str], train_pools: Sequence[Sequence[str]] = ()
+               ) -> List[Optional[Tuple[str, ...]]]:
+    """The training pools of a condition's models: the transfer matrix rows, else one None (the condition's)."""
+    return list(transfer_rows(pool, train_pools)) if condition == TRANSFER else [None]
+
+
+def expected_results(results: Path, system: str, condition: str, row: Optional[Sequence[str]],
+                     corpora: Sequence[str], folds: Sequence[int], pool: Sequence[str]) -> List[Path]:
+    """The result files of a condition's models (a transfer row writes each test corpus under its cell's name)."""
+    if row is None:
+        return [result_path(results, system, condition, c, k) for c in corpora for k in folds]
+    return [result_path(results, system, condition_of(row, c, pool), c, k, row) for c in corpora for k in folds]
+
+
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
-             extra: Sequence[str] = (), norms: Sequence[str] = ("global",)) -> Plan:
+             extra: Sequence[str] = (), norms: Sequence[str] = ("global",),
+             train_pools: Sequence[Sequence[str]] = ()) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``); transfer: one job per matrix
+    row (``train_pools``, default each corpus and the whole pool)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
     for condition, feature_set, norm in product(conditions, feature_sets, norms):
         system = svm_system_name(feature_set, norm)
         corpora = tested_corpora(condition, pool)
-        base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
-                "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
-                "--corpora", ",".join(pool), "--norm", norm, *extra]
         if not corpora:
             continue
-        for fold in (["all"] if whole else folds):
+        for row, fold in product(train_rows(condition, pool, train_pools), ["all"] if whole else folds):
             fold_list = FOLDS if fold == "all" else [fold]
-            expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
-            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
+            base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
+                    "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
+                    "--corpora", ",".join(pool), "--norm", norm, *extra] + (["--train", ",".join(row)] if row else [])
+            name = condition_label(condition, row or ())
+            expected = expected_results(results, system, condition, row, corpora, fold_list, pool)
+            plan.add(Job(f"{system}.{name}.fold{fold}", package_command(*base, "--fold", fold)),
                      all_exist(expected), older_than(expected, since))
     return plan
 
@@ -169,11 +186,14 @@ def variant_applies(variant: str, condition: str, live: bool) -> bool:
 
 
 def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus: Optional[str], fold: int,
-                  system: str, results: Optional[Path] = None, variant: str = "plain") -> str:
-    """The run's s3prl ``-o`` string (quoted safely by the shared builder)."""
+                  system: str, results: Optional[Path] = None, variant: str = "plain",
+                  train: Optional[Sequence[str]] = None) -> str:
+    """The run's s3prl ``-o`` string (quoted safely by the shared builder); ``train``: a transfer run's corpora."""
     norm, dann = VARIANTS[variant]
     datarc = dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
                   corpora=list(settings.pool), fold=fold)
+    if train:
+        datarc["train_corpora"] = list(train)
     modelrc: dict = {"head": head}
     if norm != "global":
         datarc["normalisation"] = norm
@@ -202,7 +222,7 @@ def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) 
 
 def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[str], folds: Sequence[int],
              seeds: Sequence[int], matched: Optional[Sequence[str]] = None,
-             variants: Sequence[str] = ("plain",)) -> Plan:
+             variants: Sequence[str] = ("plain",), train_pools: Sequence[Sequence[str]] = ()) -> Plan:
     """Stage 3: one run per head x variant x condition x test corpus x fold x seed (extended: one run for
     every corpus). Variants a condition cannot have (DANN in matched; normalisation on the live path) are
     left out of that condition."""
@@ -215,13 +235,15 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         system = dnn_system(settings, head, variant)
         folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}")
         corpora = tested_corpora(condition, settings.pool, matched)
-        runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
-        for (test_corpus, tested), fold, seed in product([r for r in runs if r[1]], folds, seeds):
+        runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools)] \
+            if condition in ("extended", TRANSFER) else [(c, [c], None) for c in corpora]
+        for (test_corpus, tested, row), fold, seed in product([r for r in runs if r[1]], folds, seeds):
             results = seed_results(settings, seed, seeds)
-            expdir = settings.exp / folder / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}" / f"seed{seed}"
-            expected = [result_path(results, system, condition, c, fold) for c in tested]
-            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant)
-            name = f"{folder}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
+            label = f"{condition_label(condition, row or ())}-{test_corpus or 'all'}"
+            expdir = settings.exp / folder / label / f"fold{fold}" / f"seed{seed}"
+            expected = expected_results(results, system, condition, row, tested, [fold], settings.pool)
+            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant, row)
+            name = f"{folder}.{label}.fold{fold}.seed{seed}"
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest

@@ -15,7 +15,9 @@ from ..results.schema import package_versions
 from ..results.significance import table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SPEAKERS_TXT, SUMMARY_MD, result_member,
+from ..core.studyfile import StudyError, cell_problems, load_study
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SPEAKERS_TXT, STUDY_YAML, SUMMARY_MD,
+                     result_member,
                      run_record, sha256_bytes, speaker_lines, summary_markdown, superb_lines, superb_member)
 
 #: Distributions whose versions the bundle records (those installed).
@@ -116,18 +118,36 @@ def write_bundle(out: Path, meta: Mapping, files: Mapping[str, bytes]) -> Path:
     return Path(out)
 
 
+def check_study(cells: List[Cell], study: Optional[Path]) -> Optional[bytes]:
+    """The study file's bytes, refused unless the cells are exactly those it asks for."""
+    if study is None:
+        return None
+    try:
+        problems = cell_problems(load_study(study), [(c.system, c.family, c.condition, c.corpus) for c in cells],
+                                 str(study))
+    except StudyError as err:
+        raise BundleError(str(err)) from None
+    if problems:
+        raise BundleError("the results do not match the study file:\n  " + "\n  ".join(problems))
+    return Path(study).read_bytes()
+
+
 def build_bundle(results_dir: Path, out: Path, plots: bool = True, config: StatsConfig = StatsConfig(),
-                 speakers: Optional[Mapping[str, str]] = None) -> dict:
+                 speakers: Optional[Mapping[str, str]] = None, study: Optional[Path] = None) -> dict:
     """Pack ``results_dir`` into ``out`` with the speaker-level statistics (``speakers``: id -> speaker from the
-    manifest, for results that do not record them); refuse incomplete cells, mixed fold files and duplicates."""
+    manifest, for results that do not record them) and the ``study`` file they were made from; refuse
+    incomplete cells, mixed fold files, duplicates and cells the study does not ask for."""
     pairs = load_checked(results_dir)
     cells = collect_pairs(pairs)
     check_complete(cells)
     check_one_seed(cells)
+    study_bytes = check_study(cells, study)
     statistics = table_statistics(cells, config, speakers, "manifest")
     table = summary(cells, pairs[0][1]["fold_file_sha256"], statistics)
     files = bundle_files(pairs, cells, table, plots)
     files[SPEAKERS_TXT] = speaker_lines(test_speakers(pairs, speakers)).encode()
+    if study_bytes is not None:
+        files[STUDY_YAML] = study_bytes
     meta = bundle_index([result for _, result in pairs], cells, table, files)
     write_bundle(out, meta, files)
     return meta

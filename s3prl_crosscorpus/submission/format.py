@@ -5,6 +5,7 @@ Layout of a bundle (one zip)::
     bundle.json                                   index: format, versions, fold-file hash, runs, summary, sha256 of every file
     summary.md                                    the UAR (with its statistics), WA and macro-F1 tables
     speakers.txt                                  "<utt_id> <speaker>" per test utterance (version 2)
+    study.yaml                                    optional: the study file (submit --study); its cells must match
     <system>/<condition>/<corpus>/fold<k>.json    the result files (metrics, configs, seeds travel with them)
     <system>/<condition>/<corpus>/test_fold<k>_predict.txt   SUPERB style "<utt_id> <label>" lines
     <system>/<condition>/<corpus>/test_fold<k>_truth.txt
@@ -30,6 +31,8 @@ STATISTICS_SINCE = 2
 BUNDLE_INDEX = "bundle.json"
 SUMMARY_MD = "summary.md"
 SPEAKERS_TXT = "speakers.txt"
+#: The study file the results were made from (``submit --study``), as given; validate checks the cells against it.
+STUDY_YAML = "study.yaml"
 PLOTS_DIR = "plots"
 #: A result, predict or truth member: ``<system>/<condition>/<corpus>/fold<k>.json`` or ``.../test_fold<k>_<kind>.txt``.
 FOLD_MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"

@@ -17,6 +17,7 @@ from ..core.folds import FOLDS, condition_label, test_ids
 from ..core.labels import LABELS
 from ..core.manifest import load_manifest
 from ..core.metrics import scores
+from ..core.studyfile import StudyError, cell_problems, parse_yaml, read_study
 from ..core.corpora import Utterance
 from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning, pool_problems
 from ..results.leaderboard import METRICS, summary
@@ -24,7 +25,7 @@ from ..results.schema import ResultError, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
 from ..results.speakers import speaker_from_id
 from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SPEAKERS_TXT,
-                     STATISTICS_SINCE, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
+                     STATISTICS_SINCE, STUDY_YAML, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
 
 TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
 #: Recomputed statistics use the same code, data and seed: they must agree to rounding (values in %, p).
@@ -566,10 +567,24 @@ def rule_one_pool_per_cell(b: Bundle) -> List[str]:
     return pool_problems([(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())])
 
 
+def rule_matches_study(b: Bundle) -> List[str]:
+    """A bundle that records its study file holds exactly the systems and cells the study asks for."""
+    if STUDY_YAML not in b.members:
+        return []
+    source = f"{STUDY_YAML} (in the bundle)"
+    try:
+        study = read_study(parse_yaml(b.members[STUDY_YAML].decode("utf-8", "replace"), source), source, Path("."))
+    except StudyError as err:
+        return [str(err)]
+    cells = {(c.get("system"), c.get("family"), c.get("condition"), c.get("test_corpus"))
+             for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
+    return cell_problems(study, sorted(cells, key=lambda k: tuple(map(str, k))), source)
+
+
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
     rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
     rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
-    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell,
+    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell, rule_matches_study,
 )
 
 

@@ -39,6 +39,7 @@ class DataSettings:
     test_corpus: Optional[str] = None
     fold: int = 1
     corpora: Tuple[str, ...] = ()  # the training pool; empty: every corpus in the manifest
+    train_corpora: Tuple[str, ...] = ()  # condition transfer: the corpora trained on (a transfer matrix row)
     seed: int = DEFAULT_SEED
     balance: str = "none"
     normalisation: str = "global"  # or corpus / speaker: per-layer frame statistics (train-cached only)
@@ -54,6 +55,9 @@ class DataSettings:
         if isinstance(corpora, str):
             corpora = [c.strip() for c in corpora.split(",") if c.strip()]
         test_corpus = datarc.get("test_corpus") or None
+        train = datarc.get("train_corpora") or ()
+        if isinstance(train, str):
+            train = [c.strip() for c in train.replace("+", ",").split(",") if c.strip()]
         try:
             fold = int(datarc.get("fold", 1))
             seed = int(datarc.get("seed", DEFAULT_SEED))
@@ -68,6 +72,7 @@ class DataSettings:
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         return cls(data_dir=str(datarc["data_dir"]), condition=str(datarc.get("condition", "matched")),
                    test_corpus=test_corpus, fold=fold, corpora=tuple(corpora), seed=seed, balance=balance,
+                   train_corpora=tuple(train),
                    normalisation=normalisation,
                    extra={k: v for k, v in datarc.items() if k not in known})
 
@@ -84,7 +89,8 @@ def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]
     manifest, fold-file mismatch, a pool corpus absent from the manifest, or an empty set.
     """
     try:
-        check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora or CORPORA)
+        check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora or CORPORA,
+                      settings.train_corpora)
         utts = load_manifest(Path(settings.data_dir))
         present = Counter(u.corpus for u in utts)
         pool = pool_of(settings, present)
@@ -95,9 +101,9 @@ def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]
             raise ConfigError(f"{settings.data_dir}: the manifest has no utterances of {', '.join(missing)} "
                               f"(corpus pool {list(settings.corpora)}; manifest holds {dict(present)}); "
                               "prepare those corpora or remove them from datarc.corpora")
-        check_request(settings.condition, settings.fold, settings.test_corpus, pool)
+        check_request(settings.condition, settings.fold, settings.test_corpus, pool, settings.train_corpora)
         split = make_split(utts, settings.condition, settings.fold, settings.test_corpus,
-                           corpora=pool, seed=settings.seed)
+                           corpora=pool, seed=settings.seed, train=settings.train_corpora or None)
     except (FoldError, ManifestError) as err:
         raise ConfigError(str(err)) from err
     return split, {u.id: u for u in utts}

@@ -28,7 +28,7 @@ from ..core.labels import CORPORA, LABELS
 from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
-from ..results.schema import make_result, package_versions, result_path, write_result
+from ..results.schema import make_result, package_versions, path_of, result_path, write_result
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
@@ -60,7 +60,8 @@ def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
 #: The keys this downstream reads; any other key is refused (a misspelled one would silently use a default).
 KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
-    "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
+    "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "train_corpora", "fold", "seed",
+                                 "balance",
                                  "train_batch_size", "eval_batch_size", "num_workers", "normalisation"),
     "downstream_expert.modelrc": ("head", "projector_dim", "dann", "layers") + HEADS,
 }
@@ -419,7 +420,7 @@ class DownstreamExpert(nn.Module):
                 versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config(),
                 warnings=warnings)
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
-            path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
+            path = path_of(self.results_dir(), result)
             written.append(write_result(path, result))
             self._log([f"wrote {path} (test uar {result['metrics']['uar']:.4f})"])
         return written
