@@ -12,6 +12,9 @@
 #   recipes/run.sh --emodb E --ravdess R --iemocap I --device cuda --nj 4      # the paper's study
 #   recipes/run.sh --emodb E --ravdess R --iemocap I --cmd slurm --nj 20 --sbatch-args "--gres=gpu:1"
 #   recipes/run.sh ... --stage 3 --stop-stage 3 --heads linear --conditions "matched extended loco"
+#   recipes/run.sh --study study.yaml              # corpora, pool, conditions, systems from one YAML (docs/study-file.md)
+# With --study, the file's settings come first; a flag for a setting the file also sets is refused (the bundle
+# records the file as the study that ran); other flags (--stage, --out, --nj, --device, ...) work as usual.
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
 # plots/, bundle.zip.
@@ -22,6 +25,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 source "$HERE/settings.sh"
+setting STUDY "" "study file (YAML): corpora, pool, conditions, systems, statistics (docs/study-file.md)"
 setting STAGE 0 "first stage to run" "choice 0 1 2 3 4 5"
 setting STOP_STAGE 5 "last stage to run" "choice 0 1 2 3 4 5"
 setting OUT study_out "output root (covered by .gitignore)"
@@ -31,7 +35,9 @@ setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
 setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)" "choice 1 2 3 4"
 setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
-setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco)"
+setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco transfer)"
+setting TRAIN_POOLS "" "transfer matrix rows, corpora joined by + (empty: each pool corpus, and the whole pool)"
+setting SYSTEMS "svm dnn" "systems to run: svm (stage 1), dnn (stages 2-3)"
 setting FOLDS "1 2 3 4 5" "folds" ints
 setting FEATURE_SETS auto "SVM feature sets (auto: GeMAPSv01b eGeMAPSv02 ComParE_2016; synthetic: eGeMAPSv02)"
 setting SVM_GRID auto "SVM C/gamma grid, libsvm or coarse (auto: libsvm; synthetic: coarse)" "choice auto libsvm coarse"
@@ -50,7 +56,26 @@ setting DEVICE auto "cuda or cpu (auto: cuda when present)" word
 setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)" "choice local slurm"
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
+setting STATS_RESAMPLES auto "speaker-bootstrap resamples of the statistics (auto: the commands' default)" 'int|auto'
+setting STATS_SEED auto "seed of the statistics' resampling (auto: the commands' default)" 'int|auto'
 parse_settings "$@"
+study_prepare=()
+if [ -n "$STUDY" ]; then
+  # The study file's settings, read by Python (NUL-separated words; no value is pasted into code), then the flags.
+  study_words=$(mktemp); trap 'rm -f "$study_words"' EXIT
+  python3 -m s3prl_crosscorpus study-file settings "$STUDY" -- "$@" > "$study_words" || exit 2
+  mapfile -d '' study_args < "$study_words"
+  python3 -m s3prl_crosscorpus study-file prepare-args "$STUDY" > "$study_words" || exit 2
+  mapfile -d '' study_prepare < "$study_words"
+  parse_settings "${study_args[@]}" "$@"
+fi
+for system in $SYSTEMS; do
+  case "$system" in svm|dnn) ;; *) echo "$(basename "$0"): error: --systems takes svm and/or dnn, got '$system'" >&2; exit 2 ;; esac
+done
+runs() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+stats_args=()
+[ "$STATS_RESAMPLES" != auto ] && stats_args+=(--resamples "$STATS_RESAMPLES")
+[ "$STATS_SEED" != auto ] && stats_args+=(--seed "$STATS_SEED")
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
   echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
 fi
@@ -62,7 +87,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 DATA=${DATA_DIR:-$OUT/data} RESULTS=$OUT/results LOGS=$OUT/logs
 SYNTHETIC=no
-[ -z "$EMODB$RAVDESS$IEMOCAP$DATA_DIR" ] && SYNTHETIC=yes
+[ -z "$EMODB$RAVDESS$IEMOCAP$DATA_DIR" ] && [ ${#study_prepare[@]} -eq 0 ] && SYNTHETIC=yes
 pick() { if [ "$1" != auto ]; then echo "$1"; elif [ $SYNTHETIC = yes ]; then echo "$3"; else echo "$2"; fi; }
 FEATURE_SETS=$(pick "$FEATURE_SETS" "GeMAPSv01b eGeMAPSv02 ComParE_2016" eGeMAPSv02)
 SVM_GRID=$(pick "$SVM_GRID" libsvm coarse)
@@ -127,6 +152,7 @@ elif stage 0; then
   [ -n "$EMODB" ] && roots+=(--emodb "$EMODB")
   [ -n "$RAVDESS" ] && roots+=(--ravdess "$RAVDESS")
   [ -n "$IEMOCAP" ] && roots+=(--iemocap "$IEMOCAP")
+  roots+=("${study_prepare[@]}")  # a study's other corpora (registry roots, --csv, --audformat)
   say "0: manifest $DATA"
   # The stamp is the content of stage 0's inputs: the roots, and every file under them with its size and
   # mtime (a wav added, removed or re-made, or the corpora re-synthesised, changes it), and this recipe's
@@ -144,27 +170,27 @@ elif stage 0; then
   cat "$OUT/folds.txt" >&2
 fi
 
-if stage 1; then
+if stage 1 && runs svm; then
   say "1: SVM ($FEATURE_SETS; $CONDITIONS; grid $SVM_GRID)"
   "${S3X[@]}" study svm --data "$DATA" --results "$RESULTS" "${pool[@]}" --folds "$FOLDS" \
     --conditions "$CONDITIONS" --feature-sets "$FEATURE_SETS" --grid "$SVM_GRID" --n-jobs "$SVM_WORKERS" \
-    --svm-norms "$SVM_NORMS" \
+    --svm-norms "$SVM_NORMS" --train-pools "$TRAIN_POOLS" \
     --logs "$LOGS/stage1" "${launcher[@]}"
 fi
 
-if stage 2 && [ "$CACHE" = yes ]; then
+if stage 2 && [ "$CACHE" = yes ] && runs dnn; then
   say "2: extract $UPSTREAM once into $CACHE_DIR"
   ensure_upstream
   "${S3X[@]}" study extract --data "$DATA" --cache "$CACHE_DIR" --upstream "$UPSTREAM" ${CKPT:+--ckpt "$CKPT"} \
     --device "$DEVICE" --logs "$LOGS/stage2" "${launcher[@]}"
 fi
 
-if stage 3; then
+if stage 3 && runs dnn; then
   say "3: DNN heads ($HEADS; $CONDITIONS; seeds $SEEDS) on $UPSTREAM, $([ "$CACHE" = yes ] && echo "from the cache" || echo "live")"
   ensure_upstream
   dnn=(--upstream "$UPSTREAM" --config "$CONFIG" --heads "$HEADS" --conditions "$CONDITIONS" --folds "$FOLDS"
        --seeds "$SEEDS" --matched-corpora "$MATCHED_CORPORA" --exp "$OUT/exp" --device "$DEVICE"
-       --variants "$VARIANTS")
+       --variants "$VARIANTS" --train-pools "$TRAIN_POOLS")
   [ -n "$CKPT" ] && dnn+=(--ckpt "$CKPT")
   [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
@@ -179,7 +205,7 @@ if stage 4; then
     echo "leaderboard newer than every result: kept" >&2
   else
     stats=()
-    "${S3X[@]}" leaderboard --help | grep -q -- '--stats' && stats=(--stats --data "$DATA")
+    "${S3X[@]}" leaderboard --help | grep -q -- '--stats' && stats=(--stats --data "$DATA" "${stats_args[@]}")
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" --format json -o "$OUT/leaderboard.json"
     "${S3X[@]}" plot "$RESULTS" --out "$OUT/plots" >&2
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" -o "$OUT/leaderboard.md"
@@ -192,7 +218,8 @@ if stage 5; then
   if up_to_date "$OUT/bundle.zip" "$OUT/leaderboard.md"; then
     echo "bundle newer than every result: kept" >&2
   else
-    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip"
+    study=(); [ -n "$STUDY" ] && study=(--study "$STUDY")
+    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip" "${stats_args[@]}" "${study[@]}"
   fi
   "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
 fi
