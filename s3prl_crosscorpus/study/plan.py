@@ -237,7 +237,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools)] \
             if condition in ("extended", TRANSFER) else [(c, [c], None) for c in corpora]
-        for (test_corpus, tested, row), fold, seed in product([r for r in runs if r[1]], folds, seeds):
+        runs = [r for r in runs if r[1] and not (VARIANTS[variant][1] and r[2] is not None and len(r[2]) < 2)]
+        for (test_corpus, tested, row), fold, seed in product(runs, folds, seeds):
             results = seed_results(settings, seed, seeds)
             label = f"{condition_label(condition, row or ())}-{test_corpus or 'all'}"
             expdir = settings.exp / folder / label / f"fold{fold}" / f"seed{seed}"

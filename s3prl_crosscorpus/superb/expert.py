@@ -114,9 +114,10 @@ def validate_config(config: Mapping[str, Any], upstream: Optional[str] = None) -
     except ValueError as err:
         raise ConfigError(f"downstream_expert.modelrc: {err}") from err
     settings = DataSettings.from_config(expert["datarc"])
-    if dann.enabled and settings.condition == "matched":
+    if dann.enabled and (settings.condition == "matched"
+                         or (settings.condition == "transfer" and len(settings.train_corpora) < 2)):
         raise ConfigError("modelrc.dann.enabled needs two or more training corpora: use it with condition "
-                          "extended or loco (matched trains on one corpus)")
+                          "extended, loco or a transfer pool of two or more (matched trains on one corpus)")
     load_experiment(settings)
     return settings
 
