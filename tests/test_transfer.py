@@ -165,3 +165,14 @@ def test_dnn_dataset_reads_train_corpora_and_makes_the_transfer_split(data_dir):
     split, _ = load_experiment(settings)
     assert split.train_corpora == ("ravdess",) and split.test_corpora == tuple(CORPORA)
 
+
+
+def test_plots_draw_one_transfer_matrix_per_system(matrix_results, tmp_path):
+    from s3prl_crosscorpus.results.plots import matrix_figure, plot_matrices
+
+    cells, sha = load_cells(matrix_results)
+    table = summary(cells, sha, table_statistics(cells, StatsConfig(resamples=200)))
+    (png,) = plot_matrices(table, tmp_path)
+    assert png.name == "transfer_GeMAPS-SVM.png" and png.stat().st_size > 0
+    texts = [t.get_text() for t in matrix_figure(table, "GeMAPS-SVM").axes[0].texts]
+    assert len(texts) == 12 and all("\n[" in t for t in texts)  # every entry with its interval

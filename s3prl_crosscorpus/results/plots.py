@@ -19,6 +19,7 @@ from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
 from .cells import Cell
 from .leaderboard import METRIC_NAMES
+from .matrix import display, interval_of, matrix_systems, pool_name, system_matrix
 from .paper import PAPER_METRIC
 
 CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
@@ -174,6 +175,44 @@ def plot_comparison(table: Mapping, out_dir: Path, metric: str = "uar") -> Path:
     return save_png(comparison_figure(table, metric), Path(out_dir) / f"{metric}_by_condition.png")
 
 
+def matrix_figure(table: Mapping, system: str, metric: str = "uar") -> Figure:
+    """A system's transfer matrix as a heatmap: mean over folds per entry, with the pooled UAR's speaker-bootstrap
+    interval under it when the table carries statistics; blank where not run."""
+    matrix = system_matrix(table, system)
+    rows, columns = matrix["rows"], matrix["columns"]
+    means = np.full((len(rows), len(columns)), np.nan)
+    fig = Figure(figsize=(1.6 + 1.5 * len(columns), 1.0 + 0.75 * len(rows)))
+    ax = fig.add_subplot()
+    for i, cells in enumerate(matrix["cells"]):
+        for j, cell in enumerate(cells):
+            if cell is None:
+                continue
+            means[i, j] = cell["metrics"][metric]["mean"]
+            text = f"{means[i, j]:.1f}" + ("*" if not cell["complete"] else "")
+            interval = interval_of(table, cell) if metric == PAPER_METRIC else None
+            if interval and interval["available"]:
+                text += f"\n[{interval['ci'][0]:.1f}, {interval['ci'][1]:.1f}]"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if means[i, j] > 75 else "black")
+    image = ax.imshow(np.ma.masked_invalid(means), cmap="Blues", vmin=0, vmax=100)
+    ax.set_xticks(range(len(columns)), [display(c) for c in columns])
+    ax.set_yticks(range(len(rows)), [pool_name(r) for r in rows], fontsize=8)
+    ax.set_xlabel("test corpus")
+    ax.set_ylabel("trained on")
+    ax.set_title(f"{system}: {METRIC_NAMES[metric]} (%), mean over folds" + (
+        "\n[pooled 95% speaker-bootstrap interval]" if table.get("statistics") and metric == PAPER_METRIC else ""),
+        fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def plot_matrices(table: Mapping, out_dir: Path, metric: str = "uar") -> List[Path]:
+    """One transfer-matrix PNG per system with transfer cells."""
+    return [save_png(matrix_figure(table, system, metric), Path(out_dir) / f"transfer_{safe_name(system)}.png")
+            for system in matrix_systems(table)]
+
+
 def plot_all(cells: Sequence[Cell], table: Mapping, out_dir: Path, metric: str = "uar") -> List[Path]:
-    """Every confusion matrix and the condition comparison chart of ``table`` (the cells' summary); PNG paths."""
-    return plot_confusions(cells, out_dir) + [plot_comparison(table, out_dir, metric)]
+    """Every confusion matrix, the condition comparison chart and the transfer matrices of ``table`` (the
+    cells' summary); PNG paths."""
+    return plot_confusions(cells, out_dir) + [plot_comparison(table, out_dir, metric)] + \
+        plot_matrices(table, out_dir, metric)
