@@ -34,6 +34,7 @@ setting EMODB "" "EmoDB root (all three and --data-dir empty: synthetic corpora)
 setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
 setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)" "choice 1 2 3 4"
+setting SYNTH_REGISTRY "" "synthetic corpora: registry corpora written too, comma-separated (synth --registry)"
 setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
 setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco transfer)"
 setting TRAIN_POOLS "" "transfer matrix rows, corpora joined by + (empty: each pool corpus, and the whole pool)"
@@ -140,11 +141,13 @@ elif stage 0; then
   if [ $SYNTHETIC = yes ]; then
     say "0: synthetic EmoDB, RAVDESS and IEMOCAP ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
     stamp=$OUT/corpora/.complete
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$SYNTH_PER_CLASS" ]; then
+    synth_more=(); [ -n "$SYNTH_REGISTRY" ] && synth_more=(--registry "$SYNTH_REGISTRY")
+    if [ "$(cat "$stamp" 2>/dev/null)" != "${SYNTH_PER_CLASS}${SYNTH_REGISTRY:+ $SYNTH_REGISTRY}" ]; then
       rm -f "$stamp"
       # (synth's own "next:" hint names another DATA_DIR; this recipe prepares $DATA itself, below)
-      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" | grep -v '^next:' >&2
-      echo "$SYNTH_PER_CLASS" > "$stamp"
+      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" "${synth_more[@]}" \
+        | grep -v '^next:' >&2
+      echo "${SYNTH_PER_CLASS}${SYNTH_REGISTRY:+ $SYNTH_REGISTRY}" > "$stamp"
     fi
     EMODB=$OUT/corpora/emodb RAVDESS=$OUT/corpora/ravdess IEMOCAP=$OUT/corpora/iemocap
   fi
@@ -153,6 +156,10 @@ elif stage 0; then
   [ -n "$RAVDESS" ] && roots+=(--ravdess "$RAVDESS")
   [ -n "$IEMOCAP" ] && roots+=(--iemocap "$IEMOCAP")
   roots+=("${study_prepare[@]}")  # a study's other corpora (registry roots, --csv, --audformat)
+  if [ $SYNTHETIC = yes ] && [ -n "$SYNTH_REGISTRY" ]; then
+    IFS=, read -ra synth_names <<< "$SYNTH_REGISTRY"
+    for name in "${synth_names[@]}"; do roots+=("--$name" "$OUT/corpora/$name"); done
+  fi
   say "0: manifest $DATA"
   # The stamp is the content of stage 0's inputs: the roots, and every file under them with its size and
   # mtime (a wav added, removed or re-made, or the corpora re-synthesised, changes it), and this recipe's

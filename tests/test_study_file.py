@@ -189,3 +189,13 @@ def test_run_sh_study_runs_the_svm_transfer_matrix_with_intervals(tmp_path):
     with zipfile.ZipFile(out / "bundle.zip") as zf:
         assert zf.read("study.yaml") == study.read_bytes()
     assert "bundle.zip: OK" in done.stdout
+
+
+def test_a_fourth_synthetic_corpus_is_one_line_and_reaches_synth_and_the_pool(tmp_path, capsys):
+    path = study_at(tmp_path, EXAMPLE.read_text().replace("  # cremad: /data/CREMA-D", "  cremad: synthetic"))
+    assert study_file(["settings", str(path)]) == 0
+    words = nul_words(capsys)
+    settings = dict(zip(words[::2], words[1::2]))
+    assert settings["--synth-registry"] == "cremad" and settings["--corpora"] == "emodb ravdess iemocap cremad"
+    study = load_study(path)
+    assert ("cremad",) in study.rows and ("from-cremad", "emodb") in expected_cells(study)["svm"]

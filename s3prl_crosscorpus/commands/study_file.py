@@ -29,6 +29,9 @@ def run_settings(study: Study) -> Settings:
     for corpus in study.corpora:
         if corpus.name in CORPORA and corpus.source == "root":
             found.append((f"--{corpus.name}", str(corpus.path), f"corpora.{corpus.name}"))
+    registry = [c.name for c in study.corpora if c.source == SYNTHETIC and c.name not in CORPORA]
+    if registry:  # synthesised by synth --registry (the paper's three always are)
+        found.append(("--synth-registry", ",".join(registry), "corpora"))
     found += [("--corpora", words(study.pool), "pool"), ("--conditions", words(study.conditions), "conditions"),
               ("--folds", words(study.folds), "folds"),
               ("--systems", words(s for s in ("svm", "dnn") if getattr(study, s) is not None), "systems")]
