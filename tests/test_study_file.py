@@ -192,10 +192,22 @@ def test_run_sh_study_runs_the_svm_transfer_matrix_with_intervals(tmp_path):
 
 
 def test_a_fourth_synthetic_corpus_is_one_line_and_reaches_synth_and_the_pool(tmp_path, capsys):
-    path = study_at(tmp_path, EXAMPLE.read_text().replace("  # cremad: /data/CREMA-D", "  cremad: synthetic"))
+    path = study_at(tmp_path, EXAMPLE.read_text().replace("  # cremad: synthetic", "  cremad: synthetic"))
     assert study_file(["settings", str(path)]) == 0
     words = nul_words(capsys)
     settings = dict(zip(words[::2], words[1::2]))
     assert settings["--synth-registry"] == "cremad" and settings["--corpora"] == "emodb ravdess iemocap cremad"
     study = load_study(path)
     assert ("cremad",) in study.rows and ("from-cremad", "emodb") in expected_cells(study)["svm"]
+
+
+def test_dnn_cells_follow_matched_corpora_and_dann_rows_need_two_corpora(tmp_path):
+    study = load_study(study_at(tmp_path, BASE + "  dnn: {heads: [linear], variants: [plain, dann]}\n"))
+    dnn = expected_cells(study)["dnn"]
+    assert {("matched", c) for c in POOL} <= dnn  # the transfer diagonal, beyond matched_corpora (iemocap)
+    plain = [("HuBERT-Linear", "dnn", k, c) for k, c in dnn]
+    dann = [("HuBERT-Linear[dann]", "dnn", k, c) for k, c in dnn if k == "extended"]  # single-corpus rows: none
+    svm = [("GeMAPS-SVM", "svm", k, c) for k, c in expected_cells(study)["svm"]]
+    assert cell_problems(study, plain + dann + svm, "s") == []
+    assert cell_problems(study, plain + svm, "s") == ["s: asks for 2 DNN system(s) (heads x variants), the results "
+                                                      "hold 1: HuBERT-Linear"]

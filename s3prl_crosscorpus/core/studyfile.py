@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from .folds import CONDITIONS, FOLDS, TRANSFER, condition_label, condition_of, table_order, transfer_rows, FoldError
+from .folds import (CONDITIONS, FOLDS, TRANSFER, FoldError, condition_label, condition_of, is_transfer_label,
+                    table_order, transfer_rows)
 from .names import HEADS, SVM_SYSTEMS, VARIANTS, dnn_system_name, svm_system_name, variant_tags
 from .normalise import NORMS
 
@@ -338,8 +339,8 @@ def cell_problems(study: Study, cells: Sequence[Tuple[str, str, str, str]], sour
                         f"the results hold {len(dnn)}: {', '.join(sorted(dnn)) or 'none'}")
     for (system, family), found in sorted(by_system.items()):
         wanted = set(expected.get("svm" if family == "svm" else "dnn", set()))
-        if family != "svm" and re.search(r"[\[,]dann\b", system):
-            wanted = {(k, c) for k, c in wanted if k != "matched"}  # DANN needs two training corpora
+        if family != "svm" and re.search(r"[\[,]dann\b", system):  # DANN needs two training corpora
+            wanted = {(k, c) for k, c in wanted if k != "matched" and not (is_transfer_label(k) and "+" not in k)}
         for condition, corpus in sorted(wanted - found):
             problems.append(f"{source}: {system} {condition} {corpus} is asked for but has no results")
         for condition, corpus in sorted(found - wanted):
