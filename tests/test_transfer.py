@@ -71,6 +71,8 @@ def test_transfer_split_equals_matched_extended_and_loco_where_they_coincide(utt
 def test_transfer_needs_training_corpora_from_the_pool_and_only_transfer_takes_them(utterances):
     with pytest.raises(FoldError, match="training corpora"):
         make_split(utterances, "transfer", 1, None, ("emodb", "ravdess"), train=("iemocap",))
+    with pytest.raises(FoldError, match="iemocap is not in it"):  # not silently dropped from the row
+        make_split(utterances, "transfer", 1, None, ("emodb", "ravdess"), train=("emodb", "iemocap"))
     with pytest.raises(FoldError, match="only for transfer"):
         make_split(utterances, "matched", 1, "emodb", POOL, train=("emodb",))
 

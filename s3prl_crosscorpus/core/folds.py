@@ -192,7 +192,8 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
     The dev set is drawn per corpus, so it is the same ids in every condition and system.
     """
     corpora = table_order(corpora)
-    train = tuple(c for c in corpora if c in train) if train else None
+    # pool order inside the row; corpora outside the pool kept, for check_request to name them
+    train = tuple(c for c in corpora if c in train) + tuple(c for c in train if c not in corpora) if train else None
     check_request(condition, fold, test_corpus, corpora, train)
     twice = [i for i, n in Counter(u.id for u in utts).items() if n > 1]
     if twice:
