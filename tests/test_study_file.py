@@ -44,6 +44,7 @@ def test_the_example_study_loads_with_its_matrix_rows():
     ("pools: [emodb]\n", "pools", "unknown key"),
     ("systems:\n  svm: {grdi: coarse}\n", "systems.svm.grdi", "unknown key"),
     ("folds: [1, 6]\n", "folds", "distinct folds"),
+    ("folds: 3\n", "folds", "must be a list"),
     ("transfer: {rows: [emodb+cremad]}\n", "transfer.rows[0]", "'cremad' is not one of"),
     ("statistics: {resamples: many}\n", "statistics.resamples", "whole number"),
     ("pool: [emodb, emodb]\n", "pool", "twice"),

@@ -252,7 +252,10 @@ def read_study(data: Any, source: str, base: Path, grids: Optional[Sequence[str]
         rows = read_rows(check, transfer["rows"], pool) if "rows" in transfer else []
     if TRANSFER in conditions and not rows:
         rows = transfer_rows(pool)
-    folds = sorted(check.integer(k, "folds", 1) for k in (top.get("folds") or list(FOLDS)))
+    given = top.get("folds", list(FOLDS))
+    if not isinstance(given, list) or not given:
+        raise check.fail("folds", f"must be a list of folds of {list(FOLDS)}, got {given!r}")
+    folds = sorted(check.integer(k, "folds", 1) for k in given)
     if any(k not in FOLDS for k in folds) or len(set(folds)) != len(folds):
         raise check.fail("folds", f"must be distinct folds of {list(FOLDS)}, got {top['folds']!r}")
     systems = check.mapping(top["systems"], "systems", ("svm", "dnn"))
