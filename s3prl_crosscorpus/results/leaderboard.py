@@ -18,7 +18,7 @@ from ..core.labels import CORPORA, CORPUS_DISPLAY
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked)
-from .paper import PAPER_METRIC, paper_uar, system_rank
+from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .significance import render_table_statistics
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
@@ -32,11 +32,6 @@ def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
     """Mean and sample standard deviation (None for a single value)."""
     arr = np.asarray(values, dtype=float)
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
-
-
-def paper_pool(condition: str, corpus: str) -> Optional[List[str]]:
-    """The corpora the paper trained on: the test corpus (matched) or all three (extended)."""
-    return {"matched": [corpus], "extended": list(CORPORA)}.get(condition)
 
 
 def cell_summary(cell: Cell) -> dict:
@@ -53,11 +48,12 @@ def cell_summary(cell: Cell) -> dict:
     paper = paper_uar(cell.system, cell.condition, cell.corpus)
     pool = list(cell.pool or ())
     # The paper's number is compared only with a model trained on the paper's pool for that condition.
-    same_pool = not cell.pools or sorted(pool) == sorted(paper_pool(cell.condition, cell.corpus) or ["-"])
+    same_pool = comparable(cell.condition, cell.corpus, pool if cell.pools else None)
     entry = {
         "system": cell.system, "family": cell.family, "condition": cell.condition, "test_corpus": cell.corpus,
         "folds": sorted(cell.fold_metrics), "missing_folds": cell.missing, "complete": cell.complete,
         "seeds": cell.seeds, "metrics": metrics, "paper_uar": paper, "train_corpora": pool, "paper_pool": same_pool,
+        "pool_label": pool_label(cell.condition, pool),
         "warnings": {str(k): v for k, v in sorted(cell.warnings.items())},  # a number that may be wrong: marked
         # The paper averaged five folds: a difference against fewer would mislead.
         "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete and same_pool else None,
@@ -95,6 +91,11 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
     return table
 
 
+def shows_paper(cell: Optional[Mapping]) -> bool:
+    """A summary cell whose paper figure may be shown beside ours (published, and on the paper's pool)."""
+    return bool(cell) and cell["paper_uar"] is not None and cell.get("paper_pool", True)
+
+
 def format_cell(cell: Optional[Mapping], metric: str) -> str:
     """``mean ± std``, ``*`` and the fold count when incomplete, ``[paper, difference]`` for UAR."""
     if cell is None:
@@ -108,11 +109,15 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
         text += f" ({len(cell['seeds'])} seeds)"
     if cell.get("warnings"):
         text += " !"
+    label = pool_label(cell["condition"], cell.get("train_corpora"))
     if metric == PAPER_METRIC and cell["paper_uar"] is not None:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
         if not cell.get("paper_pool", True):
-            diff = f"; trained on {'+'.join(cell.get('train_corpora') or ['mixed pools'])}, not compared"
+            diff = f"; {label or 'trained on another pool'}, not compared"
+            label = None  # named inside the brackets
         text += f" [{cell['paper_uar']:.2f}{diff}]"
+    if label:
+        text += f" ({label})"
     return text
 
 

@@ -18,7 +18,7 @@ from ..core.folds import CONDITIONS, FOLDS
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
 from .cells import Cell
-from .leaderboard import METRIC_NAMES
+from .leaderboard import METRIC_NAMES, shows_paper
 from .paper import PAPER_METRIC
 
 CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
@@ -118,7 +118,7 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
     interval_shown = star_shown = False
     fig = Figure(figsize=(1.2 + 1.1 * len(table["rows"]) * len(corpora), 4.6))
     axes = fig.subplots(1, len(corpora), sharey=True, squeeze=False)[0]
-    shown_conditions, paper_shown = set(), False
+    shown_conditions, paper_shown, pools = set(), False, {}
     for ax, corpus in zip(axes, corpora):
         conditions = [c for c in CONDITIONS if {"corpus": corpus, "condition": c} in table["columns"]]
         systems = [s for s in table["rows"] if any((s, corpus, c) in by_key for c in conditions)]
@@ -141,7 +141,9 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
                     bar.set_hatch("//")
                     ax.annotate(f"{len(cell['folds'])}/{len(FOLDS)}", (bar.get_x() + bar.get_width() / 2,
                                 min(mean + error + 1.5, 96)), ha="center", fontsize=7)
-            paper = [c["paper_uar"] if c and c["paper_uar"] is not None else np.nan for c in cells]
+            paper = [c["paper_uar"] if shows_paper(c) else np.nan for c in cells]  # only cells on the paper's pool
+            pools.update({(s, corpus, condition): c["pool_label"] for s, c in zip(systems, cells)
+                          if c and c.get("pool_label")})
             if metric == PAPER_METRIC and not np.all(np.isnan(paper)):
                 ax.plot(x, paper, "D", color="white", markeredgecolor="black", markersize=5, zorder=3)
                 paper_shown = True
@@ -166,7 +168,9 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
         method = table["statistics"]["method"]
         note += (f"; *: differs from matched (paired speaker test, Holm across {table['statistics']['family_size']} "
                  f"comparisons, α = {method['alpha']:g})")
-    fig.text(0.01, -0.1, note, fontsize=7)
+    for (system, corpus, condition), label in pools.items():  # extended/loco not on the paper's three corpora
+        note += f"\n{system} {condition} {CORPUS_DISPLAY[corpus]}: {label}"
+    fig.text(0.01, -0.1 - 0.03 * len(pools), note, fontsize=7)
     return fig
 
 

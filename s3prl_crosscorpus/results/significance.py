@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from ..core.folds import CONDITIONS
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
 from .cells import Cell, table_order
-from .paper import paper_uar
+from .paper import paper_figure, pool_label
 from .speakers import FROM_MAP, SpeakerError, resolve_speakers
 from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm, paired_difference,
                     speaker_counts, wilcoxon_folds)
@@ -152,16 +152,30 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
     return pairs
 
 
+def paper_of(cell: Cell) -> Optional[float]:
+    """The paper's UAR of a cell under the one pool rule (:func:`.paper.paper_figure`)."""
+    return paper_figure(cell.system, cell.condition, cell.corpus, list(cell.pool) if cell.pools else None)
+
+
 def paper_difference(a: Cell, b: Cell) -> Optional[float]:
-    """The paper's UAR(b) - UAR(a) where it publishes both cells (same corpus), else None."""
-    pa, pb = paper_uar(a.system, a.condition, a.corpus), paper_uar(b.system, b.condition, b.corpus)
+    """The paper's UAR(b) - UAR(a) where it publishes both cells (same corpus) and both were trained on the
+    paper's pool, else None."""
+    pa, pb = paper_of(a), paper_of(b)
     return pb - pa if pa is not None and pb is not None and a.corpus == b.corpus else None
+
+
+def side_entry(cell: Cell) -> dict:
+    """One side of a comparison: system, condition and, when not the paper's three corpora, the training pool."""
+    entry = {"system": cell.system, "condition": cell.condition}
+    label = pool_label(cell.condition, cell.pool)
+    if label:
+        entry["pool"] = label
+    return entry
 
 
 def comparison_entry(a: Prepared, b: Prepared, config: StatsConfig) -> dict:
     """B - A on the same test utterances as JSON (``available`` false with the ``reason`` when not comparable)."""
-    entry = {"test_corpus": a.cell.corpus, "a": {"system": a.cell.system, "condition": a.cell.condition},
-             "b": {"system": b.cell.system, "condition": b.cell.condition},
+    entry = {"test_corpus": a.cell.corpus, "a": side_entry(a.cell), "b": side_entry(b.cell),
              "paper_diff": paper_difference(a.cell, b.cell), "available": False, "reason": None}
     entry["reason"] = a.reason or b.reason
     if entry["reason"] is None and (a.cell.corpus != b.cell.corpus or a.test_set != b.test_set):
@@ -217,7 +231,8 @@ def p_text(p: float) -> str:
 
 
 def side_text(side: Mapping) -> str:
-    return f"{side['system']} {side['condition']}"
+    pool = f" ({side['pool']})" if side.get("pool") else ""
+    return f"{side['system']} {side['condition']}{pool}"
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> List[str]:
@@ -250,7 +265,8 @@ def comparison_rows(stats: Mapping, with_cells: bool) -> Tuple[List[str], List[L
     body = []
     for c in stats["comparisons"]:
         corpus = CORPUS_DISPLAY[c["test_corpus"]]
-        row = ([c["a"]["system"], corpus, f"{c['b']['condition']} − {c['a']['condition']}"] if within
+        pool = f" ({c['b']['pool']})" if c["b"].get("pool") else ""
+        row = ([c["a"]["system"], corpus, f"{c['b']['condition']}{pool} − {c['a']['condition']}"] if within
                else [corpus, side_text(c["a"]), side_text(c["b"])])
         if with_cells:
             row += [interval_text(cell_of(c["a"], c["test_corpus"])), interval_text(cell_of(c["b"], c["test_corpus"]))]
