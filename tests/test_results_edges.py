@@ -79,3 +79,141 @@ def test_loco_and_extended_cells_name_their_pool(tmp_path, utterances, capsys):
     assert "(trained on emodb+ravdess)" in render_markdown(table)
     assert compare.main([str(tmp_path), "HuBERT-Linear/matched", "HuBERT-Linear/loco", "--resamples", "200"]) == 0
     assert "loco (trained on emodb+ravdess) − matched" in capsys.readouterr().out
+
+
+# --- hand-edited results: recomputed from the predictions, refused when they differ -------------------------
+
+def hand_edit(path, uar=0.95):
+    """As a user would: the stored UAR changed, or a prediction removed, without recomputing."""
+    result = json.loads(path.read_text())
+    result["metrics"]["uar"] = uar
+    path.write_text(json.dumps(result))
+
+
+@pytest.mark.parametrize("command", ["leaderboard", "plot", "compare", "submit"])
+def test_a_hand_edited_metric_is_refused_by_every_reader(tmp_path, utterances, capsys, command):
+    from s3prl_crosscorpus.commands import plot, submit
+
+    paths = write_results(tmp_path / "r", utterances, systems=["ComParE-SVM"], corpora=["iemocap"])
+    edited = paths[0]
+    hand_edit(edited)
+    args = {"leaderboard": (leaderboard, []), "plot": (plot, ["--out", str(tmp_path / "p")]),
+            "compare": (compare, ["ComParE-SVM/matched", "ComParE-SVM/extended"]),
+            "submit": (submit, ["-o", str(tmp_path / "b.zip"), "--no-plots"])}[command]
+    assert args[0].main([str(tmp_path / "r"), *args[1]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {edited}: metrics do not match the predictions") and "uar 0.950000 reported" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "b.zip").exists()
+
+
+def test_a_removed_prediction_is_refused(tmp_path, utterances):
+    from s3prl_crosscorpus.results.schema import ResultError
+
+    (path, *_) = write_results(tmp_path, utterances, systems=["ComParE-SVM"], conditions=["matched"],
+                               corpora=["emodb"])
+    result = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(result, predictions=result["predictions"][1:])))
+    with pytest.raises(ResultError, match="sizes.test is .* predictions"):
+        load_cells(tmp_path)
+
+
+def test_unedited_results_still_load(tmp_path, utterances):
+    """Negative control: results written by make_result pass the recomputation."""
+    write_results(tmp_path, utterances, systems=["ComParE-SVM"], corpora=["emodb"])
+    assert len(load_cells(tmp_path)[0]) == 2
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_probabilities_are_refused(tmp_path, utterances, bad):
+    from s3prl_crosscorpus.results.schema import ResultError, validate_result
+
+    (path, *_) = write_results(tmp_path, utterances, systems=["ComParE-SVM"], conditions=["matched"],
+                               corpora=["emodb"], folds=[1])
+    result = json.loads(path.read_text())
+    result["predictions"][2]["probabilities"] = [0.25, bad, 0.25, 0.25]
+    with pytest.raises(ResultError, match=r"predictions/2/probabilities/1: not a finite number"):
+        validate_result(result, str(path))
+
+
+# --- compare A A, submit leaves no rejected bundle ------------------------------------------------------------
+
+@pytest.mark.parametrize("sides", [["ComParE-SVM", "ComParE-SVM"], ["ComParE-SVM/matched", "ComParE-SVM"],
+                                   ["ComParE-SVM/extended", "ComParE-SVM/extended"]])
+def test_compare_a_with_itself_is_named(tmp_path, utterances, capsys, sides):
+    write_results(tmp_path, utterances, systems=["ComParE-SVM"], corpora=["emodb"])
+    assert compare.main([str(tmp_path), *sides]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: A and B are the same") and len(err.strip().splitlines()) == 1
+
+
+def test_a_rejected_bundle_is_not_left_at_the_out_path(tmp_path, utterances, monkeypatch, capsys):
+    from s3prl_crosscorpus.commands import submit
+    from s3prl_crosscorpus.submission import bundle
+
+    write_results(tmp_path / "r", utterances, systems=["ComParE-SVM"], conditions=["matched"], corpora=["emodb"])
+    out = tmp_path / "b.zip"
+    out.write_bytes(b"an older bundle")
+    real = bundle.summary_markdown
+    monkeypatch.setattr(bundle, "summary_markdown", lambda table: real(table) + "planted bug\n")  # validator sees it
+    assert submit.main([str(tmp_path / "r"), "-o", str(out), "--no-plots"]) == 1
+    assert "was not written to" in capsys.readouterr().err
+    assert out.read_bytes() == b"an older bundle"  # kept; the rejected zip is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zip", "r"]
+    monkeypatch.setattr(bundle, "summary_markdown", real)
+    assert submit.main([str(tmp_path / "r"), "-o", str(out), "--no-plots"]) == 0  # negative control
+    assert out.read_bytes()[:2] == b"PK"
+
+
+# --- demo with missing folds, demo on a full disk, extract's exit code ----------------------------------------
+
+def test_demo_report_skips_the_bundle_when_folds_are_missing(tmp_path, utterances, data_dir):
+    from s3prl_crosscorpus.demo.run import report
+
+    write_results(tmp_path / "results", utterances, systems=["ComParE-SVM"], corpora=["emodb"], folds=[1])
+    done = report(tmp_path / "results", tmp_path, data_dir)
+    assert done.bundle is None and "bundle skipped" in done.skipped and "fold(s) 1" in done.skipped
+    assert not (tmp_path / "bundle.zip").exists() and done.plots
+
+
+def fake_demo(monkeypatch, utterances, fail=None):
+    """commands.demo with its steps replaced by cheap ones that write results for the requested folds."""
+    from s3prl_crosscorpus.commands import demo
+
+    def run_svm(data, results, folds, grid):
+        if fail:
+            raise fail
+        write_results(results, utterances, systems=["ComParE-SVM"], corpora=["emodb"], folds=folds)
+
+    monkeypatch.setattr(demo, "ensure_corpora", lambda out, n, seed: ({}, False))
+    monkeypatch.setattr(demo, "prepare", lambda roots, data: None)
+    monkeypatch.setattr(demo, "summary", lambda found: "manifest")
+    monkeypatch.setattr(demo, "run_svm", run_svm)
+    return demo
+
+
+def test_demo_with_one_fold_ends_with_a_note_not_a_traceback(tmp_path, utterances, monkeypatch, capsys):
+    demo = fake_demo(monkeypatch, utterances)
+    assert demo.main(["--out", str(tmp_path), "--folds", "1", "--skip-dnn"]) == 0
+    out = capsys.readouterr().out
+    assert "note: bundle skipped: a submission needs folds 1-5 of every cell" in out
+
+
+def test_demo_on_a_full_disk_prints_one_line_without_errno(tmp_path, utterances, monkeypatch, capsys):
+    import errno
+    import os
+
+    victim = tmp_path / "results" / "x.json"
+    demo = fake_demo(monkeypatch, utterances, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(victim)))
+    assert demo.main(["--out", str(tmp_path), "--skip-dnn"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: demo stopped: cannot write {victim}: No space left on device"
+
+
+def test_extract_exits_2_on_bad_input(tmp_path, capsys):
+    from s3prl_crosscorpus.commands.extract import main as extract_command
+
+    assert extract_command(["-u", "fbank_no_cmvn", "--data", str(tmp_path / "nowhere"), "--out",
+                            str(tmp_path / "cache"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err

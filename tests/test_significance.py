@@ -154,9 +154,9 @@ def test_a_condition_on_one_side_applies_to_both_and_corpora_one_side_lacks_are_
 
 
 def test_compare_names_what_is_missing(results, capsys):
-    assert compare.main([str(results), "Nope", "HuBERT-Linear"]) == 1
+    assert compare.main([str(results), "Nope", "HuBERT-Linear"]) == 2
     assert "no results of system 'Nope'" in capsys.readouterr().err
-    assert compare.main([str(results), "HuBERT-Linear/loco", "ComParE-SVM"]) == 1
+    assert compare.main([str(results), "HuBERT-Linear/loco", "ComParE-SVM"]) == 2
     assert "no results on a common corpus and condition" in capsys.readouterr().err
 
 

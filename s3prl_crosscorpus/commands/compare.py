@@ -33,13 +33,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup = stats_setup(args)
     loaded = load_cells_or_report(args.results_dir)
     if loaded is None or setup is None:
-        return 1
+        return 2  # bad input, named on stderr
     cells, _ = loaded
     try:
         pairs = requested_pairs(cells, args.a, args.b, args.corpus)
     except StatsError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2
     involved = list({id(c): c for pair in pairs for c in pair}.values())
     found = statistics(involved, pairs, *setup, speakers_name="manifest")
     warn_unavailable(found)

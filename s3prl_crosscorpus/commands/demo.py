@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..core.folds import FOLDS
+from ..core.io_utils import os_error_text
 from ..core.manifest import prepare, summary
 from ..core.names import HEADS
 from ..demo.run import dnn_system, ensure_corpora, report, run_dnn, run_svm
@@ -39,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return run(args)
     except OSError as err:  # an unwritable or full --out folder; the message names the file
-        print(f"error: demo stopped: {err}", file=sys.stderr)
+        print(f"error: demo stopped: {os_error_text(err)}", file=sys.stderr)
         return 1
 
 
@@ -63,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
     done = report(results, out, data)
     print(done.table_markdown)
     print(SYNTHETIC_NOTE)
-    for problem in done.check.problems:
-        print(f"problem: {problem}")
-    print(f"\nplots: {out / 'plots'} ({len(done.plots)} PNG files)\nbundle: {done.bundle} -> validate: "
-          f"{done.check.describe()}")
+    print(f"\nplots: {out / 'plots'} ({len(done.plots)} PNG files)")
+    if done.skipped:
+        print(f"note: {done.skipped}")
+    else:
+        for problem in done.check.problems:
+            print(f"problem: {problem}")
+        print(f"bundle: {done.bundle} -> validate: {done.check.describe()}")
     print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {results}")
-    return 0 if done.check.ok else 1
+    return 0 if done.skipped or done.check.ok else 1

@@ -99,8 +99,9 @@ class DemoReport:
 
     table_markdown: str
     plots: List[Path]
-    bundle: Path
-    check: "object"  # submission.validate's report: .ok, .problems, .describe()
+    bundle: Optional[Path]  # None when skipped: a submission needs every fold (``skipped`` says why)
+    check: "object"  # submission.validate's report: .ok, .problems, .describe(); None when skipped
+    skipped: Optional[str] = None
 
 
 def report(results: Path, out: Path, data: Path) -> DemoReport:
@@ -113,6 +114,12 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
     cells, sha = load_cells(results)
     table = summary(cells, sha)
     plots = plot_all(cells, table, out / "plots")
+    incomplete = [c for c in cells if not c.complete]
+    if incomplete:  # e.g. --folds 1: a bundle needs all five folds of every cell
+        done = sorted({k for c in incomplete for k in c.fold_metrics})
+        return DemoReport(render_markdown(table), list(plots), None, None,
+                          f"bundle skipped: a submission needs folds 1-5 of every cell, these results have fold(s) "
+                          f"{', '.join(map(str, done))}")
     bundle = out / "bundle.zip"
     build_bundle(results, bundle, plots=True)
     return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data))

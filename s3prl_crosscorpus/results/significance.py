@@ -132,6 +132,9 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
     """(A cell, B cell) for every corpus (or ``corpus``) and condition both have; a side's /CONDITION fixes it,
     an unspecified side takes the other side's condition. Raises StatsError naming what is missing."""
     (sys_a, cond_a), (sys_b, cond_b) = parse_side(a), parse_side(b)
+    if sys_a == sys_b and (cond_a is None or cond_b is None or cond_a == cond_b):
+        raise StatsError(f"A and B are the same ({a} vs {b}): compare two systems, or one system under two "
+                         f"conditions (e.g. {sys_a}/matched {sys_a}/extended)")
     systems = sorted({c.system for c in cells})
     for system in (sys_a, sys_b):
         if system not in systems:
@@ -144,7 +147,7 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
         for condition in conditions:
             pair = by_key.get((sys_a, cond_a or condition, corpus_name)), by_key.get((sys_b, cond_b or condition,
                                                                                       corpus_name))
-            if all(pair) and pair[0] is not pair[1]:
+            if all(pair):
                 pairs.append(pair)
     if not pairs:
         where = f" on {corpus}" if corpus else ""

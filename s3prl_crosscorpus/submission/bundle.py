@@ -1,5 +1,6 @@
 """Packing: a results folder into one submission bundle (zip) in the format of :mod:`.format`."""
 import json
+import os
 import tempfile
 import zipfile
 from datetime import datetime, timezone
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..core.folds import CONDITIONS
-from ..core.io_utils import atomic_open
+from ..core.io_utils import WriteError, atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..results.cells import Cell, collect_pairs, load_checked
 from ..results.leaderboard import summary
@@ -126,3 +127,24 @@ def build_bundle(results_dir: Path, out: Path, plots: bool = True, config: Stats
     meta = bundle_index([result for _, result in pairs], cells, table, files)
     write_bundle(out, meta, files)
     return meta
+
+
+def submit_bundle(results_dir: Path, out: Path, plots: bool = True, config: StatsConfig = StatsConfig(),
+                  speakers: Optional[Mapping[str, str]] = None, data_dir: Optional[Path] = None):
+    """:func:`build_bundle` into a hidden file beside ``out``, validated, and moved to ``out`` only when valid (a
+    rejected bundle never lies at ``out``; an older bundle there is kept). Returns (index, validation)."""
+    from .validate import validate_bundle  # the validator reads bundles; packing does not need it otherwise
+
+    out = Path(out)
+    staged = out.with_name(f".{out.name}.pending")
+    try:
+        meta = build_bundle(results_dir, staged, plots, config, speakers)
+        found = validate_bundle(staged, data_dir)
+        if found.ok:
+            os.replace(staged, out)
+    except WriteError as err:  # name the file the user asked for, not the hidden one
+        raise WriteError(err.errno, str(err.strerror).replace(str(staged), str(out))) from None
+    finally:
+        if staged.exists():
+            staged.unlink()
+    return meta, found

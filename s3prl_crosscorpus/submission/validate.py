@@ -4,7 +4,6 @@ Each rule is one function over the opened bundle that returns explanations (memb
 wrong). The zip and bundle-index rules come first: without them nothing else can be read.
 """
 import json
-import math
 import zipfile
 import zlib
 from collections import Counter, defaultdict
@@ -20,13 +19,13 @@ from ..core.metrics import scores
 from ..core.corpora import Utterance
 from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning, pool_problems
 from ..results.leaderboard import METRICS, summary
-from ..results.schema import ResultError, validate_result
+# One source of truth: the readers of result folders (leaderboard, plot, compare, submit) recompute with these too.
+from ..results.schema import TOLERANCE, ResultError, close, metric_differences, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
 from ..results.speakers import speaker_from_id
 from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SPEAKERS_TXT,
                      STATISTICS_SINCE, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
 
-TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
 #: Recomputed statistics use the same code, data and seed: they must agree to rounding (values in %, p).
 STATS_TOLERANCE = 1e-9
 SHOWN = 5  # ids listed in one message
@@ -352,27 +351,6 @@ def rule_same_test_sets(b: Bundle) -> List[str]:
                                     f"{', '.join(by_set[reference])} (missing: {show(reference - ids) or 'none'}; "
                                     f"extra: {show(ids - reference) or 'none'})")
     return problems
-
-
-def close(a, b, tol: float) -> bool:
-    """Equal within ``tol``; None only equals None; anything that is not a number never equals."""
-    if a is None or b is None:
-        return a is b
-    try:
-        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
-    except (TypeError, ValueError):
-        return False
-
-
-def metric_differences(reported: Mapping, ours: Mapping) -> List[str]:
-    """Which reported metrics differ from the recomputed ones."""
-    differ = [f"{m} {reported[m]:.6f} reported, {ours[m]:.6f} recomputed" for m in METRICS
-              if not close(reported[m], ours[m], TOLERANCE)]
-    if reported["confusion_matrix"] != ours["confusion_matrix"] or reported["n"] != ours["n"]:
-        differ.append("confusion matrix differs")
-    differ += [f"recall of {lab} differs" for lab in LABELS
-               if not close(reported["per_class_recall"][lab], ours["per_class_recall"][lab], TOLERANCE)]
-    return differ
 
 
 def rule_metrics_recomputed(b: Bundle) -> List[str]:
