@@ -20,7 +20,7 @@ from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
-from s3prl_crosscorpus.core.manifest import load_manifest
+from s3prl_crosscorpus.core.manifest import load_manifest, manifest_digest, manifest_path
 from s3prl_crosscorpus.core.names import svm_system_name
 from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
@@ -150,6 +150,11 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
     for key, value in expected.items():
         if found[key] != value:
             return f"{key} is {found[key]!r}, this run needs {value!r}"
+    # The manifest's content, not its mtime: a re-made manifest (other audio, labels) makes every result stale.
+    recorded, current = (result.get("config") or {}).get("manifest_sha256"), manifest_digest(config.data_dir)
+    if recorded and current and recorded != current:
+        return (f"made from manifest sha256 {recorded[:12]}…, {manifest_path(config.data_dir)} is now "
+                f"{current[:12]}… (re-made since)")
     return None
 
 
@@ -345,6 +350,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             timings=timings, versions=versions, warnings=warnings + test_warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
+                "manifest_sha256": manifest_digest(config.data_dir),
                 "n_jobs": config.n_jobs, "corpora": list(pool_of(list(by_id.values()), config.corpora)),
                 "search": config.search, "selection": config.select, "normalisation": config.norm,
                 "transductive": is_transductive(config.norm),

@@ -217,3 +217,43 @@ def test_extract_exits_2_on_bad_input(tmp_path, capsys):
                             str(tmp_path / "cache"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+# --- the SVM's resume check: the manifest's content, not its mtime ---------------------------------------------
+
+def test_svm_results_made_from_another_manifest_are_stale(tmp_path, utterances, data_dir):
+    import shutil
+
+    from baseline_svm.run import RunConfig, plan, stale_reason
+    from s3prl_crosscorpus.core.manifest import manifest_digest
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data, ignore=shutil.ignore_patterns("cache"))
+    config = RunConfig(data_dir=data, out=tmp_path / "out", feature_set="ComParE_2016", condition="matched",
+                       test_corpus="emodb", folds=(1,), grid="coarse", skip_done=True)
+    job = plan(utterances, config)[0]
+    (path,) = write_results(tmp_path / "out", utterances, systems=["ComParE-SVM"], conditions=["matched"],
+                            corpora=["emodb"], folds=[1])
+    result = json.loads(path.read_text())
+    result["hyperparameters"].update(grid={"name": "coarse"}, class_weight=None)
+    result["config"]["manifest_sha256"] = manifest_digest(data)
+    path.write_text(json.dumps(result))
+    assert stale_reason(path, config, job) is None  # negative control: the same manifest
+    manifest = data / "manifest.jsonl"
+    stamp = manifest.stat()
+    manifest.write_text(manifest.read_text().replace('"neu"', '"sad"', 1))  # a re-made manifest...
+    import os
+    os.utime(manifest, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # ...with the old mtime
+    assert "re-made since" in stale_reason(path, config, job)
+
+
+def test_speaker_norm_marks_a_single_utterance_test_speaker():
+    """Item checked, already on main: a one-utterance speaker is warned about and the result marked."""
+    from baseline_svm.run import small_group_warnings
+    from types import SimpleNamespace
+
+    from s3prl_crosscorpus.core.normalise import MIN_GROUP_UTTERANCES
+
+    lone = SimpleNamespace(id="emodb_x", corpus="emodb", speaker="03")
+    (warning,) = small_group_warnings(["emodb_x"], {"emodb_x": lone}, {"emodb/03": 1}, "speaker", "test")
+    assert "all-zero vector" in warning and f"fewer than {MIN_GROUP_UTTERANCES}" in warning

@@ -91,6 +91,15 @@ def manifest_path(data_dir: Path) -> Path:
     return data_dir / MANIFEST if data_dir.is_dir() or not data_dir.suffix else data_dir
 
 
+def manifest_digest(data_dir: Path) -> Optional[str]:
+    """sha256 of DATA_DIR's manifest.jsonl (None when there is none). Hashed each time, never cached by mtime:
+    a manifest re-made within one mtime tick, or copied with its old mtime, must still differ (a few ms)."""
+    try:
+        return sha256_file(manifest_path(data_dir))
+    except OSError:
+        return None
+
+
 def check_meta(path: Path, check_folds: bool) -> None:
     """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
     meta_path = path.parent / META
