@@ -25,6 +25,7 @@ from ..core.corpora import Utterance
 from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
+from ..core.manifest import manifest_digest
 from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
@@ -448,6 +449,7 @@ class DownstreamExpert(nn.Module):
     def _run_config(self) -> dict:
         ckpt = self.run_args.get("upstream_ckpt")
         config = {"data_dir": self.settings.data_dir, "corpora": list(self.pool),
+                  "manifest_sha256": manifest_digest(Path(self.settings.data_dir)),  # what the result was made from
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
         sha256, revision = checkpoint_identity(str(self.run_args.get("upstream")), ckpt)
