@@ -1,4 +1,6 @@
 """Results at the edges: one paper-pool rule everywhere, pools named, hand-edited results, compare A A."""
+import csv
+import io
 import json
 
 import numpy as np
@@ -8,7 +10,7 @@ from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import compare, leaderboard
 from s3prl_crosscorpus.results import plots
 from s3prl_crosscorpus.results.cells import load_cells
-from s3prl_crosscorpus.results.leaderboard import render_markdown, summary
+from s3prl_crosscorpus.results.leaderboard import render_csv, render_markdown, summary
 from s3prl_crosscorpus.results.paper import comparable, paper_figure, pool_label
 from s3prl_crosscorpus.results.significance import render_comparison, table_statistics
 from s3prl_crosscorpus.results.stats import StatsConfig
@@ -43,8 +45,12 @@ def test_paired_differences_show_no_paper_difference_off_the_pool(tmp_path, utte
     (comparison,) = stats["comparisons"]
     assert comparison["paper_diff"] is None  # the paper's +0.75 is for its three-corpus pool
     assert comparison["b"]["pool"] == "trained on emodb+iemocap"
-    text = render_markdown(summary(cells, sha, stats))
+    table = summary(cells, sha, stats)
+    text = render_markdown(table)
     assert "paper B − A" not in text and "+0.75" not in text
+    rows = {r["condition"]: r for r in csv.DictReader(io.StringIO(render_csv(table)))}
+    assert rows["extended"]["train_corpora"] == "emodb+iemocap" and rows["extended"]["paper_pool"] == "False"
+    assert rows["extended"]["diff_uar"] == "" and rows["matched"]["paper_pool"] == "True"
     assert "extended (trained on emodb+iemocap) − matched" in text
 
 

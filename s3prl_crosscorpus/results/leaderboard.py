@@ -168,8 +168,8 @@ def missing_text(cell: Mapping) -> str:
                      for seed, folds in cell["seed_missing_folds"].items() if folds)
 
 
-CSV_FIELDS = (["system", "family", "condition", "test_corpus", "metric", "n_folds", "complete", "missing_folds",
-               "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "diff_uar"])
+CSV_FIELDS = (["system", "family", "condition", "test_corpus", "train_corpora", "metric", "n_folds", "complete", "missing_folds",
+               "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "paper_pool", "diff_uar"])
 #: Added by --stats (UAR rows): the pooled UAR with its interval, and the comparison with the matched cell.
 STATS_FIELDS = ["n_seeds", "seed_std", "n_speakers", "pooled_uar", "pooled_ci_low", "pooled_ci_high",
                 "vs_matched_diff", "vs_matched_ci_low", "vs_matched_ci_high", "vs_matched_p", "vs_matched_p_holm",
@@ -202,12 +202,14 @@ def render_csv(table: Mapping, metric: str = "uar") -> str:
     for cell in table["cells"]:
         stats = cell["metrics"][metric]
         row = {"system": cell["system"], "family": cell["family"], "condition": cell["condition"],
-               "test_corpus": cell["test_corpus"], "metric": metric, "n_folds": len(cell["folds"]),
+               "test_corpus": cell["test_corpus"], "train_corpora": "+".join(cell.get("train_corpora") or []),
+               "metric": metric, "n_folds": len(cell["folds"]),
                "complete": cell["complete"], "missing_folds": " ".join(map(str, cell["missing_folds"])),
                "mean": stats["mean"], "std": stats["std"]}
         row.update({f"fold{k}": v for k, v in stats["per_fold"].items()})
         if metric == PAPER_METRIC:
-            row.update(paper_uar=cell["paper_uar"], diff_uar=cell["diff_uar"])
+            # paper_pool false: the published figure is for another training pool and diff_uar stays empty
+            row.update(paper_uar=cell["paper_uar"], paper_pool=cell.get("paper_pool", True), diff_uar=cell["diff_uar"])
             if statistics:
                 row.update(stats_columns(statistics, cell))
         writer.writerow(row)
