@@ -168,8 +168,8 @@ def missing_text(cell: Mapping) -> str:
                      for seed, folds in cell["seed_missing_folds"].items() if folds)
 
 
-CSV_FIELDS = (["system", "family", "condition", "test_corpus", "train_corpora", "metric", "n_folds", "complete", "missing_folds",
-               "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "paper_pool", "diff_uar"])
+CSV_FIELDS = (["system", "family", "condition", "test_corpus", "train_corpora", "metric", "n_folds", "complete",
+               "missing_folds", "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "paper_pool", "diff_uar"])
 #: Added by --stats (UAR rows): the pooled UAR with its interval, and the comparison with the matched cell.
 STATS_FIELDS = ["n_seeds", "seed_std", "n_speakers", "pooled_uar", "pooled_ci_low", "pooled_ci_high",
                 "vs_matched_diff", "vs_matched_ci_low", "vs_matched_ci_high", "vs_matched_p", "vs_matched_p_holm",
