@@ -263,3 +263,19 @@ def test_speaker_norm_marks_a_single_utterance_test_speaker():
     lone = SimpleNamespace(id="emodb_x", corpus="emodb", speaker="03")
     (warning,) = small_group_warnings(["emodb_x"], {"emodb_x": lone}, {"emodb/03": 1}, "speaker", "test")
     assert "all-zero vector" in warning and f"fewer than {MIN_GROUP_UTTERANCES}" in warning
+
+
+def test_a_bundle_names_the_pool_and_validates(tmp_path, utterances):
+    import zipfile
+
+    from s3prl_crosscorpus.submission.bundle import build_bundle
+    from s3prl_crosscorpus.submission.validate import validate_bundle
+
+    meta = build_bundle(two_pool(tmp_path / "r", utterances), tmp_path / "b.zip", plots=False, config=QUICK)
+    extended = next(c for c in meta["summary"]["cells"] if c["condition"] == "extended")
+    assert extended["pool_label"] == "trained on emodb+iemocap" and extended["diff_uar"] is None
+    assert all(c["paper_diff"] is None for c in meta["summary"]["statistics"]["comparisons"])
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        assert "trained on emodb+iemocap, not compared" in zf.read("summary.md").decode()
+    check = validate_bundle(tmp_path / "b.zip")
+    assert check.ok, check.problems
