@@ -28,6 +28,13 @@ AVERAGED = ("uar", "wa", "macro_f1")
 
 
 def seed_of(result: Mapping) -> Optional[int]:
+    """The seed that tells runs of one cell apart: the result's ``init_seed``; for results written before it, the
+    DNN's ``hyperparameters.init_seed``, else ``seed`` (the dev draw's, the same for every run of a study)."""
+    if result.get("init_seed") is not None:
+        return int(result["init_seed"])
+    recorded = (result.get("hyperparameters") or {}).get("init_seed")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
     return result.get("seed")
 
 
