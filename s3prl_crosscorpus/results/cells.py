@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
 from ..core.labels import CORPORA
+from ..core.names import safe_system_name
 from .paper import system_rank
 from .schema import load_result_files
 
@@ -113,7 +114,8 @@ class Cell:
 
 
 def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
-    return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
+    """(system, condition, test corpus, fold); the system by its shell-safe name (older results' names map to it)."""
+    return (safe_system_name(result["system"]), result["condition"], result["test_corpus"], int(result["fold"]))
 
 
 def seeds_text(seed: Optional[int]) -> str:

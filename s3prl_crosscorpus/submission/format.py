@@ -20,6 +20,7 @@ import hashlib
 import re
 from typing import Mapping, Optional
 
+from ..core.names import safe_system_name
 from ..results.leaderboard import METRICS, render_markdown
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
@@ -48,13 +49,13 @@ def cell_dir(system: str, condition: str, corpus: str, seed: Optional[int] = Non
 
 
 def result_member(result: Mapping, seed: Optional[int] = None) -> str:
-    folder = cell_dir(result["system"], result["condition"], result["test_corpus"], seed)
+    folder = cell_dir(safe_system_name(result["system"]), result["condition"], result["test_corpus"], seed)
     return f"{folder}/fold{result['fold']}.json"
 
 
 def superb_member(result: Mapping, kind: str, seed: Optional[int] = None) -> str:
     """``test_fold<k>_predict.txt`` / ``test_fold<k>_truth.txt``, s3prl's emotion-task names."""
-    folder = cell_dir(result["system"], result["condition"], result["test_corpus"], seed)
+    folder = cell_dir(safe_system_name(result["system"]), result["condition"], result["test_corpus"], seed)
     return f"{folder}/test_fold{result['fold']}_{kind}.txt"
 
 
@@ -73,6 +74,7 @@ def run_record(result: Mapping) -> dict:
     record = {key: result.get(key) for key in ("system", "family", "features", "head", "condition", "test_corpus",
                                                "fold", "train_corpora", "seed", "hyperparameters", "config",
                                                "dev", "sizes", "versions")}
+    record["system"] = safe_system_name(record["system"])  # older results' names map to the shell-safe ones
     if "init_seed" in result:  # absent from results (and bundles) written before it
         record["init_seed"] = result["init_seed"]
     return record

@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from ..core.folds import FOLDS, test_ids
 from ..core.labels import LABELS
 from ..core.manifest import load_manifest
+from ..core.names import safe_system_name
 from ..core.metrics import scores
 from ..core.corpora import Utterance
 from ..results.cells import (Cell, collect_cells, fold_hash_problems, installed_fold_warning,
@@ -49,14 +50,19 @@ class Bundle:
     path: Path
     members: Dict[str, bytes]
     meta: dict
-    #: (cell, seed folder, fold) -> {"result": member, "predict": member, "truth": member}
+    #: (cell, seed folder, fold) -> {"result": member, "predict": member, "truth": member}; cells by the shell-safe
+    #: system name (a bundle of an older version names its folders the old way)
     fold_members: Dict[FoldKey, Dict[str, str]] = field(default_factory=dict)
+    #: shell-safe system name -> the folder names that map to it (two: a clash)
+    folder_names: Dict[str, Set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in sorted(self.members):
             match = FOLD_MEMBER.match(name)
             if match:
-                key = (match["system"], match["condition"], match["corpus"])
+                system = safe_system_name(match["system"])
+                self.folder_names.setdefault(system, set()).add(match["system"])
+                key = (system, match["condition"], match["corpus"])
                 kind = "result" if match["fold"] else match["kind"]
                 seed = None if match["seed"] is None else int(match["seed"])
                 self.fold_members.setdefault((key, seed, int(match["fold"] or match["sfold"])), {})[kind] = name
@@ -231,7 +237,7 @@ def check_result(data: bytes, name: str, key: CellKey, seed: Optional[int], fold
     except (ValueError, UnicodeDecodeError) as err:  # ResultError is a ValueError
         return [str(err) if isinstance(err, ResultError) else f"{name}: not valid JSON ({err})"]
     problems = []
-    claimed = (result["system"], result["condition"], result["test_corpus"])
+    claimed = (safe_system_name(result["system"]), result["condition"], result["test_corpus"])
     if (claimed, result["fold"]) != (key, fold):
         problems.append(f"{name}: the file says {'/'.join(claimed)} fold {result['fold']} but lies at "
                         f"{'/'.join(key)} fold {fold}")
@@ -252,8 +258,7 @@ def rule_all_folds(b: Bundle) -> List[str]:
     """Every cell (in the summary or the zip) has folds 1-5, each with result, predict and truth files."""
     problems = []
     cells = b.cells()
-    listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
-              if isinstance(c, dict)}
+    listed = {reported_key(c) for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
     # str keys: a tampered summary cell may lack a field (None), which must be reported, not crash the sort.
     for key in sorted(listed | set(cells), key=lambda k: tuple(map(str, k))):
         where = "/".join(map(str, key))
@@ -372,6 +377,13 @@ def rule_same_test_sets(b: Bundle) -> List[str]:
     return problems
 
 
+def reported_key(cell: Mapping) -> Tuple:
+    """(system, condition, test corpus) of a summary cell, the system by its shell-safe name."""
+    system = cell.get("system")
+    return (safe_system_name(system) if isinstance(system, str) else system, cell.get("condition"),
+            cell.get("test_corpus"))
+
+
 def close(a, b, tol: float) -> bool:
     """Equal within ``tol``; None only equals None; anything that is not a number never equals."""
     if a is None or b is None:
@@ -435,8 +447,7 @@ def rule_summary_matches(b: Bundle) -> List[str]:
     """The summary in bundle.json and summary.md equal what the predictions give; runs match the results."""
     usable = [dict(result, metrics=b.recomputed[key]) for key, result in b.valid_results.items()
               if key in b.recomputed]
-    reported = {(c.get("system"), c.get("condition"), c.get("test_corpus")): c
-                for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
+    reported = {reported_key(c): c for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
     problems = []
     # Cells with a broken or missing fold are explained by the fold rules; comparing them here would only repeat it.
     for cell in summary(collect_cells(usable), b.meta["fold_file_sha256"])["cells"] if usable else []:
@@ -452,7 +463,8 @@ def rule_summary_matches(b: Bundle) -> List[str]:
         problems.append(f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}")
     order = lambda run: json.dumps(run, sort_keys=True)
     runs = sorted((run_record(r) for r in b.valid_results.values()), key=order)
-    listed = {order(run) for run in b.meta["runs"]}
+    listed = {order(dict(run, system=safe_system_name(run["system"])) if isinstance(run, dict)
+                    and isinstance(run.get("system"), str) else run) for run in b.meta["runs"]}
     unlisted = [f"{r['system']}/{r['condition']}/{r['test_corpus']} fold {r['fold']}" for r in runs
                 if order(r) not in listed]
     if unlisted:
@@ -534,6 +546,8 @@ def rule_statistics_match(b: Bundle) -> List[str]:
     except (KeyError, TypeError, ValueError) as err:  # StatsError is a ValueError
         return [f"{where}: method (resamples, seed, confidence, alpha) missing or invalid ({err})"]
     cells = recomputed_cells(b)
+    for cell in cells:  # the random streams are keyed by the name the statistics were computed under
+        cell.system = min(b.folder_names.get(cell.system, {cell.system}))
     listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
               if isinstance(c, dict)}
     if any(not c.complete for c in cells) or {key_of(c) for c in cells} != listed:
@@ -571,6 +585,12 @@ def numpy_hint(b: Bundle, problems: List[str]) -> List[str]:
     return []
 
 
+def rule_one_folder_per_system(b: Bundle) -> List[str]:
+    """Two folders whose names map to the same shell-safe system name would be read as one system."""
+    return [f"folders {' and '.join(sorted(names))} are both system {system}; keep one"
+            for system, names in sorted(b.folder_names.items()) if len(names) > 1]
+
+
 def rule_one_fold_file(b: Bundle) -> List[str]:
     """One fold-file hash in bundle.json, its summary and every valid result."""
     items = [(b.fold_members[key]["result"], result) for key, result in b.valid_results.items()]
@@ -587,7 +607,7 @@ def rule_one_pool_per_cell(b: Bundle) -> List[str]:
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
     rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
     rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
-    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell,
+    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell, rule_one_folder_per_system,
 )
 
 
