@@ -86,7 +86,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",)) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
@@ -150,7 +150,7 @@ class DnnSettings:
 
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
-    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
+    """Table row of a run, domain variants tagged (``HuBERT-Linear_corpus-norm_dann``)."""
     norm, dann = VARIANTS[variant]
     return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann),
                            ckpt=None if settings.upstream_name else settings.ckpt)
