@@ -110,6 +110,40 @@ def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
     return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
 
 
+#: Values of ``modelrc.layers`` that mean every hidden state.
+ALL_LAYERS = (None, "", "all")
+
+
+def parse_layers(value: Any) -> Optional[Tuple[int, ...]]:
+    """``modelrc.layers`` as a tuple of hidden-state indices (None: every layer); ValueError when malformed."""
+    if value in ALL_LAYERS:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int):
+            layers: Sequence[int] = [value]
+        elif isinstance(value, (list, tuple)):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise ValueError
+            layers = list(value)
+        else:
+            text = str(value).replace(" ", "")
+            if "-" in text and "," not in text:
+                first, last = (int(part) for part in text.split("-"))
+                if last < first:
+                    raise ValueError
+                layers = list(range(first, last + 1))
+            else:
+                layers = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"modelrc.layers={value!r}: give one layer (6), a range ('4-8') or a list ([0, 4, 8] "
+                         "or '0,4,8') of hidden-state indices") from None
+    if not layers or min(layers) < 0 or len(set(layers)) != len(layers):
+        raise ValueError(f"modelrc.layers={value!r}: layer indices must be distinct and 0 or more")
+    return tuple(layers)
+
+
 def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
     """System-name tag of a ``modelrc.layers`` selection: ``L6``, ``L4-8`` (a range), ``L0+4+8``; none for all."""
     if not layers:
