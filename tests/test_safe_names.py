@@ -108,3 +108,24 @@ def test_a_bundle_written_by_an_older_version_still_validates(old_results, tmp_p
     found = validate_bundle(tmp_path / "old.zip")
     assert found.ok, found.problems
     assert {key[0][0] for key in found.bundle.fold_members} == {"HuBERT-Linear_corpus-norm_dann"}
+
+
+def test_the_study_renames_result_folders_of_older_versions_and_finds_their_work(tmp_path, data_dir, capsys):
+    from s3prl_crosscorpus.commands import study
+
+    results = tmp_path / "results"
+    for root in (results, results / "seed7"):
+        old = root / "eGeMAPS-SVM[corpus-norm]" / "matched" / "emodb"
+        old.mkdir(parents=True)
+        (old / "fold1.json").write_text("{}")
+    args = ["svm", "--data", str(data_dir), "--results", str(results), "--feature-sets", "eGeMAPSv02",
+            "--conditions", "matched", "--corpora", "emodb", "--folds", "1", "--svm-norms", "corpus",
+            "--logs", str(tmp_path / "logs"), "--dry-run"]
+    assert study.main(args) == 0
+    assert "would rename" in capsys.readouterr().err and (results / "eGeMAPS-SVM[corpus-norm]").is_dir()
+    assert study.main(args[:-1]) == 0
+    said = capsys.readouterr()
+    assert f"renamed {results / 'eGeMAPS-SVM[corpus-norm]'} to eGeMAPS-SVM_corpus-norm" in said.err
+    assert "1 job(s) already done, 0 to run" in said.out
+    assert (results / "seed7" / "eGeMAPS-SVM_corpus-norm" / "matched" / "emodb" / "fold1.json").is_file()
+    assert not any("[" in p.name for p in results.rglob("*"))

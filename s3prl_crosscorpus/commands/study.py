@@ -16,7 +16,7 @@ from ..core.manifest import ManifestError
 from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS, parse_layers
 from ..core.normalise import NORMS
 from ..study.launch import write_jobs
-from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
+from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, renamed_systems, svm_plan
 from .launch import add_launcher_options, check_nj, run_launch
 
 STAGES = ("svm", "extract", "dnn")
@@ -107,6 +107,19 @@ def remove(paths: List[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
+def rename_old_systems(results: Path, dry_run: bool) -> None:
+    """Give result folders of older versions their shell-safe system names, so that finished work is found."""
+    for old, new in renamed_systems(results):
+        if new.exists():
+            print(f"warning: {old} and {new} hold the same system (older and shell-safe name); keep one",
+                  file=sys.stderr)
+        else:
+            if not dry_run:
+                old.rename(new)
+            print(f"{'would rename' if dry_run else 'renamed'} {old} to {new.name} (shell-safe system name)",
+                  file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -120,6 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if args.stage in ("svm", "dnn"):
+        rename_old_systems(args.results, args.dry_run)
     try:
         plan = plan_stage(args)
     except ManifestError as err:

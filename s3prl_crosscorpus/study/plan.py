@@ -19,7 +19,7 @@ from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
 from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, layers_tag, s3prl_overrides,
-                          svm_system_name, variant_tags)
+                          safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -64,6 +64,15 @@ def older_than(paths: Sequence[Path], since: float) -> List[Path]:
         if any(f.stat().st_mtime < since for f in files):
             stale.append(path)
     return stale
+
+
+def renamed_systems(results: Path) -> List[Tuple[Path, Path]]:
+    """(old, new) for each system folder of ``results`` (and of its ``seed<S>/`` folders) that an older version
+    named in a way that is not shell-safe (``HuBERT-Linear[dann]``): the study's jobs look for the new name."""
+    results = Path(results)
+    roots = [results] + sorted(p for p in results.glob("seed*") if p.is_dir()) if results.is_dir() else []
+    return [(folder, folder.with_name(safe_system_name(folder.name))) for root in roots
+            for folder in sorted(root.iterdir()) if folder.is_dir() and safe_system_name(folder.name) != folder.name]
 
 
 @dataclass
