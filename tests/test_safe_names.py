@@ -129,3 +129,12 @@ def test_the_study_renames_result_folders_of_older_versions_and_finds_their_work
     assert "1 job(s) already done, 0 to run" in said.out
     assert (results / "seed7" / "eGeMAPS-SVM_corpus-norm" / "matched" / "emodb" / "fold1.json").is_file()
     assert not any("[" in p.name for p in results.rglob("*"))
+
+
+def test_compare_takes_a_system_by_its_older_name(old_results, capsys):
+    from s3prl_crosscorpus.commands import compare
+
+    assert compare.main([str(old_results), "HuBERT-Linear[corpus-norm,dann]/matched",
+                         "HuBERT-Linear_corpus-norm_dann/extended", "--resamples", "100", "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [c["a"]["system"] for c in found["comparisons"]] == ["HuBERT-Linear_corpus-norm_dann"]
