@@ -74,7 +74,8 @@ def test_two_init_seeds_make_one_cell_with_mean_and_spread(two_seeds, capsys):
     stats = next(c for c in table["statistics"]["cells"] if c["condition"] == "matched")
     assert stats["seeds"] == [7, 1337] and stats["seed_std"] is not None
     assert leaderboard.main([str(two_seeds)]) == 0
-    assert "(2 seeds)" in capsys.readouterr().out
+    shown = f"(2 seeds, sd {cell['metrics']['uar']['seed_std']:.2f})"
+    assert shown in capsys.readouterr().out  # the mean over seeds with the spread across them
 
 
 def test_the_same_init_seed_twice_is_refused(tmp_path, utterances):

@@ -29,7 +29,7 @@ def test_a_study_with_two_seeds_reaches_a_bundle_that_validates(tmp_path):
     dnn = [c for c in table["cells"] if c["system"] == "TinyRandomHuBERT-Linear"]
     assert len(dnn) == 3 and all(c["seeds"] == [7, 1337] and c["complete"] for c in dnn)
     assert all(set(c["metrics"]["uar"]["per_seed"]) == {"7", "1337"} for c in dnn)
-    assert "(2 seeds)" in (out / "leaderboard.md").read_text()
+    assert "(2 seeds, sd " in (out / "leaderboard.md").read_text()
     check = validate_bundle(out / "bundle.zip", data_dir=out / "data")
     assert check.ok, check.problems
     assert check.bundle.meta["format_version"] == 3

@@ -224,7 +224,7 @@ def test_several_seeds_report_mean_and_spread_across_seeds(two_seeds, capsys):
     assert stats["seeds"] == [0, 1] and stats["uar"] == pytest.approx(np.mean(list(stats["per_seed"].values())))
     assert stats["seed_std"] > 0
     assert leaderboard.main([str(two_seeds)]) == 0
-    assert "(2 seeds)" in capsys.readouterr().out
+    assert "(2 seeds, sd " in capsys.readouterr().out
 
 
 def test_the_same_seed_twice_is_refused(two_seeds, tmp_path):
