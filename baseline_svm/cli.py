@@ -72,13 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "much slower). Both give the same table and choice")
     p.add_argument("--select", choices=list(SELECTIONS), default="dev",
                    help="dev (default, the paper's): UAR on the fold's dev set; group-cv: mean UAR over "
-                        "speaker-grouped folds of train+dev (system name gets [group-cv])")
+                        "speaker-grouped folds of train+dev (system name gets _group-cv)")
     p.add_argument("--cv-folds", type=int_at_least(2), default=DEFAULT_CV_FOLDS,
                    help="folds of --select group-cv (default %(default)s)")
     p.add_argument("--norm", choices=list(NORMS), default="global",
                    help="global (default, the paper's): z-normalisation fitted on the training rows; corpus / "
                         "speaker: first z-normalise each corpus / speaker with all of its utterances (labels "
-                        "unused; transductive for test audio), system name gets [corpus-norm] / [speaker-norm]")
+                        "unused; transductive for test audio), system name gets _corpus-norm / _speaker-norm")
     p.add_argument("--n-jobs", type=positive_int, default=None,
                    help="parallel workers of extraction and search (default: all cores)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",

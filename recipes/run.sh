@@ -43,6 +43,7 @@ setting MATCHED_CORPORA iemocap "test corpora of matched DNN runs (the paper's T
 setting SEEDS 1337 "DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, mean and spread over seeds)" ints
 setting SVM_NORMS global "SVM rows per normalisation: global (the paper's), corpus, speaker (transductive)"
 setting VARIANTS plain "DNN rows per domain variant: plain corpus-norm speaker-norm dann corpus-norm+dann speaker-norm+dann"
+setting LAYERS "" "DNN layer selection (modelrc.layers): 6, 4-8 or 0,4,8; rows get _L6, _L4-8, _L0+4+8 (empty: every layer, weighted)" layers
 setting CONFIG auto "runner config (auto: downstream_configs/paper.yaml; synthetic: smoke.yaml)"
 setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)" 'int|auto'
 setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live" "choice yes no"
@@ -168,6 +169,7 @@ if stage 3; then
   [ -n "$CKPT" ] && dnn+=(--ckpt "$CKPT")
   [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
+  [ -n "$LAYERS" ] && dnn+=(--layers "$LAYERS")
   [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
   "${S3X[@]}" study dnn --data "$DATA" --results "$RESULTS" "${pool[@]}" "${dnn[@]}" --logs "$LOGS/stage3" \
     "${launcher[@]}"

@@ -8,15 +8,15 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError
-from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS
+from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS, parse_layers
 from ..core.normalise import NORMS
 from ..study.launch import write_jobs
-from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
+from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, renamed_systems, svm_plan
 from .launch import add_launcher_options, check_nj, run_launch
 
 STAGES = ("svm", "extract", "dnn")
@@ -32,6 +32,14 @@ def checked(values: List[str], allowed, what: str) -> List[str]:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     return values
+
+
+def layers_option(text: str) -> Optional[Tuple[int, ...]]:
+    """``--layers`` as hidden-state indices (None: every layer); a malformed value is an argparse error."""
+    try:
+        return parse_layers(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).replace("modelrc.layers=", "--layers ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=lambda t: checked(words(t), list(VARIANTS), "variant"), default=["plain"],
                         help=f"DNN rows per domain variant ({', '.join(VARIANTS)}); DANN runs in extended/loco "
                              "only, normalisation from the cache only")
+    parser.add_argument("--layers", type=layers_option, default=None,
+                        help="DNN layer selection (modelrc.layers): one layer (6), a range (4-8) or a list (0,4,8) of "
+                             "hidden states; system names get _L6, _L4-8, _L0+4+8 (default: every layer, weighted)")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     parser.add_argument("--device", default="cpu")
@@ -82,7 +93,7 @@ def plan_stage(args: argparse.Namespace):
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
-                           steps=args.steps, device=args.device)
+                           steps=args.steps, device=args.device, layers=args.layers)
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
                     args.variants)
 
@@ -94,6 +105,19 @@ def remove(paths: List[Path]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def rename_old_systems(results: Path, dry_run: bool) -> None:
+    """Give result folders of older versions their shell-safe system names, so that finished work is found."""
+    for old, new in renamed_systems(results):
+        if new.exists():
+            print(f"warning: {old} and {new} hold the same system (older and shell-safe name); keep one",
+                  file=sys.stderr)
+        else:
+            if not dry_run:
+                old.rename(new)
+            print(f"{'would rename' if dry_run else 'renamed'} {old} to {new.name} (shell-safe system name)",
+                  file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -109,6 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if args.stage in ("svm", "dnn"):
+        rename_old_systems(args.results, args.dry_run)
     try:
         plan = plan_stage(args)
     except ManifestError as err:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
 from ..core.labels import CORPORA
+from ..core.names import safe_system_name
 from .paper import system_rank
 from .schema import load_result_files
 
@@ -28,6 +29,13 @@ AVERAGED = ("uar", "wa", "macro_f1")
 
 
 def seed_of(result: Mapping) -> Optional[int]:
+    """The seed that tells runs of one cell apart: the result's ``init_seed``; for results written before it, the
+    DNN's ``hyperparameters.init_seed``, else ``seed`` (the dev draw's, the same for every run of a study)."""
+    if result.get("init_seed") is not None:
+        return int(result["init_seed"])
+    recorded = (result.get("hyperparameters") or {}).get("init_seed")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
     return result.get("seed")
 
 
@@ -106,7 +114,8 @@ class Cell:
 
 
 def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
-    return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
+    """(system, condition, test corpus, fold); the system by its shell-safe name (older results' names map to it)."""
+    return (safe_system_name(result["system"]), result["condition"], result["test_corpus"], int(result["fold"]))
 
 
 def seeds_text(seed: Optional[int]) -> str:

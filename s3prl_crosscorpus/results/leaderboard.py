@@ -105,8 +105,9 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
     text = f"{stats['mean']:.2f} ± {std}"
     if not cell["complete"]:
         text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)} folds)"
-    if len(cell.get("seeds", [])) > 1:
-        text += f" ({len(cell['seeds'])} seeds)"
+    if len(cell.get("seeds", [])) > 1:  # the spread across seeds: of each seed's mean over its folds
+        seed_std = stats.get("seed_std")
+        text += f" ({len(cell['seeds'])} seeds" + ("" if seed_std is None else f", sd {seed_std:.2f}") + ")"
     if cell.get("warnings"):
         text += " !"
     label = pool_label(cell["condition"], cell.get("train_corpora"))
@@ -143,8 +144,9 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
     if any(text == "–" for row in body for text in row):
         notes.append("–: no result.")
     if any(len(cell.get("seeds", [])) > 1 for cell in table["cells"]):
-        notes.append("(k seeds): per-fold values are means over k training seeds; the spread across seeds is in the "
-                     "JSON output (per_seed, seed_std) and, with --stats, beside the pooled UAR.")
+        notes.append("(k seeds, sd s): per-fold values are means over k training seeds (init seeds; each seed's "
+                     "results in RESULTS/seed<S>/ but the first's); s = sample standard deviation across the seeds' "
+                     "fold means. Each seed's figure is in the JSON output (per_seed, seed_std).")
     for cell in table["cells"]:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "

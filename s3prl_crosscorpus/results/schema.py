@@ -150,8 +150,10 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 speakers: Optional[Sequence[str]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
                 versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None,
-                warnings: Sequence[str] = ()) -> dict:
+                warnings: Sequence[str] = (), init_seed: Optional[int] = None) -> dict:
     """Build a schema-valid result from one fold's test predictions (metrics are computed here).
+
+    ``seed`` is the dev draw's; ``init_seed`` (DNN ``--seed``) names the run among other seeds of the same cell.
 
     ``speakers`` (one per id) go into the predictions; without them, the speakers the ids name by their corpus'
     convention do, when every id follows it (see :mod:`.speakers`).
@@ -180,6 +182,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
         "versions": dict(versions or package_versions()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if init_seed is not None:
+        result["init_seed"] = int(init_seed)
     if config is not None:
         result["config"] = dict(config)
     if warnings:

@@ -13,6 +13,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import CONDITIONS
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
+from ..core.names import safe_system_name
 from .cells import Cell, table_order
 from .paper import paper_figure, pool_label
 from .speakers import FROM_MAP, SpeakerError, resolve_speakers
@@ -123,9 +124,10 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
 
 
 def parse_side(text: str) -> Tuple[str, Optional[str]]:
-    """``SYSTEM`` or ``SYSTEM/CONDITION`` (system names hold no '/': they are folder names)."""
+    """``SYSTEM`` or ``SYSTEM/CONDITION`` (system names hold no '/': they are folder names); an older name
+    (``HuBERT-Linear[dann]``) is read as its shell-safe one."""
     system, _, condition = text.partition("/")
-    return system, condition or None
+    return safe_system_name(system), condition or None
 
 
 def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str] = None) -> List[Tuple[Cell, Cell]]:

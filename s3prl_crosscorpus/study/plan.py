@@ -18,8 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
-                          svm_system_name, variant_tags)
+from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, layers_tag, s3prl_overrides,
+                          safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -66,6 +66,15 @@ def older_than(paths: Sequence[Path], since: float) -> List[Path]:
     return stale
 
 
+def renamed_systems(results: Path) -> List[Tuple[Path, Path]]:
+    """(old, new) for each system folder of ``results`` (and of its ``seed<S>/`` folders) that an older version
+    named in a way that is not shell-safe (``HuBERT-Linear[dann]``): the study's jobs look for the new name."""
+    results = Path(results)
+    roots = [results] + sorted(p for p in results.glob("seed*") if p.is_dir()) if results.is_dir() else []
+    return [(folder, folder.with_name(safe_system_name(folder.name))) for root in roots
+            for folder in sorted(root.iterdir()) if folder.is_dir() and safe_system_name(folder.name) != folder.name]
+
+
 @dataclass
 class Plan:
     """A stage's jobs still to run, how many were found done, and outputs made from another manifest."""
@@ -86,7 +95,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",)) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
@@ -147,12 +156,15 @@ class DnnSettings:
     upstream_name: Optional[str] = None  # name in system names (default from the upstream)
     steps: Optional[int] = None  # None: the config's runner.total_steps
     device: str = "cpu"
+    layers: Optional[Tuple[int, ...]] = None  # modelrc.layers (None: every hidden state, the paper's)
 
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
-    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
+    """Table row of a run, domain variants and a layer selection tagged (``HuBERT-Linear_corpus-norm_dann_L4-8``),
+    as the expert names the results it writes."""
     norm, dann = VARIANTS[variant]
-    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann),
+    return dnn_system_name(settings.upstream_name or settings.upstream, head,
+                           tags=variant_tags(norm, dann) + layers_tag(settings.layers),
                            ckpt=None if settings.upstream_name else settings.ckpt)
 
 
@@ -179,6 +191,8 @@ def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus:
         datarc["normalisation"] = norm
     if dann:
         modelrc["dann.enabled"] = True
+    if settings.layers:
+        modelrc["layers"] = list(settings.layers)
     keys = expert_overrides(datarc, results_dir=str(results or settings.results), system_name=system, modelrc=modelrc)
     if settings.steps:
         quarter = max(settings.steps // 4, 1)
@@ -213,7 +227,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         if not variant_applies(variant, condition, settings.cache is None):
             continue
         system = dnn_system(settings, head, variant)
-        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}")
+        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + "".join(
+            f"-{t}" for t in layers_tag(settings.layers))  # another selection is another experiment
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
         for (test_corpus, tested), fold, seed in product([r for r in runs if r[1]], folds, seeds):

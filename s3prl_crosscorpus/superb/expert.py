@@ -418,7 +418,7 @@ class DownstreamExpert(nn.Module):
                          "test_seconds": seconds},
                 excluded=self._excluded_for(corpus),
                 versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config(),
-                warnings=warnings)
+                warnings=warnings, init_seed=self.init_seed)
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
             path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
             written.append(write_result(path, result))
