@@ -32,8 +32,7 @@ from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS,
 from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
                                               group_statistics, is_transductive, small_group_warning, small_groups)
 from .search import SearchMemoryError
-
-ALL = "all"
+from .choices import ALL
 
 
 @dataclass(frozen=True)
