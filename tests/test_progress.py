@@ -65,6 +65,18 @@ def test_a_log_gets_at_most_one_line_per_interval(monkeypatch):
     assert log.getvalue().splitlines()[-1].startswith("models: 2/2 model [")
 
 
+def test_a_nested_bar_that_stays_writes_no_last_line(monkeypatch):
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 3600.0)
+    log = io.StringIO()
+    with Progress(total=3, desc="overall", file=log) as outer:
+        for _ in range(3):  # s3prl's runner: one bar per epoch inside the overall bar, tqdm's default leave
+            for _ in Progress(range(5), desc="train", file=log):
+                pass
+            outer.update(1)
+    assert log.getvalue().splitlines() == [log.getvalue().splitlines()[0]]
+    assert log.getvalue().startswith("overall: 3/3 it [")
+
+
 def test_a_bar_left_unfinished_writes_no_line_when_it_does_not_stay(monkeypatch):
     monkeypatch.setattr(progress, "PLAIN_INTERVAL", 3600.0)
     log = io.StringIO()

@@ -3,7 +3,7 @@
 Every bar of the project (and s3prl's runner's, through ``superb.compat``) is a :class:`Progress`. When
 its stream is a terminal it is an ordinary tqdm bar. When it is not (a job log, a pipe, CI), a bar
 writes one ordinary line (``desc: 12/30 point [00:05<00:07, 2.40 point/s]``) at most every
-:data:`PLAIN_INTERVAL` seconds, and a last one when it finishes (``leave``): no carriage returns, no
+:data:`PLAIN_INTERVAL` seconds, and a last one when an outermost bar finishes (``leave``): no carriage returns, no
 cursor movements (the ``[A`` escapes of nested bars), no redraw after every ``tqdm.write``.
 """
 import os
@@ -63,10 +63,11 @@ class Progress(tqdm):
             super().moveto(n)
 
     def close(self) -> None:
-        """On a terminal tqdm's close; in a log the last line when the bar is left (``leave``) and moved."""
+        """On a terminal tqdm's close; in a log the last line of an outermost bar that is left (``leave``) and
+        moved (a nested bar, e.g. s3prl's one per epoch, would add a line per epoch)."""
         if not self.plain or getattr(self, "disable", True):
             return super().close()
-        leave = abs(self.pos) == 0 if self.leave is None else self.leave
+        leave = abs(self.pos) == 0 and self.leave is not False
         self.disable = True
         self._decr_instances(self)
         if leave and self.n:
