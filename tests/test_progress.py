@@ -110,6 +110,7 @@ def test_every_bar_of_the_project_is_the_projects_progress():
     assert direct == [], "import tqdm through s3prl_crosscorpus.core.progress"
 
 
+@pytest.mark.e2e  # imports s3prl: seconds
 def test_s3prls_runner_draws_the_projects_bars():
     from s3prl_crosscorpus.superb import compat  # applies the workarounds, then s3prl imports
 
