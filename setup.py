@@ -37,9 +37,9 @@ setup(
         "jsonschema>=4.0",
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
-    # test: the suite (hypothesis: property tests). mutation: mutation testing (setup.cfg [mutmut],
-    # README); not needed to run the suite.
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.100"],
+    # test: the suite (hypothesis: property tests; mkdocs: tests/test_docs.py builds docs/).
+    # mutation: mutation testing (setup.cfg [mutmut], docs/development.md); not needed to run the suite.
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.100", "mkdocs>=1.6"],
                     "mutation": ["pytest>=7", "hypothesis>=6.100", "mutmut>=3.3,<4"]},
     entry_points={
         "console_scripts": [

@@ -4,18 +4,15 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from s3prl_crosscorpus.core.corpora import CorpusError
-from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
-from s3prl_crosscorpus.core.io_utils import WriteError
+from s3prl_crosscorpus import __version__
+from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS
 from s3prl_crosscorpus.core.labels import CORPORA
-from s3prl_crosscorpus.core.manifest import ManifestError
-from s3prl_crosscorpus.results.schema import ResultError
-
-from .features import FEATURE_SETS, FeatureError
-from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, resave_model
 from s3prl_crosscorpus.core.normalise import NORMS
-from .run import ALL, RunConfig, parse_folds, run
-from .search import SearchMemoryError
+
+from .choices import ALL, DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS
+from .features import FEATURE_SETS
+
+# scikit-learn, openSMILE and the result schema are imported in run_command: --help stays fast.
 
 
 def corpus_list(text: str) -> tuple:
@@ -46,18 +43,22 @@ positive_int = int_at_least(1)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baseline-svm",
                                      description="openSMILE functionals + RBF SVM on the shared folds.")
+    parser.add_argument("-V", "--version", action="version", version=f"baseline-svm {__version__}",
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser("run", help="train and evaluate one (feature set, condition, test corpus, fold)",
                             description="Extract features (cached), choose C and gamma on dev UAR, refit on "
                                         "train, evaluate on the fold's test set, write one result per fold.")
     p.add_argument("--data", type=Path, required=True, metavar="DATA_DIR", help="folder holding manifest.jsonl")
-    p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS))
-    p.add_argument("--condition", required=True, choices=list(CONDITIONS))
+    p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS), help="openSMILE functionals")
+    p.add_argument("--condition", required=True, choices=list(CONDITIONS),
+                   help="matched: train on the test corpus; extended: on every pool corpus; loco: on the others")
     p.add_argument("--test-corpus", required=True, choices=list(CORPORA) + [ALL],
                    help="'all': every pool corpus (extended trains one model per fold for all of them)")
     p.add_argument("--fold", required=True, choices=[str(k) for k in FOLDS] + [ALL],
                    help="one fold, or 'all' (folds with a valid result are skipped)")
-    p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR")
+    p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR",
+                   help="results go to RESULTS_DIR/<system>/<condition>/<corpus>/fold<k>.json")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the shared dev draw (default %(default)s)")
     p.add_argument("--corpora", type=corpus_list, default=None, metavar="C1,C2",
                    help="corpus pool (default: every corpus in the manifest)")
@@ -108,6 +109,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run_command(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from s3prl_crosscorpus.core.corpora import CorpusError
+    from s3prl_crosscorpus.core.folds import FoldError
+    from s3prl_crosscorpus.core.io_utils import WriteError
+    from s3prl_crosscorpus.core.manifest import ManifestError
+    from s3prl_crosscorpus.results.schema import ResultError
+
+    from .features import FeatureError
+    from .model import ModelError, resave_model
+    from .run import RunConfig, parse_folds, run
+    from .search import SearchMemoryError
+
     if args.command == "resave-model":
         try:
             print(f"wrote {resave_model(args.model, args.out)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
@@ -32,8 +32,7 @@ from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS,
 from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
                                               group_statistics, is_transductive, small_group_warning, small_groups)
 from .search import SearchMemoryError
-
-ALL = "all"
+from .choices import ALL
 
 
 @dataclass(frozen=True)

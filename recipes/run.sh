@@ -51,6 +51,7 @@ setting DEVICE auto "cuda or cpu (auto: cuda when present)" word
 setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)" "choice local slurm"
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
+ARGS=("$@")
 parse_settings "$@"
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
   echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
@@ -118,8 +119,8 @@ elif stage 0; then
     stamp=$OUT/corpora/.complete
     if [ "$(cat "$stamp" 2>/dev/null)" != "$SYNTH_PER_CLASS" ]; then
       rm -f "$stamp"
-      # (synth's own "next:" hint names another DATA_DIR; this recipe prepares $DATA itself, below)
-      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" | grep -v '^next:' >&2
+      # --no-next: synth's hint would name its own DATA_DIR; this recipe prepares $DATA itself, below
+      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" --no-next >&2
       echo "$SYNTH_PER_CLASS" > "$stamp"
     fi
     EMODB=$OUT/corpora/emodb RAVDESS=$OUT/corpora/ravdess IEMOCAP=$OUT/corpora/iemocap
@@ -197,4 +198,18 @@ if stage 5; then
     "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip"
   fi
   "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
+fi
+
+# Stopped before the last stage: the command that continues, i.e. the same settings from the next stage.
+if [ "$STOP_STAGE" -lt 5 ]; then
+  next=$0 skip=no
+  for arg in "${ARGS[@]}"; do
+    if [ $skip = yes ]; then skip=no; continue; fi
+    case "$arg" in
+      --stage|--stop-stage) skip=yes ;;
+      --stage=*|--stop-stage=*) ;;
+      *) next+=" $(printf '%q' "$arg")" ;;
+    esac
+  done
+  echo "next: $next --stage $((STOP_STAGE + 1))" >&2
 fi

@@ -38,7 +38,8 @@ INTERRUPTED_EXIT = 130
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
-    return f"usage: s3prl-crosscorpus SUBCOMMAND [ARGS...]\n\nsub-commands:\n{rows}\n"
+    return (f"usage: s3prl-crosscorpus SUBCOMMAND [ARGS...]   (or --version)\n\nsub-commands:\n{rows}\n\n"
+            "SUBCOMMAND --help: its options")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -46,6 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from .. import __version__
+
+        print(f"s3prl-crosscorpus {__version__}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
         print(f"unknown sub-command {name!r}\n\n{usage()}", file=sys.stderr)

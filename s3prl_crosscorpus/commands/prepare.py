@@ -14,7 +14,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      description="Read the corpora into DATA_DIR/manifest.jsonl.")
     for corpus in CORPORA:
         parser.add_argument(f"--{corpus}", type=Path, metavar="DIR", help=f"{corpus} root as distributed")
-    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR")
+    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR",
+                        help="folder for manifest.jsonl and manifest.meta.json")
     args = parser.parse_args(argv)
     roots = {c: getattr(args, c) for c in CORPORA if getattr(args, c) is not None}
     if not roots:

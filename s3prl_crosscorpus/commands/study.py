@@ -16,7 +16,6 @@ from ..core.manifest import ManifestError
 from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS, parse_layers
 from ..core.normalise import NORMS
 from ..study.launch import write_jobs
-from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, renamed_systems, svm_plan
 from .launch import add_launcher_options, check_nj, run_launch
 
 STAGES = ("svm", "extract", "dnn")
@@ -44,24 +43,26 @@ def layers_option(text: str) -> Optional[Tuple[int, ...]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus study", description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("stage", choices=STAGES, help="svm: the SVM cells; extract: the upstream into the cache; "
+                                                      "dnn: the DNN runs")
     parser.add_argument("--data", type=Path, required=True, help="DATA_DIR of `prepare`")
     parser.add_argument("--results", type=Path, help="result folder (svm, dnn)")
     parser.add_argument("--corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
                         help="training pool (default: the corpora in the manifest)")
     parser.add_argument("--folds", type=lambda t: [int(k) for k in checked(words(t), list(map(str, FOLDS)), "fold")],
-                        default=list(FOLDS))
+                        default=list(FOLDS), help="folds (default 1 2 3 4 5)")
     parser.add_argument("--conditions", type=lambda t: checked(words(t), CONDITIONS, "condition"),
-                        default=["matched", "extended"])
+                        default=["matched", "extended"], help="conditions of both systems (default matched extended)")
     parser.add_argument("--feature-sets", type=lambda t: checked(words(t), list(SVM_SYSTEMS), "feature set"),
-                        default=list(SVM_SYSTEMS))
+                        default=list(SVM_SYSTEMS), help="SVM openSMILE feature sets (default: all three)")
     parser.add_argument("--grid", default="libsvm", help="SVM grid (libsvm or coarse)")
-    parser.add_argument("--upstream", default="hubert")
+    parser.add_argument("--upstream", default="hubert", help="s3prl upstream (-u) of the extract and dnn stages")
     parser.add_argument("--ckpt", default=None, help="upstream checkpoint (-k)")
     parser.add_argument("--upstream-name", default=None, help="upstream's name in system names")
     parser.add_argument("--cache", type=Path, help="feature cache folder (extract; dnn: empty = live upstream)")
     parser.add_argument("--exp", type=Path, default=Path("exp"), help="experiment folders (dnn)")
-    parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS))
+    parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS),
+                        help=f"DNN heads (default: {' '.join(HEADS)})")
     parser.add_argument("--matched-corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
                         default=["iemocap"], help="test corpora of matched DNN runs (default iemocap, Table 4)")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in words(t)], default=[1337],
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "hidden states; system names get _L6, _L4-8, _L0+4+8 (default: every layer, weighted)")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="device of extraction and DNN runs (default cpu)")
     parser.add_argument("--n-jobs", type=int, default=1, help="workers inside each SVM job")
     parser.add_argument("--dry-run", action="store_true", help="write LOGS/jobs.tsv, run nothing")
     add_launcher_options(parser)
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def plan_stage(args: argparse.Namespace):
+    """The stage's plan: its jobs, how many are done, and stale outputs."""
+    from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan  # slow imports
+
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
@@ -109,6 +113,7 @@ def remove(paths: List[Path]) -> None:
 
 def rename_old_systems(results: Path, dry_run: bool) -> None:
     """Give result folders of older versions their shell-safe system names, so that finished work is found."""
+    from ..study.plan import renamed_systems  # slow imports
     for old, new in renamed_systems(results):
         if new.exists():
             print(f"warning: {old} and {new} hold the same system (older and shell-safe name); keep one",

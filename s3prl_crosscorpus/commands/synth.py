@@ -25,10 +25,10 @@ def parse_class_counts(text: str) -> Dict[str, int]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus synth",
                                      description="Write small synthetic EmoDB/RAVDESS/IEMOCAP trees.")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="folder for emodb/, ravdess/ and iemocap/")
     parser.add_argument("--utterances-per-class", type=int, default=3,
                         help="utterances per speaker and class (1..4, default 3)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthesis (default 0)")
     parser.add_argument("--class-counts", type=parse_class_counts, metavar="neu=N,hap=N,ang=N,sad=N",
                         help="utterances per speaker for these classes instead of --utterances-per-class "
                              "(imbalanced corpora; RAVDESS allows 4 neutral and 8 of each other class)")
@@ -37,6 +37,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "0.3 = hard, 0 = labels carry no acoustic information")
     parser.add_argument("--prosody-noise", type=float, default=1.0,
                         help="factor on the per-utterance jitter of tempo, pitch and loudness (0..4, default 1)")
+    parser.add_argument("--no-next", action="store_true",
+                        help="do not print the `next: s3prl-crosscorpus prepare ...` line (for recipes that "
+                             "prepare the corpora themselves)")
     args = parser.parse_args(argv)
     try:
         roots = synthesize(args.out, args.utterances_per_class, args.seed, class_counts=args.class_counts,
@@ -50,6 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: cannot write the corpora under {args.out}: {err}", file=sys.stderr)
         return 1
     print("wrote " + ", ".join(str(p) for p in roots.values()))
-    print("next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
-          + f" --out {args.out / 'data'}")
+    if not args.no_next:
+        print("next: s3prl-crosscorpus prepare " + " ".join(f"--{c} {p}" for c, p in roots.items())
+              + f" --out {args.out / 'data'}")
     return 0

@@ -9,8 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from sklearn.model_selection import train_test_split
-
 from .corpora import Utterance
 from .io_utils import read_json, sha256_file
 from .labels import CORPORA, LABELS
@@ -85,6 +83,8 @@ def draw_dev(train_partition: Sequence[Utterance], seed: int) -> Tuple[List[str]
     ids, labels = [u.id for u in utts], [u.label for u in utts]
     if not ids:
         return [], []
+    from sklearn.model_selection import train_test_split  # here: scikit-learn takes seconds to import
+
     try:
         train, dev = train_test_split(ids, test_size=DEV_FRACTION, stratify=labels, random_state=seed)
     except ValueError as err:

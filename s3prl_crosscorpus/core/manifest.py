@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tqdm import tqdm
+from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance

@@ -10,7 +10,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.labels import CORPORA
 

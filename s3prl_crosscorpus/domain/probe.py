@@ -18,11 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics, is_transductive
 
@@ -76,6 +72,11 @@ def fold_uar(X: np.ndarray, classes: np.ndarray, folds: np.ndarray, fold: int, s
     if len(set(classes[train])) < 2 or not test.any():
         raise ValueError(f"fold {fold}: the probe needs two or more training classes (corpora or emotions) and "
                          "test utterances")
+    from sklearn.linear_model import LogisticRegression  # here: scikit-learn takes seconds to import
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed))
     probe.fit(X[train], classes[train])
     return float(balanced_accuracy_score(classes[test], probe.predict(X[test])))  # UAR over the classes

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.io_utils import atomic_open
 

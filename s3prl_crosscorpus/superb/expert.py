@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.distributed import is_initialized
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.audio import audio_problem, load_audio
 from ..core.corpora import Utterance
