@@ -11,6 +11,7 @@ from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..results.cells import Cell, collect_pairs, load_checked
 from ..results.leaderboard import summary
+from ..results.provenance import provenance
 from ..results.schema import package_versions
 from ..results.significance import table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
@@ -92,6 +93,7 @@ def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, file
         "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_versions": package_versions(*VERSION_DISTS),
+        "provenance": provenance(),
         "fold_file_sha256": table["fold_file_sha256"], "labels": list(LABELS),
         "systems": list(dict.fromkeys(c.system for c in cells)),
         "conditions": [k for k in CONDITIONS if any(c.condition == k for c in cells)],
