@@ -162,6 +162,12 @@ def read_probe(path: Optional[Path]) -> Optional[dict]:
     return data if isinstance(data.get("rows"), list) else None
 
 
+def study_name(results_dir: Path) -> str:
+    """The study's folder name (``OUT`` of ``OUT/results``)."""
+    path = results_dir.resolve()
+    return path.parent.name if path.name == "results" and path.parent.name else path.name
+
+
 def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Optional[Path] = None,
                   config: StatsConfig = StatsConfig(), argv: Optional[Sequence[str]] = None,
                   figures: bool = True) -> dict:
@@ -184,7 +190,7 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
     for cell in table["cells"]:  # the paper comparison of a corpus copy unlike the published one is marked
         cell["corpus_differs"] = list(differs.get(cell["test_corpus"], []))
     return {
-        "title": f"Cross-corpus SER study: {Path(results_dir).resolve().name}",
+        "title": f"Cross-corpus SER study: {study_name(Path(results_dir))}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "results_dir": str(results_dir), "data_dir": str(data_dir) if data_dir else None,
         "folds": list(FOLDS), "seeds": sorted({s for c in cells for s in c.seeds if s is not None}),

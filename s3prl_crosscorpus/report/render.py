@@ -22,13 +22,18 @@ def interval(ci) -> str:
     return f"[{number(ci[0])}, {number(ci[1])}]"
 
 
+def signed_interval(ci) -> str:
+    """``[−7.50, +12.50]`` (a difference's interval)."""
+    return f"[{signed(ci[0])}, {signed(ci[1])}]"
+
+
 def environment():
     """The jinja2 environment (autoescaping on; the filters the template uses)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(number=number, interval=interval, signed=signed, p=p_text,
+    env.filters.update(number=number, interval=interval, signed_interval=signed_interval, signed=signed, p=p_text,
                        corpus=lambda c: CORPUS_DISPLAY.get(c, c))
     return env
 
