@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     print(SYNTHETIC_NOTE)
     for problem in done.check.problems:
         print(f"problem: {problem}")
-    print(f"\nplots: {out / 'plots'} ({len(done.plots)} PNG files)\nbundle: {done.bundle} -> validate: "
+    print(f"\nreport: {done.html} (the study on one page; opens offline)")
+    print(f"plots: {out / 'plots'} ({len(done.plots)} PNG files)\nbundle: {done.bundle} -> validate: "
           f"{done.check.describe()}")
     print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {results}")
     return 0 if done.check.ok else 1

@@ -101,10 +101,13 @@ class DemoReport:
     plots: List[Path]
     bundle: Path
     check: "object"  # submission.validate's report: .ok, .problems, .describe()
+    html: Optional[Path] = None  # the study on one page (report.html)
 
 
 def report(results: Path, out: Path, data: Path) -> DemoReport:
-    """Leaderboard, plots under ``out/plots``, bundle ``out/bundle.zip`` and its validation."""
+    """Leaderboard, plots under ``out/plots``, ``out/report.html``, bundle ``out/bundle.zip`` and its validation."""
+    from ..report.context import build_context
+    from ..report.render import render_html, write_html
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
     from ..submission.bundle import build_bundle
@@ -115,4 +118,5 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
     plots = plot_all(cells, table, out / "plots")
     bundle = out / "bundle.zip"
     build_bundle(results, bundle, plots=True)
-    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data))
+    html = write_html(out / "report.html", render_html(build_context(results, data)))
+    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data), html)
