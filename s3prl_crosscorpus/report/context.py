@@ -184,11 +184,9 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
         speakers = {u.id: u.speaker for u in manifest}
         genders = {u.id: u.gender for u in manifest}
     statistics = table_statistics(cells, config, speakers, "manifest")
-    table = summary(cells, sha, statistics)
+    # the paper comparison of a corpus copy unlike the published one is marked
+    table = summary(cells, sha, statistics, (meta or {}).get("documented_differences"))
     alpha, family = statistics["method"]["alpha"], statistics["family_size"]
-    differs = (meta or {}).get("documented_differences", {})
-    for cell in table["cells"]:  # the paper comparison of a corpus copy unlike the published one is marked
-        cell["corpus_differs"] = list(differs.get(cell["test_corpus"], []))
     return {
         "title": f"Cross-corpus SER study: {study_name(Path(results_dir))}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

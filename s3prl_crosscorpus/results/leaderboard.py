@@ -80,9 +80,12 @@ def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
     return columns
 
 
-def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None) -> dict:
+def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None,
+            corpus_differs: Optional[Mapping[str, Sequence[str]]] = None) -> dict:
     """The whole table as JSON (all metrics, and the speaker-level ``statistics`` of
-    :mod:`.significance` when given); what ``--format json`` prints and bundles carry."""
+    :mod:`.significance` when given); what ``--format json`` prints and bundles carry. ``corpus_differs``
+    (corpus -> how its copy differs from the published one, the manifest meta's ``documented_differences``)
+    marks those corpora's cells: their paper comparison is not like for like."""
     rows = sorted({(c.system, c.family) for c in cells}, key=lambda sf: system_rank(*sf))
     table = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "unit": "percent", "spread": SPREAD,
@@ -90,6 +93,9 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
         "rows": [system for system, _ in rows], "columns": table_columns(cells),
         "cells": [cell_summary(c) for c in cells],
     }
+    for cell in table["cells"]:
+        if (corpus_differs or {}).get(cell["test_corpus"]):
+            cell["corpus_differs"] = list(corpus_differs[cell["test_corpus"]])
     if statistics is not None:
         table["statistics"] = dict(statistics)
     return table
@@ -112,7 +118,7 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
         if not cell.get("paper_pool", True):
             diff = f"; trained on {'+'.join(cell.get('train_corpora') or ['mixed pools'])}, not compared"
-        text += f" [{cell['paper_uar']:.2f}{diff}]"
+        text += f" [{cell['paper_uar']:.2f}{diff}{' ≠' if cell.get('corpus_differs') else ''}]"
     return text
 
 
@@ -140,6 +146,10 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
     if any(len(cell.get("seeds", [])) > 1 for cell in table["cells"]):
         notes.append("(k seeds): per-fold values are means over k training seeds; the spread across seeds is in the "
                      "JSON output (per_seed, seed_std) and, with --stats, beside the pooled UAR.")
+    differs = {c["test_corpus"]: c["corpus_differs"] for c in table["cells"] if c.get("corpus_differs")}
+    if metric == PAPER_METRIC:
+        notes.extend(f"≠ {CORPUS_DISPLAY[corpus]}: this copy differs from the published corpus ({'; '.join(found)}): "
+                     f"its comparison with the paper is not like for like." for corpus, found in differs.items())
     for cell in table["cells"]:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
