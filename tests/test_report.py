@@ -199,3 +199,16 @@ def test_report_of_a_folder_without_results_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "nothing" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_probe_rows_are_shown_in_percent(study, tmp_path):
+    probe = tmp_path / "probe.json"
+    write_json(probe, {"rows": [{"source": "layer 3", "norm": "corpus", "uar": 0.41667, "std": 0.0328,
+                                 "per_fold": [0.4] * 5, "chance": 1 / 3, "transductive": True, "target": "corpus"}]})
+    html = tmp_path / "r.html"
+    assert report_command.main([str(study["results"]), "--out", str(html), "--probe", str(probe),
+                                "--resamples", "50"]) == 0
+    page = Page()
+    page.feed(html.read_text(encoding="utf-8"))
+    text = " ".join(" ".join(page.text).split())
+    assert "layer 3 corpus corpus 41.67 ± 3.28 33.33 yes" in text

@@ -132,6 +132,19 @@ def warning_rows(cells: Sequence[Cell]) -> List[dict]:
     return rows
 
 
+def warning_summary(rows: Sequence[Mapping]) -> List[dict]:
+    """The warnings grouped per cell and kind: the folds concerned and one example message."""
+    groups: Dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["system"], row["condition"], row["test_corpus"], row["kind"])
+        group = groups.setdefault(key, {"system": key[0], "condition": key[1], "test_corpus": key[2],
+                                        "kind": key[3], "folds": [], "messages": 0, "example": row["message"]})
+        group["messages"] += 1
+        if row["fold"] not in group["folds"]:
+            group["folds"].append(row["fold"])
+    return list(groups.values())
+
+
 def provenance_groups(cells: Sequence[Cell]) -> List[dict]:
     """Distinct provenance records of the results (old results without one: their ``versions``), with counts."""
     groups: Dict[str, dict] = {}
@@ -199,6 +212,7 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
         "data": data_summary(cells, manifest, meta),
         "breakdowns": breakdowns(cells, speakers, genders),
         "warnings": warning_rows(cells),
+        "warning_summary": warning_summary(warning_rows(cells)),
         "probe": read_probe(probe),
         "provenance": {"results": provenance_groups(cells), "report": provenance(argv)},
         "figures": report_figures(cells, table) if figures else {"chart": "", "confusion": {}},
