@@ -31,6 +31,7 @@ class Page(HTMLParser):
         self.verdicts: Dict[str, str] = {}
         self.gender: Dict[tuple, str] = {}
         self.speaker: Dict[tuple, str] = {}
+        self.metric: Dict[tuple, str] = {}
         self.images: List[str] = []
         self.external: List[str] = []
         self.scripts: List[str] = []
@@ -66,6 +67,8 @@ class Page(HTMLParser):
             self.verdicts[attrs["data-comparison"]] = " ".join(text.split())
         if tag == "td" and "data-gender" in attrs:
             self.gender[(self.stack[-1]["attrs"]["data-cell"], attrs["data-gender"])] = text
+        if tag == "td" and "data-metric" in attrs:
+            self.metric[(self.stack[-1]["attrs"]["data-cell"], attrs["data-metric"])] = text
         if tag == "td" and "data-speaker" in attrs:
             self.speaker[(attrs["data-cell"], attrs["data-speaker"])] = text
         if tag == "script" and attrs.get("id") == "report-data":
@@ -212,3 +215,19 @@ def test_probe_rows_are_shown_in_percent(study, tmp_path):
     page.feed(html.read_text(encoding="utf-8"))
     text = " ".join(" ".join(page.text).split())
     assert "layer 3 corpus corpus 41.67 ± 3.28 33.33 yes" in text
+
+
+def test_per_corpus_breakdown_equals_the_pooled_predictions(study):
+    from sklearn.metrics import f1_score, recall_score
+
+    for cell in study["cells"]:
+        rows = [r for result in cell.runs[cell.seeds[0]].values() for r in result["predictions"]]
+        labels, predicted = [r["label"] for r in rows], [r["prediction"] for r in rows]
+        key = f"{cell.system}|{cell.condition}|{cell.corpus}"
+        shown = study["page"].metric
+        assert shown[(key, "uar")] == f"{100 * uar(labels, predicted):.2f}"
+        assert shown[(key, "wa")] == f"{100 * sum(a == b for a, b in zip(labels, predicted)) / len(rows):.2f}"
+        assert shown[(key, "macro_f1")] == f"{100 * f1_score(labels, predicted, average='macro'):.2f}"
+        for lab in ("neu", "hap", "ang", "sad"):
+            recall = recall_score(labels, predicted, labels=[lab], average="macro", zero_division=0)
+            assert shown[(key, f"recall_{lab}")] == f"{100 * recall:.2f}"

@@ -11,7 +11,7 @@ from ..core.corpora.ravdess import ravdess_gender
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.io_utils import read_json
 from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
-from ..core.metrics import uar
+from ..core.metrics import per_class_recall, uar, uar_from_confusion
 from ..results.cells import Cell, load_cells
 from ..results.leaderboard import summary
 from ..results.provenance import provenance
@@ -80,6 +80,34 @@ def breakdowns(cells: Sequence[Cell], speakers: Optional[Mapping[str, str]],
                              "gender": {GENDERS.get(g, g): v for g, v in group_uar(rows, gender).items()},
                              "speaker": group_uar(rows, lambda row, spk: spk)})
     return out
+
+
+def corpus_breakdown(cells: Sequence[Cell]) -> List[dict]:
+    """Per test corpus, each cell's pooled UAR, WA, macro-F1 and per-class recall (%) from its summed confusion
+    matrix (all folds; several seeds: their predictions summed)."""
+    out = []
+    for corpus in CORPORA:
+        rows = []
+        for cell in (c for c in cells if c.corpus == corpus):
+            cm = cell.confusion()
+            rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": corpus,
+                         "n": int(cm.sum()), "uar": 100.0 * uar_from_confusion(cm),
+                         "wa": 100.0 * float(np.trace(cm) / cm.sum()),
+                         "macro_f1": 100.0 * macro_f1_from_confusion(cm),
+                         "recall": {lab: (None if r is None else 100.0 * r) for lab, r in per_class_recall(cm).items()}})
+        if rows:
+            out.append({"corpus": corpus, "rows": rows})
+    return out
+
+
+def macro_f1_from_confusion(cm: np.ndarray) -> float:
+    """Mean F1 over the classes with reference utterances or predictions."""
+    scores = []
+    for i in range(len(cm)):
+        tp, support, predicted = cm[i, i], cm[i].sum(), cm[:, i].sum()
+        if support or predicted:
+            scores.append(2.0 * tp / (support + predicted))
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def data_summary(cells: Sequence[Cell], manifest: Optional[Sequence], meta: Optional[Mapping]) -> dict:
@@ -211,6 +239,7 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
                      for c in statistics["comparisons"]],
         "data": data_summary(cells, manifest, meta),
         "breakdowns": breakdowns(cells, speakers, genders),
+        "per_corpus": corpus_breakdown(cells),
         "warnings": warning_rows(cells),
         "warning_summary": warning_summary(warning_rows(cells)),
         "probe": read_probe(probe),
