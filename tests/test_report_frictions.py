@@ -140,3 +140,19 @@ def test_bundle_records_provenance_and_validate_shows_it(results, tmp_path, caps
     assert lines[0].startswith("provenance: packed by: package: s3prl-crosscorpus")
     n_results = len(list(results.rglob("fold*.json")))
     assert any(l.startswith(f"provenance: results: {n_results} made by s3prl-crosscorpus") for l in lines)
+
+
+def test_git_commit_only_of_the_packages_own_checkout(tmp_path):
+    import subprocess
+
+    from s3prl_crosscorpus.results.provenance import PACKAGE_ROOT, git_commit
+
+    outer = tmp_path / "project"
+    package = outer / "venv" / "site-packages" / "s3prl_crosscorpus"
+    package.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    subprocess.run(["git", "-C", str(outer), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    assert git_commit(package) is None  # a virtualenv inside someone else's repository
+    mine = git_commit(PACKAGE_ROOT)
+    assert mine is None or len(mine.split("+")[0]) == 40

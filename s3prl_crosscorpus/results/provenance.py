@@ -48,7 +48,11 @@ def run_quiet(argv: Sequence[str], cwd: Optional[Path] = None) -> Optional[str]:
 
 
 def git_commit(root: Path = PACKAGE_ROOT) -> Optional[str]:
-    """The commit of the checkout the package runs from (``+dirty`` with uncommitted changes); None outside git."""
+    """The commit of the checkout the package runs from (``+dirty`` with uncommitted changes); None outside git,
+    and None when the package merely sits inside another repository (e.g. a virtualenv in a project)."""
+    top = run_quiet(["git", "rev-parse", "--show-toplevel"], cwd=root)
+    if not top or Path(top).resolve() != root.parent:
+        return None
     commit = run_quiet(["git", "rev-parse", "HEAD"], cwd=root)
     if not commit:
         return None
