@@ -115,6 +115,7 @@ def test_results_and_bundles_record_provenance(results):
     old = {k: v for k, v in result.items() if k != "provenance"}
     validate_result(old)  # results made before provenance was recorded stay valid
     assert provenance(["s3prl-crosscorpus", "report", "a b"])["command"] == "s3prl-crosscorpus report 'a b'"
+    assert provenance(["/x/s3prl_crosscorpus/__main__.py", "submit"])["command"] == "s3prl-crosscorpus submit"
 
 
 def test_torch_cuda_is_read_without_importing_torch(monkeypatch, tmp_path):

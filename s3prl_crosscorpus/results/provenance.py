@@ -102,8 +102,11 @@ def machine_provenance() -> dict:
 
 def provenance(argv: Optional[Sequence[str]] = None) -> dict:
     """The provenance record of this process: :func:`machine_provenance` and the command line (``argv``)."""
-    argv = sys.argv if argv is None else argv
-    return {**machine_provenance(), "command": shlex.join(str(a) for a in argv)}
+    argv = [str(a) for a in (sys.argv if argv is None else argv)]
+    if argv and Path(argv[0]).name == "__main__.py":  # python -m s3prl_crosscorpus / baseline_svm
+        argv[0] = Path(argv[0]).parent.name.replace("s3prl_crosscorpus", "s3prl-crosscorpus").replace(
+            "baseline_svm", "baseline-svm")
+    return {**machine_provenance(), "command": shlex.join(argv)}
 
 
 def provenance_lines(record: Mapping) -> list:
