@@ -14,7 +14,7 @@ from s3prl_crosscorpus.core.metrics import uar
 from s3prl_crosscorpus.report.verdicts import verdict
 from s3prl_crosscorpus.results.cells import load_cells
 from s3prl_crosscorpus.results.leaderboard import summary
-from s3prl_crosscorpus.results.significance import table_statistics
+from s3prl_crosscorpus.results.significance import p_text, table_statistics
 from s3prl_crosscorpus.results.stats import StatsConfig
 
 EDGE = "chosen gamma on the edge of the coarse grid (gamma=0.125): the best value may lie outside it"
@@ -134,7 +134,7 @@ def test_every_verdict_states_the_json_figures_and_its_conclusion(study):
             continue
         sign = lambda v: f"{v:+.2f}".replace("-", "−")
         assert f"{sign(entry['diff'])} points [{sign(entry['ci'][0])}, {sign(entry['ci'][1])}]" in text
-        assert f"{entry['n_speakers']} speakers" in text
+        assert f"{entry['n_speakers']} speakers" in text and f"p = {p_text(entry['p'])}," in text
         assert ("no evidence of a difference" in text) == (not entry["significant"])
     # the incomplete cell's comparison says why it has no figures
     assert any("not computed" in v and "incomplete" in v for v in page.verdicts.values())
