@@ -15,7 +15,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["s3prl_crosscorpus*", "baseline_svm*"]),
-    package_data={"s3prl_crosscorpus": ["VERSION", "*/*.json", "*/*.md"], "baseline_svm": ["*.md"]},
+    package_data={"s3prl_crosscorpus": ["VERSION", "*/*.json", "*/*.md", "report/templates/*.j2"], "baseline_svm": ["*.md"]},
     # The YAML configs live at the top level for s3prl's -c; installs get a copy under <prefix>/share.
     data_files=[("share/s3prl-crosscorpus/downstream_configs",
                  sorted(glob("downstream_configs/*.yaml")))],
@@ -35,6 +35,7 @@ setup(
         "PyYAML>=6.0",
         "matplotlib>=3.7",
         "jsonschema>=4.0",
+        "jinja2>=3.0",  # the HTML report's template
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
     # test: the suite (hypothesis: property tests; mkdocs: tests/test_docs.py builds docs/).

@@ -309,6 +309,15 @@ def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimato
     })
 
 
+def grid_edge_warnings(estimator: SVMEmotionClassifier, config: RunConfig) -> List[str]:
+    """The result's warning when the chosen C or gamma lies on the grid's edge (the optimum may lie beyond it)."""
+    edge = estimator.on_edge()
+    if not edge:
+        return []
+    return [f"chosen {' and '.join(edge)} on the edge of the {config.grid} grid "
+            f"({', '.join(f'{p}={estimator.best_params_[p]:g}' for p in edge)}): the best value may lie outside it"]
+
+
 def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmotionClassifier,
                       by_id: Dict[str, Utterance], features: Extraction, timings: Mapping[str, float],
                       sizes: Optional[Mapping[str, int]] = None) -> List[Path]:
@@ -321,7 +330,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     dev_predicted = [str(y) for y in estimator.predict(rows.X["dev"])]
     dev_uar = selection_score(estimator, rows, dev_predicted)
     # The DNN's guard, same thresholds: both dev UARs above are measured on the dev rows.
-    warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted)
+    warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted) + grid_edge_warnings(estimator, config)
     warnings += small_group_warnings(rows.ids["train"] + rows.ids["dev"], by_id, sizes, config.norm, "training")
     for warning in warnings:
         tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold}: {warning}; the result is marked")

@@ -5,7 +5,7 @@
 #   1  openSMILE + SVM grid: feature sets x conditions x folds (Table 3)
 #   2  extract the frozen upstream once into a feature cache (skipped with --cache no)
 #   3  DNN heads x conditions x test corpora x folds x seeds, from the cache (Table 4)
-#   4  leaderboard (md + json), statistics when installed, plots
+#   4  leaderboard (md + json), statistics when installed, plots, report.html (the study on one page)
 #   5  submission bundle + validate
 # Examples:
 #   recipes/run.sh                                   # synthetic corpora, tiny random HuBERT: minutes on a CPU
@@ -14,7 +14,7 @@
 #   recipes/run.sh ... --stage 3 --stop-stage 3 --heads linear --conditions "matched extended loco"
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
-# plots/, bundle.zip.
+# plots/, report.html, bundle.zip.
 # Each setting's type is checked first (in parentheses below); a bad value: one `error:` line, exit 2.
 # Stage 0 is stamped with its input files (DATA/.prepared): other files, and the manifest is made again
 # and stages 1-3 redo what was made from the old one. Ctrl-C: one line, exit 130; re-run to resume.
@@ -177,8 +177,8 @@ if stage 3; then
 fi
 
 if stage 4; then
-  say "4: leaderboard, statistics, plots"
-  if up_to_date "$OUT/leaderboard.md"; then
+  say "4: leaderboard, statistics, plots, report"
+  if up_to_date "$OUT/leaderboard.md" && up_to_date "$OUT/report.html" "$OUT/leaderboard.md"; then
     echo "leaderboard newer than every result: kept" >&2
   else
     stats=()
@@ -186,7 +186,9 @@ if stage 4; then
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" --format json -o "$OUT/leaderboard.json"
     "${S3X[@]}" plot "$RESULTS" --out "$OUT/plots" >&2
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" -o "$OUT/leaderboard.md"
+    "${S3X[@]}" report "$RESULTS" --data "$DATA" --out "$OUT/report.html"
   fi
+  echo "report: $OUT/report.html (open it in a browser; it works offline)" >&2
   cat "$OUT/leaderboard.md"
 fi
 

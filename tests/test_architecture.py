@@ -18,6 +18,7 @@ ALLOWED = {
     "s3prl_crosscorpus.results": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results"},
     "s3prl_crosscorpus.submission": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results",
                                      "s3prl_crosscorpus.submission"},
+    "s3prl_crosscorpus.report": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "s3prl_crosscorpus.report"},
     "baseline_svm": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "baseline_svm"},
 }
 

@@ -66,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
     done = report(results, out, data)
     print(done.table_markdown)
     print(SYNTHETIC_NOTE)
-    print(f"\nplots: {out / 'plots'} ({len(done.plots)} PNG files)")
     if done.skipped:
+        print(f"\nplots: {out / 'plots'} ({len(done.plots)} PNG files)")
         print(f"note: {done.skipped}")
     else:
         for problem in done.check.problems:
             print(f"problem: {problem}")
-        print(f"bundle: {done.bundle} -> validate: {done.check.describe()}")
+        print(f"\nreport: {done.html} (the study on one page; opens offline)")
+        print(f"plots: {out / 'plots'} ({len(done.plots)} PNG files)\nbundle: {done.bundle} -> validate: "
+              f"{done.check.describe()}")
     print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {results}")
     return 0 if done.skipped or done.check.ok else 1

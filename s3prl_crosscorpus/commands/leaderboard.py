@@ -11,7 +11,7 @@ from ..results.cells import Cell, LeaderboardError, installed_fold_warning, load
 from ..results.leaderboard import METRICS, render, summary
 from ..results.schema import ResultError
 from ..results.significance import table_statistics
-from ..results.speakers import manifest_speakers
+from ..results.speakers import documented_differences, manifest_speakers
 from ..results.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, StatsConfig, StatsError
 
 
@@ -96,7 +96,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.stats:
         statistics = table_statistics(cells, *setup, speakers_name="manifest")
         warn_unavailable(statistics)
-    write_text(render(summary(cells, sha, statistics), args.format, args.metric), args.output)
+    differs = documented_differences(args.data) if args.data else None
+    write_text(render(summary(cells, sha, statistics, differs), args.format, args.metric), args.output)
     return 0
 
 

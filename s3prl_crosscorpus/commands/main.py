@@ -19,6 +19,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "overrides": ("s3prl_crosscorpus.commands.overrides", "print a safe s3prl -o string (for shell recipes)"),
     "leaderboard": ("s3prl_crosscorpus.commands.leaderboard", "paper-style table from result files"),
     "plot": ("s3prl_crosscorpus.commands.plot", "confusion matrices and matched-vs-extended charts"),
+    "report": ("s3prl_crosscorpus.commands.report", "the whole study as one self-contained HTML page"),
     "submit": ("s3prl_crosscorpus.commands.submit", "pack results into a submission bundle"),
     "validate": ("s3prl_crosscorpus.commands.validate", "check a submission bundle"),
     "compare": ("s3prl_crosscorpus.commands.compare", "does B beat A? paired speaker-level test on the same utterances"),

@@ -12,6 +12,7 @@ from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
+from .corpora.documented import audio_differences
 from .folds import FOLD_FILE, fold_file_sha256
 from .io_utils import read_json, sha256_file, write_json, write_jsonl
 from .labels import CORPORA, LABELS
@@ -79,6 +80,9 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
         "counts": {read.corpus: len(read.utterances) for read in reads},
         "content_duplicates": duplicates,
         "left_out": {read.corpus: [vars(item) for item in read.left_out] for read in reads},
+        # A copy unlike the published corpus: the leaderboard marks its paper comparison.
+        "documented_differences": {read.corpus: found for read in reads
+                                   if (found := audio_differences(read.corpus, read.utterances))},
     })
     for read in reads:
         read.content_duplicates = [ids for ids in duplicates if any(i.startswith(read.corpus + "_") for i in ids)]
@@ -200,6 +204,8 @@ def summary(reads: Sequence[CorpusRead]) -> str:
                          + ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items())))
         for item in read.problems:
             lines.append(f"         PROBLEM {item.path}: {item.reason}")
+        for difference in audio_differences(read.corpus, read.utterances):
+            lines.append(f"         UNLIKE THE PUBLISHED CORPUS: {difference}; its paper comparison is marked")
         for ids in read.content_duplicates:
             lines.append(f"         DUPLICATE AUDIO (kept, check they do not sit in train and test): {' = '.join(ids)}")
     return "\n".join(lines)

@@ -102,10 +102,13 @@ class DemoReport:
     bundle: Optional[Path]  # None when skipped: a submission needs every fold (``skipped`` says why)
     check: "object"  # submission.validate's report: .ok, .problems, .describe(); None when skipped
     skipped: Optional[str] = None
+    html: Optional[Path] = None  # the study on one page (report.html)
 
 
 def report(results: Path, out: Path, data: Path) -> DemoReport:
-    """Leaderboard, plots under ``out/plots``, bundle ``out/bundle.zip`` and its validation."""
+    """Leaderboard, plots under ``out/plots``, ``out/report.html``, bundle ``out/bundle.zip`` and its validation."""
+    from ..report.context import build_context
+    from ..report.render import render_html, write_html
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
     from ..submission.bundle import build_bundle
@@ -122,4 +125,6 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
                           f"{', '.join(map(str, done))}")
     bundle = out / "bundle.zip"
     build_bundle(results, bundle, plots=True)
-    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data))
+    html = write_html(out / "report.html", render_html(build_context(results, data)))
+    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data),
+                      html=html)

@@ -76,9 +76,12 @@ def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
     return columns
 
 
-def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None) -> dict:
+def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None,
+            corpus_differs: Optional[Mapping[str, Sequence[str]]] = None) -> dict:
     """The whole table as JSON (all metrics, and the speaker-level ``statistics`` of
-    :mod:`.significance` when given); what ``--format json`` prints and bundles carry."""
+    :mod:`.significance` when given); what ``--format json`` prints and bundles carry. ``corpus_differs``
+    (corpus -> how its copy differs from the published one, the manifest meta's ``documented_differences``)
+    marks those corpora's cells: their paper comparison is not like for like."""
     rows = sorted({(c.system, c.family) for c in cells}, key=lambda sf: system_rank(*sf))
     table = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "unit": "percent", "spread": SPREAD,
@@ -86,6 +89,9 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
         "rows": [system for system, _ in rows], "columns": table_columns(cells),
         "cells": [cell_summary(c) for c in cells],
     }
+    for cell in table["cells"]:
+        if (corpus_differs or {}).get(cell["test_corpus"]):
+            cell["corpus_differs"] = list(corpus_differs[cell["test_corpus"]])
     if statistics is not None:
         table["statistics"] = dict(statistics)
     return table
@@ -116,7 +122,7 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
         if not cell.get("paper_pool", True):
             diff = f"; {label or 'trained on another pool'}, not compared"
             label = None  # named inside the brackets
-        text += f" [{cell['paper_uar']:.2f}{diff}]"
+        text += f" [{cell['paper_uar']:.2f}{diff}{' ≠' if cell.get('corpus_differs') else ''}]"
     if label:
         text += f" ({label})"
     return text
@@ -147,6 +153,10 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
         notes.append("(k seeds, sd s): per-fold values are means over k training seeds (init seeds; each seed's "
                      "results in RESULTS/seed<S>/ but the first's); s = sample standard deviation across the seeds' "
                      "fold means. Each seed's figure is in the JSON output (per_seed, seed_std).")
+    differs = {c["test_corpus"]: c["corpus_differs"] for c in table["cells"] if c.get("corpus_differs")}
+    if metric == PAPER_METRIC:
+        notes.extend(f"≠ {CORPUS_DISPLAY[corpus]}: this copy differs from the published corpus ({'; '.join(found)}): "
+                     f"its comparison with the paper is not like for like." for corpus, found in differs.items())
     for cell in table["cells"]:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "

@@ -15,6 +15,7 @@ from ..core.folds import Split, fold_file_sha256
 from ..core.io_utils import read_json, write_json
 from ..core.labels import LABELS
 from ..core.metrics import scores
+from .provenance import provenance as current_provenance
 from .speakers import speakers_from_ids
 
 SCHEMA_FILE = Path(__file__).with_name("result_schema.json")
@@ -150,7 +151,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 speakers: Optional[Sequence[str]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
                 versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None,
-                warnings: Sequence[str] = (), init_seed: Optional[int] = None) -> dict:
+                warnings: Sequence[str] = (), init_seed: Optional[int] = None,
+                provenance: Optional[Mapping] = None) -> dict:
     """Build a schema-valid result from one fold's test predictions (metrics are computed here).
 
     ``seed`` is the dev draw's; ``init_seed`` (DNN ``--seed``) names the run among other seeds of the same cell.
@@ -181,6 +183,7 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
         "timings": {k: float(v) for k, v in (timings or {}).items()},
         "versions": dict(versions or package_versions()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": dict(provenance or current_provenance()),
     }
     if init_seed is not None:
         result["init_seed"] = int(init_seed)

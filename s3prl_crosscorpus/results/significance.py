@@ -202,6 +202,19 @@ def apply_holm(comparisons: List[dict], alpha: float) -> int:
     return len(available)
 
 
+def comparison_label(entry: Mapping) -> str:
+    """``B − A on CORPUS`` (``System: extended − matched on RAVDESS`` when both sides are one system)."""
+    a, b, corpus = entry["a"], entry["b"], CORPUS_DISPLAY[entry["test_corpus"]]
+    if a["system"] == b["system"]:
+        return f"{a['system']}: {b['condition']} − {a['condition']} on {corpus}"
+    return f"{side_text(b)} − {side_text(a)} on {corpus}"
+
+
+def holm_family(comparisons: Sequence[Mapping]) -> List[str]:
+    """The comparisons Holm's correction ran across (the available ones), as labels."""
+    return [comparison_label(c) for c in comparisons if c["available"]]
+
+
 def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config: StatsConfig = StatsConfig(),
                speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
     """Intervals of ``cells`` and the comparisons ``pairs`` (B - A), Holm-corrected together, as JSON."""
@@ -212,7 +225,8 @@ def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config
     comparisons = [comparison_entry(prepared[key_of(a)], prepared[key_of(b)], config) for a, b in pairs]
     return {"format": STATS_FORMAT, "version": STATS_VERSION, "method": describe_method(config),
             "cells": [cell_entry(prepared[key_of(c)], config) for c in sorted(cells, key=table_order)],
-            "comparisons": comparisons, "family_size": apply_holm(comparisons, config.alpha)}
+            "comparisons": comparisons, "family_size": apply_holm(comparisons, config.alpha),
+            "family": holm_family(comparisons)}
 
 
 def table_statistics(cells: Sequence[Cell], config: StatsConfig = StatsConfig(),
@@ -300,6 +314,7 @@ def method_notes(stats: Mapping) -> List[str]:
         f"utterances of a speaker (exact over all 2^S swaps when 2^S ≤ {m['resamples']}, else {m['resamples']} "
         f"random swaps). p (Holm): Holm's correction across the {family} comparison(s) of this table; "
         f"*: survives it at α = {m['alpha']:g}.",
+        family_note(stats),
     ]
     exact = sorted({(c["test_corpus"], c["n_speakers"]) for c in stats["comparisons"] if c["available"] and c["exact"]},
                    key=lambda cs: CORPORA.index(cs[0]))
@@ -313,6 +328,13 @@ def method_notes(stats: Mapping) -> List[str]:
     reasons = dict.fromkeys(e["reason"] for e in stats["cells"] + stats["comparisons"] if not e["available"])
     notes += [f"n/a: {reason}" for reason in reasons]
     return notes
+
+
+def family_note(stats: Mapping) -> str:
+    """Which comparisons Holm corrected over: the same pair gets another Holm p in another family."""
+    family = stats.get("family") or holm_family(stats["comparisons"])
+    return (f"Holm family ({len(family)} comparison(s); another command or selection corrects over another family, "
+            f"so its Holm p differs): " + ("; ".join(family) if family else "none") + ".")
 
 
 def render_table_statistics(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> str:

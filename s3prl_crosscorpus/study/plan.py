@@ -110,7 +110,8 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
         for fold in (["all"] if whole else folds):
             fold_list = FOLDS if fold == "all" else [fold]
             expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
-            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
+            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold),
+                         tuple(map(str, expected))),
                      all_exist(expected), older_than(expected, since))
     return plan
 
@@ -240,5 +241,6 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest
-            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected), stale)
+            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides), tuple(map(str, expected))),
+                     all_exist(expected), stale)
     return plan

@@ -12,6 +12,7 @@ from ..core.io_utils import WriteError, atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..results.cells import Cell, cell_key, collect_pairs, load_checked, seed_of
 from ..results.leaderboard import summary
+from ..results.provenance import provenance
 from ..results.schema import package_versions
 from ..results.significance import table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
@@ -93,6 +94,7 @@ def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, file
         "format_version": BUNDLE_VERSION if any(len(c.seeds) > 1 for c in cells) else SEED_FOLDERS_SINCE - 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_versions": package_versions(*VERSION_DISTS),
+        "provenance": provenance(),
         "fold_file_sha256": table["fold_file_sha256"], "labels": list(LABELS),
         "systems": list(dict.fromkeys(c.system for c in cells)),
         "conditions": [k for k in CONDITIONS if any(c.condition == k for c in cells)],

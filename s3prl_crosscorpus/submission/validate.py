@@ -21,6 +21,7 @@ from ..core.corpora import Utterance
 from ..results.cells import (Cell, collect_cells, fold_hash_problems, installed_fold_warning,
                              pool_problems, seed_of)
 from ..results.leaderboard import METRICS, summary
+from ..results.provenance import provenance_lines as record_lines
 # One source of truth: the readers of result folders (leaderboard, plot, compare, submit) recompute with these too.
 from ..results.schema import TOLERANCE, ResultError, close, metric_differences, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
@@ -658,3 +659,27 @@ def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
         problems += rule_speakers_match_manifest(bundle, utts, data_dir)
     warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
     return Validation(problems, [warning] if warning else [], bundle)
+
+
+def provenance_lines(bundle: Optional[Bundle]) -> List[str]:
+    """Who packed the bundle and what made its results (package versions, commits, machines), for ``validate``."""
+    if bundle is None:
+        return []
+    lines = []
+    if isinstance(bundle.meta.get("provenance"), dict):
+        lines += ["packed by: " + line for line in record_lines(bundle.meta["provenance"])]
+    made: Counter = Counter()
+    for kinds in bundle.fold_members.values():
+        try:
+            record = json.loads(bundle.members[kinds["result"]]).get("provenance") if "result" in kinds else None
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            continue
+        if isinstance(record, dict):
+            made[(record.get("package_version"), record.get("git_commit") or "unknown", record.get("cpu"),
+                  ", ".join(record.get("gpus") or []) or "no GPU")] += 1
+        elif "result" in kinds:
+            made[None] += 1
+    for key, n in sorted(made.items(), key=lambda kv: -kv[1]):
+        lines.append(f"results: {n} made without a provenance record" if key is None else
+                     f"results: {n} made by s3prl-crosscorpus {key[0]} (git {key[1]}) on {key[2]}; {key[3]}")
+    return lines
