@@ -17,9 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from s3prl_crosscorpus.core.corpora import Utterance
-from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split, test_only_corpora
 from s3prl_crosscorpus.core.io_utils import read_json
-from s3prl_crosscorpus.core.labels import CORPORA, LABELS
+from s3prl_crosscorpus.core.labels import LABELS, corpus_order
 from s3prl_crosscorpus.core.manifest import load_manifest
 from s3prl_crosscorpus.core.names import svm_system_name
 from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
@@ -102,15 +102,15 @@ def check_config(config: RunConfig) -> None:
 
 def pool_of(utts: Sequence[Utterance], corpora: Optional[Sequence[str]]) -> Tuple[str, ...]:
     """The corpus pool: the requested corpora, else every corpus present in the manifest."""
-    present = {u.corpus for u in utts}
-    wanted = CORPORA if corpora is None else tuple(corpora)
-    return tuple(c for c in CORPORA if c in wanted and (corpora is not None or c in present))
+    return corpus_order(corpora if corpora is not None else {u.corpus for u in utts})
 
 
 def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     """Models to train. Extended with test corpus ``all`` trains one model per fold for every corpus."""
     pool = pool_of(utts, config.corpora)
     tests = pool if config.test_corpus == ALL else (config.test_corpus,)
+    if config.condition == "matched" and config.test_corpus == ALL:  # a test-only corpus has no matched model
+        tests = tuple(c for c in tests if c not in test_only_corpora(utts))
     jobs = []
     for fold in config.folds:
         if config.condition == "extended" and config.test_corpus == ALL:
@@ -144,7 +144,8 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
     found = {"fold_file_sha256": result.get("fold_file_sha256"), "seed": result.get("seed"),
              "features": result.get("features"), "train_corpora": result.get("train_corpora"),
              "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight")}
-    expected = {"fold_file_sha256": fold_file_sha256(), "seed": config.seed, "features": config.feature_set,
+    expected = {"fold_file_sha256": job.split.fold_file_sha256 or fold_file_sha256(), "seed": config.seed,
+                "features": config.feature_set,
                 "train_corpora": list(job.split.train_corpora), "grid": config.grid,
                 "class_weight": config.class_weight}
     for key, value in expected.items():
@@ -298,7 +299,8 @@ def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimato
     split = job.split
     return save_model(path, estimator, {
         "feature_set": config.feature_set, "system": config.system, "labels": list(LABELS),
-        "normalisation": config.norm, "fold_file_sha256": fold_file_sha256(), "hyperparameters": dict(hyperparameters),
+        "normalisation": config.norm, "fold_file_sha256": split.fold_file_sha256 or fold_file_sha256(),
+        "hyperparameters": dict(hyperparameters),
         "condition": split.condition, "fold": split.fold, "train_corpora": list(split.train_corpora),
         "seed": config.seed, "train_ids": rows.ids["train"], "dev_ids": rows.ids["dev"],
         "opensmile": opensmile_version(),

@@ -12,9 +12,10 @@ from tqdm import tqdm
 
 from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
-from .folds import FOLD_FILE, fold_file_sha256
-from .io_utils import read_json, sha256_file, write_json, write_jsonl
-from .labels import CORPORA, LABELS
+from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
+from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
+from .labels import LABELS, corpus_name_problem, corpus_order, corpus_rank
+from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
 
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
@@ -46,18 +47,24 @@ def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
                             + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
 
 
-def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[CorpusRead]:
+def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
+            reads: Sequence[CorpusRead] = ()) -> List[CorpusRead]:
     """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically.
 
     The metadata records the manifest's SHA-256, so a manifest and a meta file from different runs
     (a failure between the two writes) are refused on load. Files holding identical audio under
     different names are kept and recorded (``content_duplicates``). A corpus without a single usable
-    utterance is an error (nothing is written).
+    utterance is an error (nothing is written). ``reads``: corpora already read (CSV, audformat). With
+    corpora beyond the paper's three, their folds go to ``out/folds_v2.json`` (:mod:`.speaker_folds`).
     """
-    unknown = set(roots) - set(CORPORA)
+    unknown = set(roots) - set(READERS)
     if unknown:
-        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {CORPORA}")
-    reads = [READERS[corpus](Path(roots[corpus])) for corpus in CORPORA if corpus in roots]
+        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {', '.join(corpus_order(READERS))}")
+    twice = sorted(set(roots) & {read.corpus for read in reads})
+    if twice:
+        raise CorpusError(f"corpus {twice[0]} is given twice; give each corpus name once")
+    reads = sorted([READERS[corpus](Path(root)) for corpus, root in roots.items()] + list(reads),
+                   key=lambda read: corpus_rank(read.corpus))
     for read in reads:
         if not read.utterances:
             first = read.problems[0] if read.problems else None
@@ -68,12 +75,18 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
     check_unique_ids(utts, f"corpora {', '.join(roots)}")
     duplicates = content_duplicates(utts, progress)
     out = Path(out)
+    table = manifest_folds(utts)
+    if table.sha256 != fold_file_sha256():
+        with atomic_open(out / FOLD_FILE_V2_NAME, "wb") as handle:
+            handle.write(document_bytes(table.document))
     write_jsonl(out / MANIFEST, (u.to_dict() for u in utts))
     write_json(out / META, {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_version": __version__,
         "fold_file": FOLD_FILE.name,
         "fold_file_sha256": fold_file_sha256(),
+        "fold_table": {"file": table.name, "sha256": table.sha256, "schemes": table.schemes,
+                       "test_only": table.test_only},
         "manifest_sha256": sha256_file(out / MANIFEST),
         "roots": {read.corpus: read.root for read in reads},
         "counts": {read.corpus: len(read.utterances) for read in reads},
@@ -130,8 +143,8 @@ def row_problem(row: object) -> Optional[str]:
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
-    if row["corpus"] not in CORPORA:
-        return f"unknown corpus {row['corpus']!r} (known: {', '.join(CORPORA)})"
+    if corpus_name_problem(row["corpus"]):
+        return f"unknown corpus: {corpus_name_problem(row['corpus'])}"
     if row["label"] not in LABELS:
         return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
     for key in ("sample_rate", "channels", "num_frames"):

@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
-from ..core.labels import CORPORA
+from ..core.labels import corpus_rank
 from .paper import system_rank
 from .schema import load_result_files
 
@@ -146,7 +146,7 @@ def installed_fold_warning(sha: str) -> Optional[str]:
 
 def table_order(cell: Cell) -> Tuple:
     """Rows (systems in the paper's order), then corpora, then conditions."""
-    return system_rank(cell.system, cell.family), CORPORA.index(cell.corpus), CONDITIONS.index(cell.condition)
+    return system_rank(cell.system, cell.family), corpus_rank(cell.corpus), CONDITIONS.index(cell.condition)
 
 
 def collect_cells(results: Iterable[Mapping], sources: Optional[Iterable[str]] = None) -> List[Cell]:

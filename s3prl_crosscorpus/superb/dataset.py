@@ -17,7 +17,7 @@ from ..core.normalise import NORMS
 from ..core.audio import load_audio
 from ..core.corpora import Utterance
 from ..core.folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
-from ..core.labels import CORPORA, LABEL_TO_INDEX, LABELS
+from ..core.labels import CORPORA, LABEL_TO_INDEX, LABELS, corpus_order
 from ..core.manifest import ManifestError, load_manifest
 
 SPLITS = ("train", "dev", "test")
@@ -74,7 +74,7 @@ class DataSettings:
 
 def pool_of(settings: DataSettings, present: Mapping[str, int]) -> Tuple[str, ...]:
     """The training pool: ``datarc.corpora`` when given, else every corpus in the manifest (as the SVM)."""
-    return tuple(settings.corpora) or tuple(c for c in CORPORA if present.get(c))
+    return tuple(settings.corpora) or corpus_order(c for c in present if present.get(c))
 
 
 def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]]:
