@@ -35,6 +35,7 @@ setup(
         "PyYAML>=6.0",
         "matplotlib>=3.7",
         "jsonschema>=4.0",
+        "audformat>=1.0",  # prepare --audformat (audb-published corpora)
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
     # test: the suite (hypothesis: property tests). mutation: mutation testing (setup.cfg [mutmut],
