@@ -26,12 +26,12 @@ from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
 
-from .features import Extraction, check_feature_set, describe, extract, opensmile_version
+from .features import FEATURE_SETS, Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
 from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
                                               group_statistics, is_transductive, small_group_warning, small_groups)
-from .search import SearchMemoryError
+from .search import SearchMemoryError, plan_memory
 
 ALL = "all"
 
@@ -343,7 +343,8 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             system=config.system, family="svm", features=config.feature_set, head=None, split=used,
             test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
             ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
-            probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
+            probabilities=[probabilities[k] for k in keep], speakers=[by_id[i].speaker for i in ids],
+            excluded=features.excluded_among(corpus_paths),
             timings=timings, versions=versions, warnings=warnings + test_warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
@@ -404,6 +405,7 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     todo = pending_jobs(utts, config, report)
     if not todo:
         return report
+    check_search_memory(todo, config)
     report.extraction = extract(needed_paths(utts, todo, config.norm), config.feature_set, cache_dir=config.cache,
                                 n_jobs=config.n_jobs)
     tqdm.write(describe(report.extraction))
@@ -415,6 +417,20 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
         report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes))
     return report
+
+
+def check_search_memory(jobs: Sequence[Job], config: RunConfig) -> None:
+    """Refuse before extracting anything when the exact kernel search of the largest job cannot fit in memory
+    (it holds n_train x n_train matrices); the message names the alternative. Counts before exclusions."""
+    if config.search != "kernel" or not jobs:
+        return
+    largest = max(jobs, key=lambda job: len(job.split.train) + len(job.split.dev))
+    n_train, n_val = len(largest.split.train), len(largest.split.dev)
+    if config.select == "group-cv":  # cv folds score on parts of train+dev: the largest training part
+        n_total = n_train + n_val
+        n_val = n_total // config.cv_folds
+        n_train = n_total - n_val
+    plan_memory(n_train, n_val, FEATURE_SETS[config.feature_set], 1, None)
 
 
 def parse_folds(text: str) -> Tuple[int, ...]:

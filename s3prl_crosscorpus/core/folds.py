@@ -124,13 +124,17 @@ def draw_dev(train_partition: Sequence[Utterance], seed: int) -> Tuple[List[str]
 
 def test_ids(utts: Iterable[Utterance], corpus: str, fold: int, table: Optional[FoldTable] = None) -> List[str]:
     """Ids of one corpus' fold-``fold`` test partition (a test-only corpus: all of it, in every fold)."""
+    utts = list(utts)
+    table = manifest_folds(utts) if table is None else table
     return sorted(u.id for u in utts if u.corpus == corpus and test_fold_of(u, table) in (fold, 0))
 
 
 def train_dev_ids(utts: Iterable[Utterance], corpus: str, fold: int, seed: int,
                   table: Optional[FoldTable] = None) -> Tuple[List[str], List[str]]:
     """(train, dev) ids of one corpus' fold-``fold`` training partition."""
-    if table is not None and corpus in table.test_only:
+    utts = list(utts)
+    table = manifest_folds(utts) if table is None else table
+    if corpus in table.test_only:
         raise FoldError(f"{corpus} is test-only ({table.test_only[corpus]}): it cannot be in a training pool "
                         "without leaking speakers; test it from a pool without it (e.g. loco, or --corpora)")
     return draw_dev([u for u in utts if u.corpus == corpus and test_fold_of(u, table) not in (fold, 0)], seed)

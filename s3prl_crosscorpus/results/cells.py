@@ -141,7 +141,9 @@ def installed_fold_warning(sha: str) -> Optional[str]:
     if sha == fold_file_sha256():
         return None
     return (f"warning: the results used fold file sha256 {sha[:12]}…, not the installed {FOLD_FILE.name} "
-            f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation")
+            f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation "
+            "on another fold file (a manifest with corpora beyond the paper's three has its own: folds_v2.json "
+            "in its DATA_DIR, see `folds --data`)")
 
 
 def table_order(cell: Cell) -> Tuple:
