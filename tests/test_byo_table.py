@@ -158,3 +158,15 @@ def test_audformat_errors_name_table_file_or_expected_layout(tmp_path):
         read_audformat("afdb", root, AF_MAP)
     with pytest.raises(CorpusError, match=r"not an audformat database \(expected .*db.yaml"):
         read_audformat("afdb", tmp_path, AF_MAP)
+
+
+def test_manifest_names_an_undeclared_corpus(tmp_path):
+    path = write_corpus(tmp_path / "c", n_speakers=5)
+    out = tmp_path / "d"
+    assert prepare_cmd.main(["--csv", f"mine={path}", "--label-map", "neutral=neu,happy=hap,angry=ang,sad=sad,fear=-",
+                             "--out", str(out)]) == 0
+    meta = read_json(out / "manifest.meta.json")
+    meta["counts"].pop("mine")
+    (out / "manifest.meta.json").write_text(json.dumps(meta))
+    with pytest.raises(Exception, match=r"manifest.jsonl:1: unknown corpus 'mine' \(known: emodb, ravdess, iemocap"):
+        load_manifest(out)

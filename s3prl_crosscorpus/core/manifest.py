@@ -14,7 +14,7 @@ from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
 from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
 from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
-from .labels import LABELS, corpus_name_problem, corpus_order, corpus_rank
+from .labels import CORPORA, LABELS, corpus_order, corpus_rank
 from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
 
 MANIFEST = "manifest.jsonl"
@@ -104,12 +104,12 @@ def manifest_path(data_dir: Path) -> Path:
     return data_dir / MANIFEST if data_dir.is_dir() or not data_dir.suffix else data_dir
 
 
-def check_meta(path: Path, check_folds: bool) -> None:
-    """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
+def check_meta(path: Path, check_folds: bool) -> dict:
+    """Refuse a manifest made with another fold file, or one that its meta file does not describe; the meta."""
     meta_path = path.parent / META
     if not meta_path.exists():
         warn_missing_meta(meta_path)
-        return
+        return {}
     try:
         meta = read_json(meta_path)
     except ValueError as err:
@@ -121,6 +121,13 @@ def check_meta(path: Path, check_folds: bool) -> None:
     if recorded and recorded != sha256_file(path):
         raise ManifestError(f"{path} does not match {meta_path} (the two come from different `prepare` runs, "
                             "or one was edited); re-run `prepare`")
+    return meta
+
+
+def known_corpora(meta: dict) -> Set[str]:
+    """Corpora a manifest may hold: the paper's, the registered readers', and those its `prepare` read
+    (CSV, audformat: recorded in the meta file)."""
+    return set(CORPORA) | set(READERS) | set(meta.get("counts") or {})
 
 
 def warn_missing_meta(meta_path: Path) -> None:
@@ -133,8 +140,9 @@ def warn_missing_meta(meta_path: Path) -> None:
                    "(a manifest written by `prepare` has one; re-run `prepare` to check them)")
 
 
-def row_problem(row: object) -> Optional[str]:
-    """What is wrong with one manifest row, or None."""
+def row_problem(row: object, known: Optional[Set[str]] = None) -> Optional[str]:
+    """What is wrong with one manifest row, or None; ``known``: the corpora it may name (default: the paper's
+    and the registered readers')."""
     if not isinstance(row, dict):
         return "not a JSON object"
     missing = [f for f in MANIFEST_FIELDS if f not in row]
@@ -143,8 +151,10 @@ def row_problem(row: object) -> Optional[str]:
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
-    if corpus_name_problem(row["corpus"]):
-        return f"unknown corpus: {corpus_name_problem(row['corpus'])}"
+    known = known_corpora({}) if known is None else known
+    if row["corpus"] not in known:
+        return (f"unknown corpus {row['corpus']!r} (known: {', '.join(corpus_order(known))}; others come from "
+                "`prepare --csv/--audformat`, recorded in manifest.meta.json)")
     if row["label"] not in LABELS:
         return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
     for key in ("sample_rate", "channels", "num_frames"):
@@ -161,7 +171,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
     path = manifest_path(data_dir)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found; run `s3prl-crosscorpus prepare ... --out {path.parent}`")
-    check_meta(path, check_folds)
+    known = known_corpora(check_meta(path, check_folds))
     utts: List[Utterance] = []
     first_line: Dict[str, int] = {}
     with open(path, encoding="utf-8") as handle:
@@ -172,7 +182,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ManifestError(f"{path}:{number}: not a JSON line ({err.msg})") from err
-            problem = row_problem(row)
+            problem = row_problem(row, known)
             if problem:
                 raise ManifestError(f"{path}:{number}: {problem}")
             if row["id"] in first_line:
