@@ -170,3 +170,11 @@ def test_manifest_names_an_undeclared_corpus(tmp_path):
     (out / "manifest.meta.json").write_text(json.dumps(meta))
     with pytest.raises(Exception, match=r"manifest.jsonl:1: unknown corpus 'mine' \(known: emodb, ravdess, iemocap"):
         load_manifest(out)
+
+
+def test_svm_names_a_corpus_the_manifest_lacks(data_dir, tmp_path, capsys):
+    from baseline_svm.cli import main as svm_main
+
+    assert svm_main(["run", "--data", str(data_dir), "--feature-set", "eGeMAPSv02", "--condition", "extended",
+                     "--test-corpus", "emodb", "--corpora", "emodb,timit", "--fold", "1", "--out", str(tmp_path)]) == 2
+    assert "error: unknown corpus 'timit': the manifest holds emodb, ravdess, iemocap" in capsys.readouterr().err

@@ -120,3 +120,11 @@ def test_official_partition_is_a_declared_alternative():
 def test_unknown_corpus_names_what_the_manifest_holds():
     with pytest.raises(FoldError, match="the manifest holds emodb, ravdess, iemocap, mine"):
         make_split(paper_manifest() + corpus("mine", 5), "matched", 1, "savee")
+
+
+def test_folds_command_writes_v1_bytes_for_a_paper_manifest(data_dir, tmp_path, capsys):
+    from s3prl_crosscorpus.commands import folds as folds_cmd
+
+    assert folds_cmd.main(["--data", str(data_dir), "--write", str(tmp_path / "f.json")]) == 0
+    assert sha256_file(tmp_path / "f.json") == V1_SHA256
+    assert f"sha256 {V1_SHA256}" in capsys.readouterr().out

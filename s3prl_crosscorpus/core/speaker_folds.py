@@ -2,8 +2,8 @@
 
 The paper's three corpora keep the folds of ``folds_v1.json`` exactly. Any other corpus gets
 speaker-independent, gender-balanced k-fold test sets: per gender (F, M, then unknown), speakers in
-order of utterance count (most first, then id) each go to the fold with the fewest utterances so far
-(ties: fewest speakers, then lowest fold). A corpus with fewer speakers than folds cannot have
+order of utterance count (most first, then id) each go to the fold with the fewest speakers of that gender
+so far (ties: fewest utterances, then lowest fold). A corpus with fewer speakers than folds cannot have
 speaker-independent folds: it is **test-only** (never trained on, tested whole in every fold). A corpus
 may instead declare an official partition (:data:`OFFICIAL_PARTITIONS`, e.g. MSP-Podcast's Split_Set).
 
