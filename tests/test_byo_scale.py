@@ -30,7 +30,8 @@ def test_kernel_search_refuses_before_extraction_naming_the_alternative(tmp_path
 def test_benchmark_wavs_are_distinct_header_readable_files(tmp_path):
     for i in (0, 1, 149_999):
         (tmp_path / f"{i}.wav").write_bytes(tiny_wav(i))
-        assert (sf.info(str(tmp_path / f"{i}.wav")).frames, sf.info(str(tmp_path / f"{i}.wav")).samplerate) == (16, 16000)
+        info = sf.info(str(tmp_path / f"{i}.wav"))
+        assert (info.frames, info.samplerate) == (16, 16000)
     assert tiny_wav(1) != tiny_wav(2)
 
 

@@ -104,7 +104,8 @@ def test_corpus_with_fewer_speakers_than_folds_is_test_only():
 
 
 def test_official_partition_is_a_declared_alternative():
-    register_official_partition("podcast", "Split_Set == Test1", lambda rows: {u.id for u in rows if u.speaker in ("s000", "s001")})
+    register_official_partition("podcast", "Split_Set == Test1",
+                                lambda rows: {u.id for u in rows if u.speaker in ("s000", "s001")})
     try:
         utts = corpus("podcast", 6) + [utt("podcast", "Unknown", k) for k in range(8)]
         table = manifest_folds(utts)

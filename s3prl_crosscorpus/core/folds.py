@@ -149,7 +149,8 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
       test on ``test_corpus``, or on every pool corpus when it is None;
     - loco: train on the other pool corpora, test on ``test_corpus``.
     The dev set is drawn per corpus, so it is the same ids in every condition and system.
-    ``corpora`` defaults to the paper's three (and the test corpus); a test-only corpus (:mod:`.speaker_folds`) is never trained on.
+    ``corpora`` defaults to the paper's three (and the test corpus); a test-only corpus
+    (:mod:`.speaker_folds`) is never trained on.
     """
     if corpora is None:  # the paper's pool, plus the test corpus when it is another corpus
         corpora = CORPORA + ((test_corpus,) if test_corpus and test_corpus not in CORPORA else ())

@@ -191,6 +191,10 @@ class DownstreamExpert(nn.Module):
         self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
+            beyond = sorted(set(self.split.train_corpora) - set(CORPORA))
+            if self.dann.enabled and beyond:  # the corpus head has one output per paper corpus (built above)
+                raise ConfigError(f"DANN's corpus classifier covers {', '.join(CORPORA)} only; the pool holds "
+                                  f"{', '.join(beyond)}: train without dann or on the paper's corpora")
             used = [by_id[i] for name in SPLITS for i in getattr(self.split, name)]
             self.excluded = {i: Excluded(by_id[i], name, reason) for i, reason in self.utterance_problems(used).items()
                              for name in SPLITS if i in getattr(self.split, name)}
