@@ -178,3 +178,18 @@ def test_svm_names_a_corpus_the_manifest_lacks(data_dir, tmp_path, capsys):
     assert svm_main(["run", "--data", str(data_dir), "--feature-set", "eGeMAPSv02", "--condition", "extended",
                      "--test-corpus", "emodb", "--corpora", "emodb,timit", "--fold", "1", "--out", str(tmp_path)]) == 2
     assert "error: unknown corpus 'timit': the manifest holds emodb, ravdess, iemocap" in capsys.readouterr().err
+
+
+def test_dnn_dataset_takes_a_csv_corpus_and_records_its_fold_table(tmp_path):
+    from s3prl_crosscorpus.superb.dataset import DataSettings, EmotionDataset, load_experiment
+
+    path = write_corpus(tmp_path / "c", n_speakers=6)
+    out = tmp_path / "d"
+    assert prepare_cmd.main(["--csv", f"mine={path}", "--label-map", "neutral=neu,happy=hap,angry=ang,sad=sad,fear=-",
+                             "--out", str(out)]) == 0
+    split, by_id = load_experiment(DataSettings.from_config({"data_dir": str(out), "condition": "matched",
+                                                             "test_corpus": "mine", "fold": 2}))
+    assert split == make_split(load_manifest(out), "matched", 2, "mine")
+    assert split.fold_file_sha256 == read_json(out / "manifest.meta.json")["fold_table"]["sha256"]
+    item = EmotionDataset.from_split(split, by_id, "test")[0]
+    assert item[0].ndim == 1 and by_id[split.test[0]].corpus == "mine"
