@@ -102,6 +102,10 @@ def test_csv_and_audformat_corpora_through_prepare_folds_svm_leaderboard_bundle(
     capsys.readouterr()
     assert leaderboard_cmd.main([str(results), "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
+    assert leaderboard_cmd.main([str(results), "--format", "md"]) == 0
+    assert "not the installed folds_v1.json" in capsys.readouterr().err
+    assert leaderboard_cmd.main([str(results), "--format", "md", "--data", str(data)]) == 0
+    assert "not the installed" not in capsys.readouterr().err  # the manifest's own fold table
     assert [c["corpus"] for c in table["columns"]][:1] == ["mine"] and "tiny" in [c["corpus"] for c in table["columns"]]
     assert all(c["complete"] for c in table["cells"])
     bundle = tmp_path / "b.zip"

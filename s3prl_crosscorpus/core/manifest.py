@@ -98,6 +98,15 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
     return reads
 
 
+def manifest_fold_sha256(data_dir: Path) -> Optional[str]:
+    """The fold-table hash that ``prepare`` recorded for a DATA_DIR (None when it records none)."""
+    meta_path = manifest_path(data_dir).parent / META
+    try:
+        return (read_json(meta_path).get("fold_table") or {}).get("sha256")
+    except (OSError, ValueError):
+        return None
+
+
 def manifest_path(data_dir: Path) -> Path:
     """``DATA_DIR/manifest.jsonl``, or the file itself when a manifest file is given."""
     data_dir = Path(data_dir)

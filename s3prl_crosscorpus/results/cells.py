@@ -136,9 +136,10 @@ def duplicate_problems(items: Sequence[Named]) -> List[str]:
             for (system, condition, corpus, fold, seed), names in seen.items() if len(names) > 1]
 
 
-def installed_fold_warning(sha: str) -> Optional[str]:
-    """A warning when results were not computed with the fold file installed here."""
-    if sha == fold_file_sha256():
+def installed_fold_warning(sha: str, data_fold_sha: Optional[str] = None) -> Optional[str]:
+    """A warning when results were not computed with the fold file installed here, nor with the fold table
+    (``data_fold_sha``, folds_v2) of the manifest given with ``--data``."""
+    if sha in (fold_file_sha256(), data_fold_sha):
         return None
     return (f"warning: the results used fold file sha256 {sha[:12]}…, not the installed {FOLD_FILE.name} "
             f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation "
