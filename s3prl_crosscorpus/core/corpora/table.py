@@ -94,7 +94,8 @@ def read_rows(corpus: str, source: str, base: Path, rows: Iterable[Row],
         first = next(r for r in rows if r.label == unknown[0])
         raise CorpusError(f"{first.where}: label {unknown[0]!r} is not one of {', '.join(LABELS)}"
                           + (f" ({len(unknown)} such labels)" if len(unknown) > 1 else "")
-                          + f"; map them, e.g. --label-map {suggested_map(unknown)}")
+                          + "; map them, e.g. --label-map "
+                          + ",".join([f"{k}={v}" for k, v in label_map.items()] + [suggested_map(unknown)]))
     read = CorpusRead(corpus, str(source))
     first_row: Dict[str, str] = {}
     for row in rows:
