@@ -36,6 +36,7 @@ setup(
         "matplotlib>=3.7",
         "jsonschema>=4.0",
         "jinja2>=3.0",  # the HTML report's template
+        "audformat>=1.0",  # prepare --audformat (audb-published corpora)
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
     ],
     # test: the suite (hypothesis: property tests; mkdocs: tests/test_docs.py builds docs/).

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 from s3prl_crosscorpus import __version__
 from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS
-from s3prl_crosscorpus.core.labels import CORPORA
+from s3prl_crosscorpus.core.labels import CORPORA, corpus_name_problem
 from s3prl_crosscorpus.core.normalise import NORMS
 
 from .choices import ALL, DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS
@@ -18,10 +18,18 @@ from .features import FEATURE_SETS
 def corpus_list(text: str) -> tuple:
     """``emodb,ravdess`` -> ("emodb", "ravdess"), refusing unknown names."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in CORPORA]
+    unknown = [n for n in names if corpus_name_problem(n)]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown corpus {unknown or text!r}; choose from {', '.join(CORPORA)}")
+        raise argparse.ArgumentTypeError(f"unknown corpus {unknown or text!r}; the paper's are {', '.join(CORPORA)}, "
+                                         "any other must be in the manifest")
     return names
+
+
+def corpus_name(text: str) -> str:
+    """A test corpus: the paper's three, 'all', or any corpus name the manifest may hold (checked on load)."""
+    if text != ALL and corpus_name_problem(text):
+        raise argparse.ArgumentTypeError(corpus_name_problem(text))
+    return text
 
 
 def int_at_least(minimum: int):
@@ -53,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS), help="openSMILE functionals")
     p.add_argument("--condition", required=True, choices=list(CONDITIONS),
                    help="matched: train on the test corpus; extended: on every pool corpus; loco: on the others")
-    p.add_argument("--test-corpus", required=True, choices=list(CORPORA) + [ALL],
-                   help="'all': every pool corpus (extended trains one model per fold for all of them)")
+    p.add_argument("--test-corpus", required=True, type=corpus_name, metavar="CORPUS",
+                   help="emodb, ravdess, iemocap, any other corpus of the manifest, or "
+                        "'all': every pool corpus (extended trains one model per fold for all of them)")
     p.add_argument("--fold", required=True, choices=[str(k) for k in FOLDS] + [ALL],
                    help="one fold, or 'all' (folds with a valid result are skipped)")
     p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR",

@@ -17,21 +17,21 @@ import numpy as np
 from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.core.corpora import Utterance
-from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split, test_only_corpora
 from s3prl_crosscorpus.core.io_utils import read_json
-from s3prl_crosscorpus.core.labels import CORPORA, LABELS
+from s3prl_crosscorpus.core.labels import LABELS, corpus_order
 from s3prl_crosscorpus.core.manifest import load_manifest, manifest_digest, manifest_path
 from s3prl_crosscorpus.core.names import svm_system_name
 from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
 
-from .features import Extraction, check_feature_set, describe, extract, opensmile_version
+from .features import FEATURE_SETS, Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
 from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
                                               group_statistics, is_transductive, small_group_warning, small_groups)
-from .search import SearchMemoryError
+from .search import SearchMemoryError, plan_memory
 from .choices import ALL
 
 
@@ -101,15 +101,15 @@ def check_config(config: RunConfig) -> None:
 
 def pool_of(utts: Sequence[Utterance], corpora: Optional[Sequence[str]]) -> Tuple[str, ...]:
     """The corpus pool: the requested corpora, else every corpus present in the manifest."""
-    present = {u.corpus for u in utts}
-    wanted = CORPORA if corpora is None else tuple(corpora)
-    return tuple(c for c in CORPORA if c in wanted and (corpora is not None or c in present))
+    return corpus_order(corpora if corpora is not None else {u.corpus for u in utts})
 
 
 def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     """Models to train. Extended with test corpus ``all`` trains one model per fold for every corpus."""
     pool = pool_of(utts, config.corpora)
     tests = pool if config.test_corpus == ALL else (config.test_corpus,)
+    if config.condition == "matched" and config.test_corpus == ALL:  # a test-only corpus has no matched model
+        tests = tuple(c for c in tests if c not in test_only_corpora(utts))
     jobs = []
     for fold in config.folds:
         if config.condition == "extended" and config.test_corpus == ALL:
@@ -143,7 +143,8 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
     found = {"fold_file_sha256": result.get("fold_file_sha256"), "seed": result.get("seed"),
              "features": result.get("features"), "train_corpora": result.get("train_corpora"),
              "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight")}
-    expected = {"fold_file_sha256": fold_file_sha256(), "seed": config.seed, "features": config.feature_set,
+    expected = {"fold_file_sha256": job.split.fold_file_sha256 or fold_file_sha256(), "seed": config.seed,
+                "features": config.feature_set,
                 "train_corpora": list(job.split.train_corpora), "grid": config.grid,
                 "class_weight": config.class_weight}
     for key, value in expected.items():
@@ -302,7 +303,8 @@ def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimato
     split = job.split
     return save_model(path, estimator, {
         "feature_set": config.feature_set, "system": config.system, "labels": list(LABELS),
-        "normalisation": config.norm, "fold_file_sha256": fold_file_sha256(), "hyperparameters": dict(hyperparameters),
+        "normalisation": config.norm, "fold_file_sha256": split.fold_file_sha256 or fold_file_sha256(),
+        "hyperparameters": dict(hyperparameters),
         "condition": split.condition, "fold": split.fold, "train_corpora": list(split.train_corpora),
         "seed": config.seed, "train_ids": rows.ids["train"], "dev_ids": rows.ids["dev"],
         "opensmile": opensmile_version(),
@@ -354,7 +356,8 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             system=config.system, family="svm", features=config.feature_set, head=None, split=used,
             test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
             ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
-            probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
+            probabilities=[probabilities[k] for k in keep], speakers=[by_id[i].speaker for i in ids],
+            excluded=features.excluded_among(corpus_paths),
             timings=timings, versions=versions, warnings=warnings + test_warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
@@ -416,6 +419,7 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     todo = pending_jobs(utts, config, report)
     if not todo:
         return report
+    check_search_memory(todo, config)
     report.extraction = extract(needed_paths(utts, todo, config.norm), config.feature_set, cache_dir=config.cache,
                                 n_jobs=config.n_jobs)
     tqdm.write(describe(report.extraction))
@@ -427,6 +431,20 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
         report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes))
     return report
+
+
+def check_search_memory(jobs: Sequence[Job], config: RunConfig) -> None:
+    """Refuse before extracting anything when the exact kernel search of the largest job cannot fit in memory
+    (it holds n_train x n_train matrices); the message names the alternative. Counts before exclusions."""
+    if config.search != "kernel" or not jobs:
+        return
+    largest = max(jobs, key=lambda job: len(job.split.train) + len(job.split.dev))
+    n_train, n_val = len(largest.split.train), len(largest.split.dev)
+    if config.select == "group-cv":  # cv folds score on parts of train+dev: the largest training part
+        n_total = n_train + n_val
+        n_val = n_total // config.cv_folds
+        n_train = n_total - n_val
+    plan_memory(n_train, n_val, FEATURE_SETS[config.feature_set], 1, None)
 
 
 def parse_folds(text: str) -> Tuple[int, ...]:

@@ -187,7 +187,7 @@ def test_group_cv_selection_is_recorded_and_kept_apart(data_dir, cache, extended
     ({"--feature-set": "IS09"}, "invalid choice: 'IS09'"),
     ({"--fold": "6"}, "invalid choice: '6'"),
     ({"--condition": "crossed"}, "invalid choice: 'crossed'"),
-    ({"--corpora": "emodb,timit"}, "unknown corpus"),
+    ({"--corpora": "emodb,Timit!"}, "unknown corpus"),
     ({"--n-jobs": "0"}, "must be >= 1"),
     ({"--cv-folds": "1"}, "must be >= 2"),
     ({"--search": "fast"}, "invalid choice: 'fast'"),

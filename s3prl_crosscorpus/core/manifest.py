@@ -13,9 +13,10 @@ from .progress import Progress as tqdm  # plain lines when not a terminal
 from .. import __version__
 from .corpora import READERS, CorpusError, CorpusRead, Utterance
 from .corpora.documented import audio_differences
-from .folds import FOLD_FILE, fold_file_sha256
-from .io_utils import read_json, sha256_file, write_json, write_jsonl
-from .labels import CORPORA, LABELS
+from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
+from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
+from .labels import CORPORA, LABELS, corpus_order, corpus_rank
+from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
 
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
@@ -47,18 +48,24 @@ def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
                             + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
 
 
-def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[CorpusRead]:
+def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
+            reads: Sequence[CorpusRead] = ()) -> List[CorpusRead]:
     """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically.
 
     The metadata records the manifest's SHA-256, so a manifest and a meta file from different runs
     (a failure between the two writes) are refused on load. Files holding identical audio under
     different names are kept and recorded (``content_duplicates``). A corpus without a single usable
-    utterance is an error (nothing is written).
+    utterance is an error (nothing is written). ``reads``: corpora already read (CSV, audformat). With
+    corpora beyond the paper's three, their folds go to ``out/folds_v2.json`` (:mod:`.speaker_folds`).
     """
-    unknown = set(roots) - set(CORPORA)
+    unknown = set(roots) - set(READERS)
     if unknown:
-        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {CORPORA}")
-    reads = [READERS[corpus](Path(roots[corpus])) for corpus in CORPORA if corpus in roots]
+        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {', '.join(corpus_order(READERS))}")
+    twice = sorted(set(roots) & {read.corpus for read in reads})
+    if twice:
+        raise CorpusError(f"corpus {twice[0]} is given twice; give each corpus name once")
+    reads = sorted([READERS[corpus](Path(root)) for corpus, root in roots.items()] + list(reads),
+                   key=lambda read: corpus_rank(read.corpus))
     for read in reads:
         if not read.utterances:
             first = read.problems[0] if read.problems else None
@@ -69,12 +76,18 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
     check_unique_ids(utts, f"corpora {', '.join(roots)}")
     duplicates = content_duplicates(utts, progress)
     out = Path(out)
+    table = manifest_folds(utts)
+    if table.sha256 != fold_file_sha256():
+        with atomic_open(out / FOLD_FILE_V2_NAME, "wb") as handle:
+            handle.write(document_bytes(table.document))
     write_jsonl(out / MANIFEST, (u.to_dict() for u in utts))
     write_json(out / META, {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_version": __version__,
         "fold_file": FOLD_FILE.name,
         "fold_file_sha256": fold_file_sha256(),
+        "fold_table": {"file": table.name, "sha256": table.sha256, "schemes": table.schemes,
+                       "test_only": table.test_only},
         "manifest_sha256": sha256_file(out / MANIFEST),
         "roots": {read.corpus: read.root for read in reads},
         "counts": {read.corpus: len(read.utterances) for read in reads},
@@ -87,6 +100,15 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
     for read in reads:
         read.content_duplicates = [ids for ids in duplicates if any(i.startswith(read.corpus + "_") for i in ids)]
     return reads
+
+
+def manifest_fold_sha256(data_dir: Path) -> Optional[str]:
+    """The fold-table hash that ``prepare`` recorded for a DATA_DIR (None when it records none)."""
+    meta_path = manifest_path(data_dir).parent / META
+    try:
+        return (read_json(meta_path).get("fold_table") or {}).get("sha256")
+    except (OSError, ValueError):
+        return None
 
 
 def manifest_path(data_dir: Path) -> Path:
@@ -104,12 +126,12 @@ def manifest_digest(data_dir: Path) -> Optional[str]:
         return None
 
 
-def check_meta(path: Path, check_folds: bool) -> None:
-    """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
+def check_meta(path: Path, check_folds: bool) -> dict:
+    """Refuse a manifest made with another fold file, or one that its meta file does not describe; the meta."""
     meta_path = path.parent / META
     if not meta_path.exists():
         warn_missing_meta(meta_path)
-        return
+        return {}
     try:
         meta = read_json(meta_path)
     except ValueError as err:
@@ -121,6 +143,13 @@ def check_meta(path: Path, check_folds: bool) -> None:
     if recorded and recorded != sha256_file(path):
         raise ManifestError(f"{path} does not match {meta_path} (the two come from different `prepare` runs, "
                             "or one was edited); re-run `prepare`")
+    return meta
+
+
+def known_corpora(meta: dict) -> Set[str]:
+    """Corpora a manifest may hold: the paper's, the registered readers', and those its `prepare` read
+    (CSV, audformat: recorded in the meta file)."""
+    return set(CORPORA) | set(READERS) | set(meta.get("counts") or {})
 
 
 def warn_missing_meta(meta_path: Path) -> None:
@@ -133,8 +162,9 @@ def warn_missing_meta(meta_path: Path) -> None:
                    "(a manifest written by `prepare` has one; re-run `prepare` to check them)")
 
 
-def row_problem(row: object) -> Optional[str]:
-    """What is wrong with one manifest row, or None."""
+def row_problem(row: object, known: Optional[Set[str]] = None) -> Optional[str]:
+    """What is wrong with one manifest row, or None; ``known``: the corpora it may name (default: the paper's
+    and the registered readers')."""
     if not isinstance(row, dict):
         return "not a JSON object"
     missing = [f for f in MANIFEST_FIELDS if f not in row]
@@ -143,8 +173,10 @@ def row_problem(row: object) -> Optional[str]:
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
-    if row["corpus"] not in CORPORA:
-        return f"unknown corpus {row['corpus']!r} (known: {', '.join(CORPORA)})"
+    known = known_corpora({}) if known is None else known
+    if row["corpus"] not in known:
+        return (f"unknown corpus {row['corpus']!r} (known: {', '.join(corpus_order(known))}; others come from "
+                "`prepare --csv/--audformat`, recorded in manifest.meta.json)")
     if row["label"] not in LABELS:
         return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
     for key in ("sample_rate", "channels", "num_frames"):
@@ -161,7 +193,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
     path = manifest_path(data_dir)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found; run `s3prl-crosscorpus prepare ... --out {path.parent}`")
-    check_meta(path, check_folds)
+    known = known_corpora(check_meta(path, check_folds))
     utts: List[Utterance] = []
     first_line: Dict[str, int] = {}
     with open(path, encoding="utf-8") as handle:
@@ -172,7 +204,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ManifestError(f"{path}:{number}: not a JSON line ({err.msg})") from err
-            problem = row_problem(row)
+            problem = row_problem(row, known)
             if problem:
                 raise ManifestError(f"{path}:{number}: {problem}")
             if row["id"] in first_line:

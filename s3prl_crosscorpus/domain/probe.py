@@ -23,7 +23,7 @@ from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when
 from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics, is_transductive
 
 from ..core.corpora import Utterance
-from ..core.folds import FOLDS, test_fold_of
+from ..core.folds import FOLDS, manifest_folds, test_fold_of
 from ..core.io_utils import atomic_open, write_json
 from ..core.labels import LABELS
 
@@ -88,7 +88,8 @@ def probe_source(name: str, X: np.ndarray, utts: Sequence[Utterance], norm: str,
     if len(X) != len(utts):
         raise ValueError(f"{name}: {len(X)} feature rows for {len(utts)} utterances")
     classes = np.array([target_of(u, target) for u in utts])
-    fold_of = np.array([test_fold_of(u) for u in utts])
+    table = manifest_folds(utts)
+    fold_of = np.array([test_fold_of(u, table) for u in utts])
     Xn = normalised(X, utts, norm)
     scores = [fold_uar(Xn, classes, fold_of, k, seed) for k in folds]
     chance = 1.0 / (len(set(classes)) if target == "corpus" else len(LABELS))

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.folds import CONDITIONS, FOLDS
-from ..core.labels import CORPORA, CORPUS_DISPLAY
+from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked)
@@ -64,12 +64,11 @@ def cell_summary(cell: Cell) -> dict:
 
 
 def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
-    """Each corpus with results: matched and extended, plus loco when some system has it; CORPORA order."""
+    """Each corpus with results: matched and extended, plus loco when some system has it; the paper's three
+    first, then other corpora by name."""
     present = {(c.corpus, c.condition) for c in cells}
     columns = []
-    for corpus in CORPORA:
-        if not any(corpus == c for c, _ in present):
-            continue
+    for corpus in corpus_order(c for c, _ in present):
         for condition in CONDITIONS:
             if condition != "loco" or (corpus, condition) in present:
                 columns.append({"corpus": corpus, "condition": condition})
@@ -129,7 +128,7 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
 
 
 def column_title(column: Mapping[str, str]) -> str:
-    return f"{CORPUS_DISPLAY[column['corpus']]} {column['condition']}"
+    return f"{display_name(column['corpus'])} {column['condition']}"
 
 
 def render_markdown(table: Mapping, metric: str = "uar") -> str:
@@ -155,7 +154,7 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
                      "fold means. Each seed's figure is in the JSON output (per_seed, seed_std).")
     differs = {c["test_corpus"]: c["corpus_differs"] for c in table["cells"] if c.get("corpus_differs")}
     if metric == PAPER_METRIC:
-        notes.extend(f"≠ {CORPUS_DISPLAY[corpus]}: this copy differs from the published corpus ({'; '.join(found)}): "
+        notes.extend(f"≠ {display_name(corpus)}: this copy differs from the published corpus ({'; '.join(found)}): "
                      f"its comparison with the paper is not like for like." for corpus, found in differs.items())
     for cell in table["cells"]:
         if not cell["complete"]:

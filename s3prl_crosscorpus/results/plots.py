@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.io_utils import atomic_open
-from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
+from ..core.labels import LABELS, corpus_order, display_name
 from .cells import Cell
 from .leaderboard import METRIC_NAMES, shows_paper
 from .paper import PAPER_METRIC
@@ -68,7 +68,7 @@ def plot_confusions(cells: Sequence[Cell], out_dir: Path) -> List[Path]:
     """One PNG per (system, condition, corpus): counts summed over folds, with row %."""
     paths = []
     for cell in cells:
-        title = (f"{cell.system} · {cell.condition} · {CORPUS_DISPLAY[cell.corpus]}\n"
+        title = (f"{cell.system} · {cell.condition} · {display_name(cell.corpus)}\n"
                  f"{int(cell.confusion().sum())} test utterances, {fold_note(cell)}")
         path = Path(out_dir) / f"confusion_{safe_name(cell.system, cell.condition, cell.corpus)}.png"
         paths.append(save_png(confusion_figure(cell.confusion(), title), path))
@@ -125,7 +125,7 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
     with the table's statistics, the pooled UAR with its speaker-bootstrap interval beside each bar and ``*``
     where the difference to matched survives Holm's correction. Cells with a warning get ``!``, missing cells
     ``×``, incomplete ones are hatched; the axis reaches above 100 when an error bar does."""
-    corpora = [c for c in CORPORA if any(col["corpus"] == c for col in table["columns"])]
+    corpora = list(corpus_order(col["corpus"] for col in table["columns"]))
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in table["cells"]}
     intervals, versus = statistics_lookup(table, metric)
     shown = {"interval": False, "star": False, "hatch": False, "warning": False, "missing": False, "paper": False}
@@ -176,7 +176,7 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
         ax.axhline(100.0 / len(LABELS), color="grey", linestyle=":", linewidth=1)
         ax.set_xticks(range(len(systems)), [wrap_name(s) for s in systems], rotation=30, ha="right",
                       rotation_mode="anchor", fontsize=8)
-        ax.set_title(CORPUS_DISPLAY[corpus])
+        ax.set_title(display_name(corpus))
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylim(0, max(100.0, top + 6.0))
     label = f"{METRIC_NAMES[metric]} (%); bars: mean over folds, whiskers: sample std"
@@ -195,7 +195,7 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
     fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), frameon=False)
     note = chart_note(table, shown)
     for (system, corpus, condition), label in pools.items():  # extended/loco not on the paper's three corpora
-        note += f"\n{system} {condition} {CORPUS_DISPLAY[corpus]}: {label}"
+        note += f"\n{system} {condition} {display_name(corpus)}: {label}"
     fig.supxlabel(note, fontsize=7, x=0.01, ha="left")
     return fig
 

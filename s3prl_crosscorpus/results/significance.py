@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import CONDITIONS
-from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
+from ..core.labels import LABEL_TO_INDEX, LABELS, corpus_order, corpus_rank, display_name
 from ..core.names import safe_system_name
 from .cells import Cell, table_order
 from .paper import paper_figure, pool_label
@@ -145,7 +145,7 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
     fixed = cond_a or cond_b
     conditions = [fixed] if fixed else [k for k in CONDITIONS if any(c.condition == k for c in cells)]
     pairs = []
-    for corpus_name in [corpus] if corpus else CORPORA:
+    for corpus_name in [corpus] if corpus else corpus_order(c.corpus for c in cells):
         for condition in conditions:
             pair = by_key.get((sys_a, cond_a or condition, corpus_name)), by_key.get((sys_b, cond_b or condition,
                                                                                       corpus_name))
@@ -204,7 +204,7 @@ def apply_holm(comparisons: List[dict], alpha: float) -> int:
 
 def comparison_label(entry: Mapping) -> str:
     """``B − A on CORPUS`` (``System: extended − matched on RAVDESS`` when both sides are one system)."""
-    a, b, corpus = entry["a"], entry["b"], CORPUS_DISPLAY[entry["test_corpus"]]
+    a, b, corpus = entry["a"], entry["b"], display_name(entry["test_corpus"])
     if a["system"] == b["system"]:
         return f"{a['system']}: {b['condition']} − {a['condition']} on {corpus}"
     return f"{side_text(b)} − {side_text(a)} on {corpus}"
@@ -263,7 +263,7 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> List
 def interval_grid(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> List[str]:
     """Pooled UAR [interval] laid out like the leaderboard (rows = systems, columns = corpus x condition)."""
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in stats["cells"]}
-    header = ["System"] + [f"{CORPUS_DISPLAY[col['corpus']]} {col['condition']}" for col in columns]
+    header = ["System"] + [f"{display_name(col['corpus'])} {col['condition']}" for col in columns]
     body = [[system] + [interval_text(by_key.get((system, col["corpus"], col["condition"]))) for col in columns]
             for system in rows]
     level = round(100 * stats["method"]["confidence"])
@@ -283,7 +283,7 @@ def comparison_rows(stats: Mapping, with_cells: bool) -> Tuple[List[str], List[L
         (["paper B − A"] if paper else [])
     body = []
     for c in stats["comparisons"]:
-        corpus = CORPUS_DISPLAY[c["test_corpus"]]
+        corpus = display_name(c["test_corpus"])
         pool = f" ({c['b']['pool']})" if c["b"].get("pool") else ""
         row = ([c["a"]["system"], corpus, f"{c['b']['condition']}{pool} − {c['a']['condition']}"] if within
                else [corpus, side_text(c["a"]), side_text(c["b"])])
@@ -317,9 +317,9 @@ def method_notes(stats: Mapping) -> List[str]:
         family_note(stats),
     ]
     exact = sorted({(c["test_corpus"], c["n_speakers"]) for c in stats["comparisons"] if c["available"] and c["exact"]},
-                   key=lambda cs: CORPORA.index(cs[0]))
+                   key=lambda cs: corpus_rank(cs[0]))
     if exact:
-        floors = "; ".join(f"{CORPUS_DISPLAY[corpus]} {n} speakers: {p_text(2 / 2 ** n)}" for corpus, n in exact)
+        floors = "; ".join(f"{display_name(corpus)} {n} speakers: {p_text(2 / 2 ** n)}" for corpus, n in exact)
         notes.append(f"Smallest p an exact test can give (2/2^S): {floors}. Holm's first threshold here is "
                      f"{m['alpha']:g}/{family} = {p_text(m['alpha'] / max(family, 1))}.")
     sources = sorted({s for c in stats["cells"] if c["available"] for s in c["speaker_sources"]})

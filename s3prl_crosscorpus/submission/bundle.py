@@ -9,7 +9,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..core.folds import CONDITIONS
 from ..core.io_utils import WriteError, atomic_open
-from ..core.labels import CORPORA, LABELS
+from ..core.labels import LABELS, corpus_order
 from ..results.cells import Cell, cell_key, collect_pairs, load_checked, seed_of
 from ..results.leaderboard import summary
 from ..results.provenance import provenance
@@ -98,7 +98,7 @@ def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, file
         "fold_file_sha256": table["fold_file_sha256"], "labels": list(LABELS),
         "systems": list(dict.fromkeys(c.system for c in cells)),
         "conditions": [k for k in CONDITIONS if any(c.condition == k for c in cells)],
-        "corpora": [k for k in CORPORA if any(c.corpus == k for c in cells)],
+        "corpora": list(corpus_order(c.corpus for c in cells)),
         "runs": [run_record(r) for r in sorted(results, key=lambda r: (result_member(r), str(seed_of(r))))],
         "summary": table,
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
