@@ -185,16 +185,18 @@ def test_demo_report_skips_the_bundle_when_folds_are_missing(tmp_path, utterance
 def fake_demo(monkeypatch, utterances, fail=None):
     """commands.demo with its steps replaced by cheap ones that write results for the requested folds."""
     from s3prl_crosscorpus.commands import demo
+    from s3prl_crosscorpus.core import manifest
+    from s3prl_crosscorpus.demo import run as demo_run  # the command imports its steps lazily (fast --help)
 
     def run_svm(data, results, folds, grid):
         if fail:
             raise fail
         write_results(results, utterances, systems=["ComParE-SVM"], corpora=["emodb"], folds=folds)
 
-    monkeypatch.setattr(demo, "ensure_corpora", lambda out, n, seed: ({}, False))
-    monkeypatch.setattr(demo, "prepare", lambda roots, data: None)
-    monkeypatch.setattr(demo, "summary", lambda found: "manifest")
-    monkeypatch.setattr(demo, "run_svm", run_svm)
+    monkeypatch.setattr(demo_run, "ensure_corpora", lambda out, n, seed: ({}, False))
+    monkeypatch.setattr(manifest, "prepare", lambda roots, data: None)
+    monkeypatch.setattr(manifest, "summary", lambda found: "manifest")
+    monkeypatch.setattr(demo_run, "run_svm", run_svm)
     return demo
 
 
