@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence, Set
 from tqdm import tqdm
 
 from .. import __version__
-from .corpora import READERS, CorpusError, CorpusRead, Utterance
+from .corpora import READERS, REGISTRY, CorpusError, CorpusRead, Utterance
 from .folds import FOLD_FILE, fold_file_sha256
 from .io_utils import read_json, sha256_file, write_json, write_jsonl
 from .labels import CORPORA, LABELS
@@ -19,6 +19,8 @@ from .labels import CORPORA, LABELS
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
 MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
+#: Every corpus a manifest may hold: the paper's three (labels.CORPORA), then the registry's.
+KNOWN_CORPORA = CORPORA + tuple(name for name in REGISTRY if name not in CORPORA)
 
 logger = logging.getLogger(__name__)
 #: Meta files this process has warned about being absent (warned once each).
@@ -54,10 +56,10 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
     different names are kept and recorded (``content_duplicates``). A corpus without a single usable
     utterance is an error (nothing is written).
     """
-    unknown = set(roots) - set(CORPORA)
+    unknown = set(roots) - set(KNOWN_CORPORA)
     if unknown:
-        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {CORPORA}")
-    reads = [READERS[corpus](Path(roots[corpus])) for corpus in CORPORA if corpus in roots]
+        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {', '.join(KNOWN_CORPORA)}")
+    reads = [READERS[corpus](Path(roots[corpus])) for corpus in KNOWN_CORPORA if corpus in roots]
     for read in reads:
         if not read.utterances:
             first = read.problems[0] if read.problems else None
@@ -130,8 +132,8 @@ def row_problem(row: object) -> Optional[str]:
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
-    if row["corpus"] not in CORPORA:
-        return f"unknown corpus {row['corpus']!r} (known: {', '.join(CORPORA)})"
+    if row["corpus"] not in KNOWN_CORPORA:
+        return f"unknown corpus {row['corpus']!r} (known: {', '.join(KNOWN_CORPORA)})"
     if row["label"] not in LABELS:
         return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
     for key in ("sample_rate", "channels", "num_frames"):
