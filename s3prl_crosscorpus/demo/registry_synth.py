@@ -134,12 +134,14 @@ def synth_tess(root: Path, per_class: int, write: Writer) -> None:
 # SAVEE -----------------------------------------------------------------------------------------------------
 
 def synth_savee(root: Path, per_class: int, write: Writer) -> None:
-    """``AudioData/<speaker>/<code><NN>.wav``; plus one surprise file per speaker."""
+    """``AudioData/<speaker>/<code><NN>.wav``, twice as many neutral files as the corpus has (30 vs 15);
+    plus one surprise file per speaker. ``per_class=15`` gives the whole 4-class set."""
     check_per_class("savee", per_class, 15)
     codes = code_for(savee.TO_FOUR_CLASS, savee.SAVEE_SOURCE)
     for s, speaker in enumerate(sorted(savee.SAVEE_SPEAKERS)):
         for label, code in list(codes.items()) + [("other", "su")]:
-            for k in range(1, (per_class if label != "other" else 1) + 1):
+            n = 2 * per_class if label == "neu" else per_class if label != "other" else 1
+            for k in range(1, n + 1):
                 write(root / "AudioData" / speaker / f"{code}{k:02d}.wav", label, "M", s, 44100)
 
 
