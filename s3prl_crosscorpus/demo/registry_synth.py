@@ -7,13 +7,11 @@ protocol leaves out, using the corpus' own speaker table and codes (imported fro
 ``"tiny"`` writes 32-sample wavs with distinct content, fast enough for full-size trees in tests (written
 directly, not atomically: test fixtures only).
 """
-import io
 import struct
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
-import soundfile as sf
 
 from ..core.corpora import cremad, emovo, esd, msppodcast, savee, shemo, tess
 from ..core.corpora.registry import REGISTRY_CORPORA
