@@ -200,3 +200,18 @@ def test_msppodcast_bad_rows_name_the_line(tmp_path, roots):
     reasons_ = [p.reason for p in read.problems]
     assert reasons_[0].startswith("missing wav for b.wav listed in") and reasons_[0].endswith(":3")
     assert reasons_[1].startswith("line 4: expected FileName *.wav, an EmoClass code")
+
+
+def test_msppodcast_older_label_file_spelling_and_nested_audio(tmp_path, roots):
+    """Older releases spell Labels/labels_concensus.csv; some copies keep the wavs in a sub-folder of Audios/."""
+    root = tmp_path / "msp"
+    (root / "Labels").mkdir(parents=True)
+    (root / "Labels" / "labels_concensus.csv").write_bytes(
+        (roots["msppodcast"] / "Labels" / "labels_consensus.csv").read_bytes())
+    for path in (roots["msppodcast"] / "Audios").glob("*.wav"):
+        (root / "Audios" / "Audio").mkdir(parents=True, exist_ok=True)
+        (root / "Audios" / "Audio" / path.name).write_bytes(path.read_bytes())
+    read = READERS["msppodcast"](root)
+    original = READERS["msppodcast"](roots["msppodcast"])
+    assert [u.id for u in read.utterances] == [u.id for u in original.utterances] and not read.problems
+    assert all("/Audios/Audio/" in u.path for u in read.utterances)

@@ -4,8 +4,9 @@ Where each fact comes from (the ESD README at github.com/HLTSingapore/Emotional-
 Liu & Li, "Seen and unseen emotional style transfer for voice conversion with a new emotional speech dataset",
 ICASSP 2021, pp. 920-924):
 
-- 20 speakers: 0001-0010 Mandarin, 0011-0020 English. English genders from the README: 0011-0014 male,
-  0015-0019 female, 0020 male (5 male, 5 female).
+- 20 speakers: 0001-0010 Mandarin, 0011-0020 English. English genders from the readme distributed with the
+  corpus: 0011-0014 male, 0015-0019 female, 0020 male (5 male, 5 female). One third-party table lists 0019 as
+  male; the corpus' readme is followed here.
 - five emotions, one folder each: Neutral, Angry, Happy, Sad, Surprise; 350 parallel utterances per speaker and
   emotion, inside ``train/`` (300), ``evaluation/`` (20) and ``test/`` (30) (some copies have no split folders);
   file name ``SPEAKER_NNNNNN.wav``.

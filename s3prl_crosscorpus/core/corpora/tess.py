@@ -27,7 +27,7 @@ TESS_SPEAKERS: Dict[str, str] = {"OAF": "F", "YAF": "F"}
 TESS_SOURCE: Dict[str, str] = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
                                "neutral": "neutral", "ps": "pleasant surprise", "sad": "sadness"}
 TO_FOUR_CLASS: Dict[str, str] = {"neutral": "neu", "happiness": "hap", "anger": "ang", "sadness": "sad"}
-NAME = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)\.wav$", re.IGNORECASE)
+NAME = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[^_]+)_(?P<emotion>[A-Za-z]+)\.wav$", re.IGNORECASE)
 FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
 
 
