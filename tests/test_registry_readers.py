@@ -114,6 +114,8 @@ def test_msppodcast_unknown_speakers_and_genders_are_left_out_not_problems(reads
     assert Counter(u.label for u in read.utterances) == {lab: 12 * PER_CLASS for lab in LABELS}
     assert reasons(read) == {"speaker unknown": 4, "gender unknown": 4, "class not used: other": 14}
     assert not read.problems
+    assert REGISTRY["msppodcast"].partitions is msppodcast_splits
+    assert [n for n, i in REGISTRY.items() if i.partitions is not None] == ["msppodcast"]
     splits = msppodcast_splits(roots["msppodcast"])
     assert set(splits.values()) == {"Train", "Development", "Test1", "Test2"}
     assert all(u.id in splits for u in read.utterances)

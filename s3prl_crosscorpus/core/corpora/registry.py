@@ -6,6 +6,7 @@ The paper's three corpora are registered too (``paper=True``); their protocol st
 Each registry reader's module docstring says where every fact comes from and which label choices it made.
 """
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
@@ -32,6 +33,8 @@ class CorpusInfo:
     counts: Optional[Mapping[str, int]]  # published 4-class counts, LABELS order (None: release-dependent)
     source: str  # citation of the facts above
     paper: bool = False  # one of the paper's three corpora
+    #: root -> {utterance id: official partition name}, for corpora that ship one (a declared alternative to folds)
+    partitions: Optional[Callable[[Path], Dict[str, str]]] = None
 
     @property
     def total(self) -> Optional[int]:
@@ -77,7 +80,7 @@ _ENTRIES = (
     CorpusInfo("msppodcast", "MSP-Podcast", msppodcast.LANGUAGE, msppodcast.read_msppodcast, msppodcast.LAYOUT,
                MappingProxyType(msppodcast.TO_FOUR_CLASS), None, None, None,
                "Lotfian & Busso 2019, IEEE TAC 10(4); release readme; MSP-Podcast corpus page (v1.11: 151,654 "
-               "turns)"),
+               "turns)", partitions=msppodcast.msppodcast_splits),
     CorpusInfo("emovo", "EMOVO", emovo.LANGUAGE, emovo.read_emovo, emovo.LAYOUT,
                MappingProxyType(emovo.TO_FOUR_CLASS), 6, (3, 3), _counts(84, 84, 84, 84),
                "Costantini et al., LREC 2014 (6 actors x 14 sentences x 7 states)"),
