@@ -80,3 +80,13 @@ def test_voiced_registry_corpus_carries_the_emotion_prosody(tmp_path):
     rms = {lab: np.mean([np.sqrt(np.mean(load_audio(u.path) ** 2)) for u in read.utterances if u.label == lab])
            for lab in ("ang", "sad")}
     assert rms["ang"] > 2 * rms["sad"]
+
+
+@pytest.mark.e2e
+def test_synth_command_writes_registry_corpora_that_prepare_reads(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path), "--utterances-per-class", "1", "--registry", "tess,emovo"]) == 0
+    printed = capsys.readouterr().out
+    assert f"--tess {tmp_path / 'tess'}" in printed and f"--emovo {tmp_path / 'emovo'}" in printed
+    assert prepare_cli({"tess": tmp_path / "tess", "emovo": tmp_path / "emovo"}, tmp_path / "data") == 0
+    utts = load_manifest(tmp_path / "data")
+    assert Counter(u.corpus for u in utts) == {"tess": 8, "emovo": 24}
