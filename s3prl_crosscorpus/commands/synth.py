@@ -1,4 +1,5 @@
-"""``s3prl-crosscorpus synth``: write small synthetic EmoDB/RAVDESS/IEMOCAP trees in the real layouts."""
+"""``s3prl-crosscorpus synth``: write small synthetic EmoDB/RAVDESS/IEMOCAP trees (and, with ``--registry``, registry
+corpora) in the real layouts."""
 import argparse
 import sys
 from pathlib import Path
@@ -36,7 +37,8 @@ def parse_registry(text: str) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus synth",
-                                     description="Write small synthetic EmoDB/RAVDESS/IEMOCAP trees.")
+                                     description="Write small synthetic EmoDB/RAVDESS/IEMOCAP trees "
+                                     "(and registry corpora with --registry).")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--utterances-per-class", type=int, default=3,
                         help="utterances per speaker and class (1..4, default 3)")
