@@ -217,3 +217,18 @@ def test_msppodcast_older_label_file_spelling_and_nested_audio(tmp_path, roots):
     original = READERS["msppodcast"](roots["msppodcast"])
     assert [u.id for u in read.utterances] == [u.id for u in original.utterances] and not read.problems
     assert all("/Audios/Audio/" in u.path for u in read.utterances)
+
+
+def test_the_docs_table_states_the_registry_facts():
+    """docs/corpus-registry.md restates each registry corpus' speakers, genders and counts: they must agree."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "corpus-registry.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|") for line in doc.splitlines()
+            if line.startswith("| `")}
+    for name in REGISTRY_CORPORA:
+        info, cells = REGISTRY[name], rows[name]
+        assert cells[3].strip() == info.language, name
+        if info.speakers is not None:
+            assert cells[5].strip().startswith(f"{info.speakers} ({info.genders[0]}/{info.genders[1]})"), name
+        if info.counts is not None:
+            expected = " / ".join(str(info.counts[label]) for label in LABELS) + f" ({info.total})"
+            assert cells[6].strip() == expected, name
