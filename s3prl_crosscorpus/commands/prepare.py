@@ -4,10 +4,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..core.corpora import CorpusError
+from ..core.corpora import READERS, REGISTRY, CorpusError
 from ..core.corpora.table import AudformatColumns, parse_label_map, read_audformat, read_csv_corpus
 from ..core.io_utils import WriteError
-from ..core.labels import CORPORA, corpus_name_problem
+from ..core.labels import CORPORA, corpus_name_problem, corpus_order
 from ..core.manifest import MANIFEST, ManifestError, prepare, summary
 
 
@@ -16,9 +16,9 @@ def named_path(text: str) -> Tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    if corpus_name_problem(name) or name in CORPORA:
+    if corpus_name_problem(name) or name in READERS:
         raise argparse.ArgumentTypeError(corpus_name_problem(name)
-                                         or f"{name} is a paper corpus: give it with --{name} ROOT")
+                                         or f"{name} has its own reader: give it with --{name} ROOT, or another NAME")
     return name, Path(path)
 
 
@@ -32,8 +32,11 @@ def label_map(text: str) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus prepare",
                                      description="Read the corpora into DATA_DIR/manifest.jsonl.")
-    for corpus in CORPORA:
-        parser.add_argument(f"--{corpus}", type=Path, metavar="DIR", help=f"{corpus} root as distributed")
+    known = list(corpus_order(READERS))  # the paper's three, then the registry's (docs/corpus-registry.md)
+    for corpus in known:
+        info = REGISTRY[corpus]
+        parser.add_argument(f"--{corpus}", type=Path, metavar="DIR",
+                            help=f"{info.display} root as distributed: {info.layout}")
     parser.add_argument("--csv", type=named_path, action="append", default=[], metavar="NAME=FILE",
                         help="your own corpus: a CSV with columns path,label,speaker (optional gender, language, "
                              "source_label, id); paths relative to the CSV's folder (repeatable)")
@@ -48,9 +51,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR",
                         help="folder for manifest.jsonl and manifest.meta.json")
     args = parser.parse_args(argv)
-    roots = {c: getattr(args, c) for c in CORPORA if getattr(args, c) is not None}
+    roots = {c: getattr(args, c) for c in known if getattr(args, c) is not None}
     if not roots and not args.csv and not args.audformat:
-        parser.error("give at least one of --emodb, --ravdess, --iemocap, --csv, --audformat")
+        parser.error("give at least one corpus: " + ", ".join(f"--{c}" for c in known) + ", --csv or --audformat")
     names = [n for n, _ in args.csv + args.audformat]
     if len(set(names)) < len(names):
         parser.error(f"corpus name given twice: {sorted(n for n in names if names.count(n) > 1)[0]}")

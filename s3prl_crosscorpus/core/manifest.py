@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence, Set
 from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
-from .corpora import READERS, CorpusError, CorpusRead, Utterance
+from .corpora import READERS, REGISTRY, CorpusError, CorpusRead, Utterance
 from .corpora.documented import audio_differences
 from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
 from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
@@ -21,6 +21,8 @@ from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
 MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
+#: Every corpus a manifest may hold: the paper's three (labels.CORPORA), then the registry's.
+KNOWN_CORPORA = CORPORA + tuple(name for name in REGISTRY if name not in CORPORA)
 
 logger = logging.getLogger(__name__)
 #: Meta files this process has warned about being absent (warned once each).
