@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from tqdm import tqdm
+from ..core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..results.finished import job_lines
 from ..study.launch import LAUNCHERS, Job, LaunchError, LaunchReport, default_jobs, launch, read_jobs
