@@ -125,7 +125,7 @@ def test_prepare_reports_content_duplicates_and_keeps_both(synth_roots, tmp_path
 
 @pytest.mark.parametrize("edit, message", [
     (lambda row: row.update(label="fear"), "unknown label 'fear'"),
-    (lambda row: row.update(corpus="tess"), "unknown corpus 'tess'"),
+    (lambda row: row.update(corpus="timit"), "unknown corpus 'timit'"),
     (lambda row: row.pop("speaker"), "missing field"),
     (lambda row: row.update(num_frames=0), "num_frames must be a positive integer"),
     (lambda row: row.update(path="/nowhere/x.wav"), "does not exist"),

@@ -195,7 +195,7 @@ def test_wrong_class_missing_folder_and_unknown_hub_id_are_refused(tiny_models, 
     def extract(upstream: str, ckpt: str) -> str:
         code = extract_command(["-u", upstream, "-k", ckpt, "--data", str(emodb_data), "--out", str(tmp_path / "c"),
                                 "--device", "cpu"])
-        assert code == 1
+        assert code == 2  # bad input: exit 2, as every command
         return capsys.readouterr().err
 
     assert "holds a 'wavlm' model, not the 'hubert' model" in extract("hf_hubert_custom",

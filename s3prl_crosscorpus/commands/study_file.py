@@ -108,7 +108,9 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus study-file", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:]))
-    parser.add_argument("action", choices=("check", "settings", "prepare-args"))
+    parser.add_argument("action", choices=("check", "settings", "prepare-args"),
+                        help="check: is the file valid; settings: run.sh's settings from it; "
+                             "prepare-args: its corpora's prepare options")
     parser.add_argument("file", help="the study YAML")
     parser.add_argument("args", nargs="*", help="settings: run.sh's command line (after --)")
     return parser

@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import FOLDS, condition_rank, is_transfer_label
 from ..core.labels import CORPUS_DISPLAY
-from .cells import corpus_rank
+from ..core.labels import corpus_rank
 
 Pool = Tuple[str, ...]
 #: Tag of a matrix entry whose cell has another condition than transfer (the diagonal, matched, has none).

@@ -18,8 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, transfer_rows
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
-                          svm_system_name, variant_tags)
+from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, layers_tag, s3prl_overrides,
+                          safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -66,6 +66,15 @@ def older_than(paths: Sequence[Path], since: float) -> List[Path]:
     return stale
 
 
+def renamed_systems(results: Path) -> List[Tuple[Path, Path]]:
+    """(old, new) for each system folder of ``results`` (and of its ``seed<S>/`` folders) that an older version
+    named in a way that is not shell-safe (``HuBERT-Linear[dann]``): the study's jobs look for the new name."""
+    results = Path(results)
+    roots = [results] + sorted(p for p in results.glob("seed*") if p.is_dir()) if results.is_dir() else []
+    return [(folder, folder.with_name(safe_system_name(folder.name))) for root in roots
+            for folder in sorted(root.iterdir()) if folder.is_dir() and safe_system_name(folder.name) != folder.name]
+
+
 @dataclass
 class Plan:
     """A stage's jobs still to run, how many were found done, and outputs made from another manifest."""
@@ -101,7 +110,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",),
              train_pools: Sequence[Sequence[str]] = ()) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``); transfer: one job per matrix
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``); transfer: one job per matrix
     row (``train_pools``, default each corpus and the whole pool)."""
     plan = Plan([])
     since = manifest_time(data)
@@ -118,7 +127,8 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
                     "--corpora", ",".join(pool), "--norm", norm, *extra] + (["--train", ",".join(row)] if row else [])
             name = condition_label(condition, row or ())
             expected = expected_results(results, system, condition, row, corpora, fold_list, pool)
-            plan.add(Job(f"{system}.{name}.fold{fold}", package_command(*base, "--fold", fold)),
+            plan.add(Job(f"{system}.{name}.fold{fold}", package_command(*base, "--fold", fold),
+                         tuple(map(str, expected))),
                      all_exist(expected), older_than(expected, since))
     return plan
 
@@ -164,12 +174,15 @@ class DnnSettings:
     upstream_name: Optional[str] = None  # name in system names (default from the upstream)
     steps: Optional[int] = None  # None: the config's runner.total_steps
     device: str = "cpu"
+    layers: Optional[Tuple[int, ...]] = None  # modelrc.layers (None: every hidden state, the paper's)
 
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
-    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
+    """Table row of a run, domain variants and a layer selection tagged (``HuBERT-Linear_corpus-norm_dann_L4-8``),
+    as the expert names the results it writes."""
     norm, dann = VARIANTS[variant]
-    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann),
+    return dnn_system_name(settings.upstream_name or settings.upstream, head,
+                           tags=variant_tags(norm, dann) + layers_tag(settings.layers),
                            ckpt=None if settings.upstream_name else settings.ckpt)
 
 
@@ -199,6 +212,8 @@ def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus:
         datarc["normalisation"] = norm
     if dann:
         modelrc["dann.enabled"] = True
+    if settings.layers:
+        modelrc["layers"] = list(settings.layers)
     keys = expert_overrides(datarc, results_dir=str(results or settings.results), system_name=system, modelrc=modelrc)
     if settings.steps:
         quarter = max(settings.steps // 4, 1)
@@ -233,7 +248,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         if not variant_applies(variant, condition, settings.cache is None):
             continue
         system = dnn_system(settings, head, variant)
-        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}")
+        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + "".join(
+            f"-{t}" for t in layers_tag(settings.layers))  # another selection is another experiment
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools)] \
             if condition in ("extended", TRANSFER) else [(c, [c], None) for c in corpora]
@@ -248,5 +264,6 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest
-            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected), stale)
+            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides), tuple(map(str, expected))),
+                     all_exist(expected), stale)
     return plan
