@@ -8,9 +8,9 @@ import numpy as np
 
 from ..core.corpora.emodb import EMODB_SPEAKERS
 from ..core.corpora.ravdess import ravdess_gender
-from ..core.folds import CONDITIONS, FOLDS
+from ..core.folds import FOLDS, condition_rank
 from ..core.io_utils import read_json
-from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
+from ..core.labels import CORPORA, LABELS, display_name
 from ..core.metrics import per_class_recall, uar, uar_from_confusion
 from ..results.cells import Cell, load_cells
 from ..results.leaderboard import summary
@@ -119,7 +119,7 @@ def data_summary(cells: Sequence[Cell], manifest: Optional[Sequence], meta: Opti
             continue
         first = mine[0]
         rows = [r for result in first.runs[first.seeds[0]].values() for r in result["predictions"]]
-        entry = {"corpus": corpus, "name": CORPUS_DISPLAY[corpus], "test_utterances": len(rows),
+        entry = {"corpus": corpus, "name": display_name(corpus), "test_utterances": len(rows),
                  "test_speakers": len({r.get("speaker") for r in rows if r.get("speaker")}) or None,
                  "classes": {lab: sum(r["label"] == lab for r in rows) for lab in LABELS}}
         if manifest is not None:
@@ -132,7 +132,7 @@ def data_summary(cells: Sequence[Cell], manifest: Optional[Sequence], meta: Opti
         entry["documented_differences"] = list((meta or {}).get("documented_differences", {}).get(corpus, []))
         corpora.append(entry)
     pools = sorted({(c.system, c.condition, "+".join(c.pool or ("mixed",))) for c in cells},
-                   key=lambda p: (CONDITIONS.index(p[1]), p[0]))
+                   key=lambda p: (condition_rank(p[1]), p[0]))
     excluded = sorted({(e["path"], e["reason"]) for c in cells for runs in c.runs.values() for r in runs.values()
                        for e in r.get("excluded", [])})
     return {"corpora": corpora, "pools": [{"system": s, "condition": k, "train_corpora": p} for s, k, p in pools],

@@ -7,7 +7,7 @@ from typing import Dict, Mapping, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..core.labels import CORPUS_DISPLAY
+from ..core.labels import display_name
 from ..results.cells import Cell
 from ..results.plots import comparison_figure, confusion_figure, fold_note
 from .verdicts import comparison_name
@@ -49,7 +49,7 @@ def report_figures(cells: Sequence[Cell], table: Mapping) -> Dict[str, object]:
         figures["forest"] = data_uri(forest_figure(stats["comparisons"], stats["method"]["alpha"]))
     figures["confusion"] = {
         f"{c.system}/{c.condition}/{c.corpus}": data_uri(confusion_figure(
-            c.confusion(), f"{c.system} · {c.condition} · {CORPUS_DISPLAY[c.corpus]}\n"
+            c.confusion(), f"{c.system} · {c.condition} · {display_name(c.corpus)}\n"
                            f"{int(c.confusion().sum())} test utterances, {fold_note(c)}"), dpi=72)
         for c in cells}
     return figures

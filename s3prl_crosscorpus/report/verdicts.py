@@ -1,7 +1,7 @@
 """Plain-language verdicts of paired comparisons, worded from the statistics' JSON alone."""
 from typing import Mapping
 
-from ..core.labels import CORPUS_DISPLAY
+from ..core.labels import display_name
 from ..results.significance import p_text
 
 
@@ -12,7 +12,7 @@ def signed(value: float, digits: int = 2) -> str:
 
 def comparison_name(entry: Mapping) -> str:
     """``HuBERT-Linear extended − matched on RAVDESS`` (or two systems' names)."""
-    a, b, corpus = entry["a"], entry["b"], CORPUS_DISPLAY[entry["test_corpus"]]
+    a, b, corpus = entry["a"], entry["b"], display_name(entry["test_corpus"])
     if a["system"] == b["system"]:
         return f"{a['system']}: {b['condition']} − {a['condition']} on {corpus}"
     return f"{b['system']} {b['condition']} − {a['system']} {a['condition']} on {corpus}"
