@@ -36,6 +36,8 @@ setup(
         "matplotlib>=3.7",
         "jsonschema>=4.0",
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
+        "audiomentations>=0.43",  # --augment pitch (PitchShift); docs/augmentation.md
+        "pyroomacoustics>=0.10",  # --augment reverb: simulated room impulse responses
     ],
     # test: the suite (hypothesis: property tests). mutation: mutation testing (setup.cfg [mutmut],
     # README); not needed to run the suite.

@@ -92,10 +92,32 @@ def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
     return ("L" + "+".join(str(k) for k in layers),)
 
 
-def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:
+#: Prefixes of the system-name tags of training augmentation and of a degraded test.
+AUGMENT_TAG, DEGRADE_TAG = "aug=", "test="
+
+
+def augment_tags(augment: str = "", copies: int = 1, degrade: str = "") -> Tuple[str, ...]:
+    """System-name tags of signal augmentation, ``aug=speed+noise-x2`` (``augment`` is the SPEC's short form,
+    ``copies`` per training utterance), and of a degraded test, ``test=noise-snr10``: their own rows and cells."""
+    return tuple(([f"{AUGMENT_TAG}{augment}-x{copies}"] if augment else [])
+                 + ([f"{DEGRADE_TAG}{degrade}"] if degrade else []))
+
+
+def without_augment(system: str) -> str:
+    """The system a ``...[aug=...]`` row augments: the same name without its augmentation tag."""
+    match = re.fullmatch(r"(.*)\[(.*)\]", system)
+    if not match:
+        return system
+    tags = [t for t in match.group(2).split(",") if not t.startswith(AUGMENT_TAG)]
+    return match.group(1) + (f"[{','.join(tags)}]" if tags else "")
+
+
+def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev",
+                    augment: Sequence[str] = ()) -> str:
     """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.
-    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``."""
-    tags = list(variant_tags(norm)) + ([select] if select != "dev" else [])
+    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``, ``eGeMAPS-SVM[aug=speed+noise-x2]``
+    (``augment``: :func:`augment_tags`)."""
+    tags = list(variant_tags(norm)) + ([select] if select != "dev" else []) + list(augment)
     return SVM_SYSTEMS.get(feature_set, feature_set) + (f"[{','.join(tags)}]" if tags else "")
 
 
