@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..augment.spec import SpecError, check_copies
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=lambda t: checked(words(t), list(VARIANTS), "variant"), default=["plain"],
                         help=f"DNN rows per domain variant ({', '.join(VARIANTS)}); DANN runs in extended/loco "
                              "only, normalisation from the cache only")
+    parser.add_argument("--augment", default=None, metavar="SPEC",
+                        help="also run every row with augmented training copies (svm; see baseline-svm run --augment)")
+    parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="augmented copies per training "
+                                                                                    "utterance (default 1)")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     parser.add_argument("--device", default="cpu")
@@ -76,7 +81,8 @@ def plan_stage(args: argparse.Namespace):
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
-                        args.n_jobs, norms=args.svm_norms)
+                        args.n_jobs, norms=args.svm_norms, augment=args.augment,
+                        augment_copies=args.augment_copies)
     if args.stage == "extract":
         return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
@@ -110,8 +116,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(problem, file=sys.stderr)
         return 2
     try:
+        check_copies(args.augment_copies)
         plan = plan_stage(args)
-    except ManifestError as err:
+    except (ManifestError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if plan.stale:

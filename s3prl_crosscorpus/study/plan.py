@@ -15,10 +15,11 @@ from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from ..augment.spec import parse_spec
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, s3prl_overrides,
+from ..core.names import (DOWNSTREAM, VARIANTS, augment_tags, dnn_system_name, expert_overrides, s3prl_overrides,
                           svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
@@ -84,18 +85,23 @@ class Plan:
 
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
-             extra: Sequence[str] = (), norms: Sequence[str] = ("global",)) -> Plan:
+             extra: Sequence[str] = (), norms: Sequence[str] = ("global",), augment: Optional[str] = None,
+             augment_copies: int = 1) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``), and an ``augment`` SPEC adds
+    the augmented rows (``eGeMAPS-SVM[aug=speed+noise-x2]``: matched+aug, extended+aug)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
-    for condition, feature_set, norm in product(conditions, feature_sets, norms):
-        system = svm_system_name(feature_set, norm)
+    spec = parse_spec(augment)
+    variants = [()] + ([augment_tags(spec.short(), augment_copies)] if spec else [])
+    for condition, feature_set, norm, tags in product(conditions, feature_sets, norms, variants):
+        system = svm_system_name(feature_set, norm, augment=tags)
         corpora = tested_corpora(condition, pool)
+        aug = ["--augment", augment, "--augment-copies", str(augment_copies)] if tags else []
         base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
                 "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
-                "--corpora", ",".join(pool), "--norm", norm, *extra]
+                "--corpora", ",".join(pool), "--norm", norm, *aug, *extra]
         if not corpora:
             continue
         for fold in (["all"] if whole else folds):

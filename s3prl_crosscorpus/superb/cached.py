@@ -26,7 +26,7 @@ from ..core.io_utils import sha256_file
 from ..core.labels import LABEL_TO_INDEX
 from ..core.manifest import load_manifest
 from ..domain.frames import FrameStatistics, frame_statistics
-from .dataset import EmotionDataset, Item
+from .dataset import ConfigError, EmotionDataset, Item
 from .expert import DownstreamExpert
 from .layers import LayerFeaturizer, build_featurizer
 
@@ -109,6 +109,9 @@ class CachedDownstreamExpert(DownstreamExpert):
     def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
                  expdir: str, **kwargs: Any):
         super().__init__(upstream_dim, upstream_rate, downstream_expert, expdir, **kwargs)
+        if self.augment is not None:
+            raise ConfigError("datarc.augment trains on augmented audio: the feature cache holds plain features "
+                              "only; run the upstream live (run-downstream) for an augmented system")
         utterances = [u for dataset in self.datasets.values() for u in dataset.utterances]
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)

@@ -29,6 +29,7 @@ from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
+from .augmented import AugmentedEmotionDataset, augment_settings
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
@@ -61,7 +62,8 @@ def effective_modelrc(modelrc: Mapping[str, Any]) -> Dict[str, Any]:
 KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
     "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
-                                 "train_batch_size", "eval_batch_size", "num_workers", "normalisation"),
+                                 "train_batch_size", "eval_batch_size", "num_workers", "normalisation",
+                                 "augment"),
     "downstream_expert.modelrc": ("head", "projector_dim", "dann", "layers") + HEADS,
 }
 #: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
@@ -77,6 +79,7 @@ def check_known_keys(expert: Mapping[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"unknown key {section}.{unknown[0]}; the known keys of {section} are "
                               f"{', '.join(KNOWN_KEYS[section])}")
+    augment_settings(sections["downstream_expert.datarc"].get("augment"))  # its keys and SPEC, before any work
 
 
 def check_upstream_head(upstream: Optional[str], modelrc: Mapping[str, Any]) -> None:
@@ -174,6 +177,7 @@ class DownstreamExpert(nn.Module):
         self.expert_config = dict(downstream_expert)
         self.run_args = kwargs  # the runner's config sections and command-line args
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
+        self.augment = augment_settings(downstream_expert["datarc"].get("augment"), self.settings.seed)
         self.init_seed = int(kwargs.get("seed", 0))
         check_normalisation_source(self.settings, kwargs.get("feature_cache"))
         self.modelrc = dict(downstream_expert["modelrc"])
@@ -196,6 +200,9 @@ class DownstreamExpert(nn.Module):
                              for name in SPLITS if i in getattr(self.split, name)}
             self.split = usable_split(self.split, by_id, self.excluded)
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
+            if self.augment is not None:  # training only: dev and test stay plain
+                self.datasets["train"] = AugmentedEmotionDataset(self.datasets["train"].utterances, self.augment,
+                                                                 self.split, by_id)
         present = Counter(u.corpus for u in by_id.values()) if self.split is not None else {}
         self.pool = pool_of(self.settings, present)
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
@@ -247,6 +254,8 @@ class DownstreamExpert(nn.Module):
         if split != "train":
             return DataLoader(dataset, batch_size=int(datarc.get("eval_batch_size", 1)), shuffle=False,
                               num_workers=workers, collate_fn=collate)
+        if hasattr(dataset, "set_epoch"):  # augmented training: this epoch's version of each utterance
+            dataset.set_epoch(epoch)
         sampler = None
         generator = torch.Generator().manual_seed(self.init_seed + epoch)
         if self.settings.balance == "sampler":
@@ -390,7 +399,8 @@ class DownstreamExpert(nn.Module):
         upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
         return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
                                variant_tags(self.settings.normalisation, self.dann.enabled)
-                               + layers_tag(parse_layers(self.modelrc.get("layers"))))
+                               + layers_tag(parse_layers(self.modelrc.get("layers")))
+                               + (self.augment.tags if self.augment else ()))
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -457,4 +467,6 @@ class DownstreamExpert(nn.Module):
             config["upstream_revision"] = revision
         if self.run_args.get("upstream") in HF_UPSTREAMS and ckpt:
             config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt), self.run_args.get("upstream"))
+        if self.augment is not None:
+            config["augment"] = self.augment.record()
         return config
