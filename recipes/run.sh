@@ -59,7 +59,8 @@ if [ "$STAGE" -gt "$STOP_STAGE" ]; then
 fi
 # A bad --augment SPEC (unknown name or parameter, empty noise folder...): one error line before any work.
 if [ -n "$AUGMENT" ]; then
-  python3 -m s3prl_crosscorpus augment "$AUGMENT" --copies "$AUGMENT_COPIES" >/dev/null || exit 2
+  cacheable=(); [ "$CACHE" = yes ] && cacheable=(--cacheable)
+  python3 -m s3prl_crosscorpus augment "$AUGMENT" --copies "$AUGMENT_COPIES" "${cacheable[@]}" >/dev/null || exit 2
 fi
 # Ctrl-C: one line (unless the interrupted command already said it) and exit 130; every stage resumes.
 trap 'code=$?; [ "$code" = 130 ] || echo "interrupted; finished work is kept; re-run the same command to resume" >&2; exit 130' INT
@@ -164,7 +165,7 @@ if stage 2 && [ "$CACHE" = yes ]; then
   say "2: extract $UPSTREAM once into $CACHE_DIR"
   ensure_upstream
   "${S3X[@]}" study extract --data "$DATA" --cache "$CACHE_DIR" --upstream "$UPSTREAM" ${CKPT:+--ckpt "$CKPT"} \
-    --device "$DEVICE" --logs "$LOGS/stage2" "${launcher[@]}"
+    --device "$DEVICE" "${augment[@]}" --logs "$LOGS/stage2" "${launcher[@]}"
 fi
 
 if stage 3; then
@@ -177,6 +178,7 @@ if stage 3; then
   [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
   [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
+  dnn+=("${augment[@]}")
   "${S3X[@]}" study dnn --data "$DATA" --results "$RESULTS" "${pool[@]}" "${dnn[@]}" --logs "$LOGS/stage3" \
     "${launcher[@]}"
 fi

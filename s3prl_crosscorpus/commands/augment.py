@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from ..augment.plan import AugmentError, augmented_audio, draw_plan
 from ..augment.spec import SpecError, check_copies, describe_parameters, parse_spec, spec_warnings
+from ..cache.augmented import check_cacheable
 from ..core.audio import TARGET_RATE, AudioError
 from ..core.io_utils import sha256_file
 from ..core.names import augment_tags
@@ -21,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("spec", metavar="SPEC", help="e.g. speed,noise:snr=0..10,reverb")
     parser.add_argument("--copies", type=int, default=1, metavar="K", help="copies per training utterance")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    parser.add_argument("--cacheable", action="store_true",
+                        help="also refuse what the DNN feature cache cannot hold (babble: per-split talkers)")
     parser.add_argument("--audio", type=Path, help="a file to augment (with --write)")
     parser.add_argument("--write", type=Path, metavar="DIR", help="write K augmented copies of --audio here")
     return parser
@@ -33,6 +36,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_copies(args.copies)
         if spec is None:
             raise SpecError("the SPEC names no augmentation")
+        if args.cacheable:
+            check_cacheable(spec)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"DNN rows per domain variant ({', '.join(VARIANTS)}); DANN runs in extended/loco "
                              "only, normalisation from the cache only")
     parser.add_argument("--augment", default=None, metavar="SPEC",
-                        help="also run every row with augmented training copies (svm; see baseline-svm run --augment)")
+                        help="also run every row with augmented training copies (svm: baseline-svm run --augment; "
+                             "extract: the copies into the cache; dnn: datarc.augment)")
     parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="augmented copies per training "
                                                                                     "utterance (default 1)")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
@@ -84,11 +85,13 @@ def plan_stage(args: argparse.Namespace):
                         args.n_jobs, norms=args.svm_norms, augment=args.augment,
                         augment_copies=args.augment_copies)
     if args.stage == "extract":
-        return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
+        return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device,
+                            args.augment, args.augment_copies)
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
-                           steps=args.steps, device=args.device)
+                           steps=args.steps, device=args.device, augment=args.augment,
+                           augment_copies=args.augment_copies)
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
                     args.variants)
 

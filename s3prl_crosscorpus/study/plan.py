@@ -112,8 +112,10 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
     return plan
 
 
-def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], shards: int, device: str) -> Plan:
-    """Stage 2: the upstream over the manifest once, in ``shards`` disjoint shares (nothing when complete)."""
+def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], shards: int, device: str,
+                 augment: Optional[str] = None, augment_copies: int = 1) -> Plan:
+    """Stage 2: the upstream over the manifest once, in ``shards`` disjoint shares (nothing when complete);
+    with ``augment``, then its K augmented copies (``extract --augment``), each complete one skipped."""
     from ..cache.extract import shard_looks_done
     from ..cache.format import ShardPlan
 
@@ -135,6 +137,18 @@ def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], sh
         if ckpt:
             args += ["-k", ckpt]
         plan.add(Job(f"extract.{rank}of{shards}", package_command(*args)), complete)
+    spec = parse_spec(augment)
+    if spec is not None:
+        from ..cache.augmented import check_cacheable, copy_roots
+
+        roots = copy_roots(Path(cache), check_cacheable(spec), 0, augment_copies)
+        done = all((r / HEADER).exists() and all(shard_looks_done(r, k) for k in range(len(shard_plan)))
+                   for r in roots)
+        for rank in range(shards):
+            args = ["extract", "-u", upstream, "--data", data, "--out", cache, "--device", device, "--rank",
+                    str(rank), "--world-size", str(shards), "--augment", augment, "--augment-copies",
+                    str(augment_copies)] + (["-k", ckpt] if ckpt else [])
+            plan.add(Job(f"extract-aug.{rank}of{shards}", package_command(*args)), done)
     return plan
 
 
@@ -153,12 +167,17 @@ class DnnSettings:
     upstream_name: Optional[str] = None  # name in system names (default from the upstream)
     steps: Optional[int] = None  # None: the config's runner.total_steps
     device: str = "cpu"
+    augment: Optional[str] = None  # SPEC of the extra augmented rows (datarc.augment, seed 0 as extract's)
+    augment_copies: int = 1
 
 
-def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
-    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``)."""
+def dnn_system(settings: DnnSettings, head: str, variant: str = "plain", augmented: bool = False) -> str:
+    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``), augmented rows too
+    (``HuBERT-Linear[aug=speed+noise-x2]``)."""
     norm, dann = VARIANTS[variant]
-    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=variant_tags(norm, dann),
+    spec = parse_spec(settings.augment) if augmented else None
+    tags = variant_tags(norm, dann) + (augment_tags(spec.short(), settings.augment_copies) if spec else ())
+    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=tags,
                            ckpt=None if settings.upstream_name else settings.ckpt)
 
 
@@ -175,11 +194,13 @@ def variant_applies(variant: str, condition: str, live: bool) -> bool:
 
 
 def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus: Optional[str], fold: int,
-                  system: str, results: Optional[Path] = None, variant: str = "plain") -> str:
+                  system: str, results: Optional[Path] = None, variant: str = "plain", augmented: bool = False) -> str:
     """The run's s3prl ``-o`` string (quoted safely by the shared builder)."""
     norm, dann = VARIANTS[variant]
     datarc = dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
                   corpora=list(settings.pool), fold=fold)
+    if augmented:
+        datarc.update({"augment.spec": settings.augment, "augment.copies": settings.augment_copies})
     modelrc: dict = {"head": head}
     if norm != "global":
         datarc["normalisation"] = norm
@@ -215,18 +236,24 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
     plan = Plan([])
     since = manifest_time(settings.data)
     tag = settings.upstream_name or settings.upstream
-    for head, variant, condition in product(heads, variants, conditions):
+    spec = parse_spec(settings.augment)
+    if spec is not None and settings.cache is not None:
+        from ..cache.augmented import check_cacheable
+
+        check_cacheable(spec)
+    for head, variant, condition, augmented in product(heads, variants, conditions, [False] + [True] * bool(spec)):
         if not variant_applies(variant, condition, settings.cache is None):
             continue
-        system = dnn_system(settings, head, variant)
-        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}")
+        system = dnn_system(settings, head, variant, augmented)
+        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + ("-aug" if augmented else "")
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
         for (test_corpus, tested), fold, seed in product([r for r in runs if r[1]], folds, seeds):
             results = seed_results(settings, seed, seeds)
             expdir = settings.exp / folder / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}" / f"seed{seed}"
             expected = [result_path(results, system, condition, c, fold) for c in tested]
-            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant)
+            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant,
+                                      augmented)
             name = f"{folder}.{condition}-{test_corpus or 'all'}.fold{fold}.seed{seed}"
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
