@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from s3prl_crosscorpus.augment.plan import Copy, augmented_audio, training_copies
-from s3prl_crosscorpus.augment.spec import Spec
+from s3prl_crosscorpus.augment.spec import Spec, SpecError
 from s3prl_crosscorpus.core.audio import TARGET_RATE
 from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import Split
@@ -131,3 +131,24 @@ def copy_rows(copies: Sequence[Copy], features: CopyExtraction) -> Tuple[List[st
     if not kept:
         return [], np.zeros((0, 0), dtype=np.float32)
     return [c.utt_id for c in kept], np.stack([features.vectors[c.key] for c in kept]).astype(np.float32)
+
+
+#: Degradations of test audio (``--test-degrade``): channel effects only.
+DEGRADATIONS = ("noise", "reverb", "telephone")
+
+
+def check_degrade(spec: Spec) -> Spec:
+    """A ``--test-degrade`` SPEC holds channel effects only (no speed, pitch or babble)."""
+    other = [n for n in spec.names if n not in DEGRADATIONS]
+    if other:
+        raise SpecError(f"--test-degrade takes {', '.join(DEGRADATIONS)}; {other[0]} changes the speech itself")
+    return spec
+
+
+def degraded_copies(spec: Spec, seed: int, test_ids: Sequence[str], by_id: Mapping[str, Utterance],
+                    usable: Sequence[str]) -> Dict[str, Copy]:
+    """One degraded copy (copy 0) of every test utterance with plain features, by id."""
+    wanted = {by_id[i].path for i in test_ids} & set(usable)
+    digests = file_digests(sorted(wanted))
+    split = Split("test", 0, (), (), tuple(i for i in test_ids if by_id[i].path in wanted), (), ())
+    return {c.utt_id: c for c in training_copies(spec, 1, seed, split, by_id, digests)}

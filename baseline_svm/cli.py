@@ -12,6 +12,7 @@ from s3prl_crosscorpus.core.labels import CORPORA
 from s3prl_crosscorpus.core.manifest import ManifestError
 from s3prl_crosscorpus.results.schema import ResultError
 
+from .augmented import check_degrade
 from .features import FEATURE_SETS, FeatureError
 from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, resave_model
 from s3prl_crosscorpus.core.normalise import NORMS
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="augment the training utterances (never dev or test): name[:key=value...][,name...] "
                         "applied in order to every copy; system name gets [aug=...-xK]. Names and defaults: "
                         + "; ".join(describe_parameters()))
+    p.add_argument("--test-degrade", default=None, metavar="SPEC",
+                   help="evaluate on degraded test audio (noise, reverb, telephone; e.g. noise:snr=10): the system "
+                        "name gets [test=...], its own cells, never mixed with clean ones")
     p.add_argument("--augment-copies", type=positive_int, default=1, metavar="K",
                    help="augmented copies per training utterance, added to the plain ones (default %(default)s)")
     r = commands.add_parser("resave-model", help="re-write an old pickled fold<k>.model.joblib you trust as skops",
@@ -127,6 +131,15 @@ def run_command(argv: Optional[List[str]] = None) -> int:
     except SpecError as err:  # before any work
         print(f"error: --augment: {err}", file=sys.stderr)
         return 2
+    try:
+        degrade = parse_spec(args.test_degrade)
+        if degrade is not None:
+            check_degrade(degrade)
+            if args.norm != "global":
+                raise SpecError("needs --norm global (per-group statistics would come from clean audio)")
+    except SpecError as err:
+        print(f"error: --test-degrade: {err}", file=sys.stderr)
+        return 2
     config = RunConfig(
         data_dir=args.data, out=args.out, feature_set=args.feature_set, condition=args.condition,
         test_corpus=args.test_corpus, folds=parse_folds(args.fold), seed=args.seed, corpora=args.corpora,
@@ -134,7 +147,7 @@ def run_command(argv: Optional[List[str]] = None) -> int:
         class_weight=None if args.class_weight == "none" else args.class_weight,
         save_models=not args.no_save_model, skip_done=args.fold == ALL,
         search=args.search, select=args.select, cv_folds=args.cv_folds, norm=args.norm,
-        augment=spec, augment_copies=args.augment_copies,
+        augment=spec, augment_copies=args.augment_copies, test_degrade=degrade,
     )
     try:
         report = run(config)

@@ -27,7 +27,8 @@ from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
 
-from .augmented import CopyExtraction, copy_rows, extract_copies, split_copies, split_key
+from .augmented import (CopyExtraction, check_degrade, copy_rows, degraded_copies, extract_copies, split_copies,
+                        split_key)
 from .features import Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
@@ -62,10 +63,12 @@ class RunConfig:
     norm: str = "global"  # or "corpus", "speaker" (transductive)
     augment: Optional[Spec] = None  # training copies: K per training utterance, never dev or test
     augment_copies: int = 1
+    test_degrade: Optional[Spec] = None  # evaluate on degraded test audio: its own system row
 
     @property
     def system(self) -> str:
-        tags = augment_tags(self.augment.short(), self.augment_copies) if self.augment else ()
+        tags = augment_tags(self.augment.short() if self.augment else "", self.augment_copies,
+                            self.test_degrade.short() if self.test_degrade else "")
         return svm_system_name(self.feature_set, self.norm, self.select, tags)
 
     @property
@@ -87,6 +90,7 @@ class RunReport:
     skipped: List[Path] = field(default_factory=list)
     extraction: Optional[Extraction] = None
     augmented: Optional[CopyExtraction] = None
+    degraded: Optional[CopyExtraction] = None
 
 
 @dataclass
@@ -101,6 +105,10 @@ class Rows:
 
 def check_config(config: RunConfig) -> None:
     check_feature_set(config.feature_set)
+    if config.test_degrade is not None:
+        check_degrade(config.test_degrade)
+        if config.norm != "global":
+            raise ValueError("--test-degrade needs --norm global (per-group statistics would come from clean audio)")
     for name, value, allowed in (("grid", config.grid, tuple(GRIDS)), ("search", config.search, SEARCHES),
                                  ("selection", config.select, SELECTIONS), ("normalisation", config.norm, NORMS)):
         if value not in allowed:
@@ -380,12 +388,24 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
                                  "test": ids_digest(ids)},
                 ("dev_uar_grid" if config.select == "dev" else "cv_uar_grid"): grid_table(estimator),
                 **({"augment": augment_record(config, rows, augmented)} if config.augment else {}),
+                **({"test_degrade": {**config.test_degrade.provenance(), "seed": config.seed}}
+                   if config.test_degrade else {}),
             })
         written.append(write_result(result_file(config, corpus, split.fold), result))
         tqdm.write(f"{config.system} {config.condition} fold {split.fold} train {'+'.join(split.train_corpora)}"
                    f" -> {corpus}: C=2^{hyperparameters['log2_C']} gamma=2^{hyperparameters['log2_gamma']}"
                    f" dev UAR {dev_uar:.3f}, test UAR {result['metrics']['uar']:.3f} (n={len(ids)})")
     return written
+
+
+def degrade_test(rows: Rows, copies: Mapping, degraded: CopyExtraction, by_id: Dict[str, Utterance]) -> Rows:
+    """The test rows from the degraded audio (ids whose degraded copy failed drop out, named on stderr)."""
+    keep = [i for i in rows.ids["test"] if i in copies and copies[i].key in degraded.vectors]
+    rows.ids["test"] = keep
+    rows.X["test"] = (np.stack([degraded.vectors[copies[i].key] for i in keep]).astype(np.float32) if keep
+                      else np.zeros((0, rows.X["train"].shape[1]), dtype=np.float32))
+    rows.y["test"] = [by_id[i].label for i in keep]
+    return rows
 
 
 def augment_record(config: RunConfig, rows: Rows, augmented: Optional[CopyExtraction]) -> dict:
@@ -400,12 +420,15 @@ def augment_record(config: RunConfig, rows: Rows, augmented: Optional[CopyExtrac
 
 def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction,
             stats: Optional[Statistics] = None, sizes: Optional[Mapping[str, int]] = None,
-            copies: Sequence = (), augmented: Optional[CopyExtraction] = None) -> List[Path]:
+            copies: Sequence = (), augmented: Optional[CopyExtraction] = None,
+            degraded: Optional[CopyExtraction] = None, degraded_by_id: Optional[Mapping] = None) -> List[Path]:
     """Choose C/gamma, refit on train (plus its augmented copies), predict the test ids, write one result per
     test corpus."""
     rows = job_rows(job, config, by_id, features, stats)
     if augmented is not None:
         rows = add_augmented(rows, copies, augmented, by_id, config, stats)
+    if degraded is not None:
+        rows = degrade_test(rows, degraded_by_id or {}, degraded, by_id)
     estimator = fit_job(job, config, rows, by_id)
     if estimator.on_edge():
         tqdm.write(f"warning: {config.system} {config.condition} fold {job.split.fold}: chosen "
@@ -463,9 +486,19 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
         tqdm.write(f"augmented {config.augment.canonical()} x{config.augment_copies}: "
                    f"{report.augmented.extracted} extracted, {report.augmented.cached} from cache, "
                    f"{len(report.augmented.failed)} failed, {report.augmented.seconds:.1f} s")
+    degraded_by_id: Dict = {}
+    if config.test_degrade is not None:
+        test_ids = sorted({i for job in todo for i in job.split.test})
+        degraded_by_id = degraded_copies(config.test_degrade, config.seed, test_ids, by_id,
+                                         list(report.extraction.vectors))
+        report.degraded = extract_copies(list(degraded_by_id.values()), config.feature_set, cache_dir=config.cache,
+                                         n_jobs=config.n_jobs)
+        tqdm.write(f"degraded test audio {config.test_degrade.canonical()}: {report.degraded.extracted} extracted, "
+                   f"{report.degraded.cached} from cache, {len(report.degraded.failed)} failed")
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
         report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes,
-                                      copies.get(split_key(job.split), ()), report.augmented))
+                                      copies.get(split_key(job.split), ()), report.augmented,
+                                      report.degraded, degraded_by_id))
     return report
 
 
