@@ -4,9 +4,13 @@ from functools import lru_cache
 from typing import Sequence, Tuple
 
 import numpy as np
+from scipy.fft import next_fast_len
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
 from ..core.audio import TARGET_RATE, load_audio
+
+#: Version of the signal effects: part of every copy's cache key, bump it when an effect's output changes.
+EFFECTS_VERSION = 1
 
 
 def power(signal: np.ndarray) -> float:
@@ -42,14 +46,14 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
 def colored_noise(length: int, color: str, seed: int) -> np.ndarray:
     """White, pink (1/f) or brown (1/f^2) Gaussian noise, shaped in the frequency domain."""
     rng = np.random.default_rng(seed)
-    white = rng.standard_normal(length)
     if color == "white" or length < 2:
-        return white.astype(np.float32)
-    spectrum = np.fft.rfft(white)
-    freqs = np.fft.rfftfreq(length)
+        return rng.standard_normal(length).astype(np.float32)
+    size = next_fast_len(length, real=True)  # a prime length would make the FFT 40x slower
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    freqs = np.fft.rfftfreq(size)
     freqs[0] = freqs[1]
     spectrum /= np.sqrt(freqs) if color == "pink" else freqs
-    return np.fft.irfft(spectrum, n=length).astype(np.float32)
+    return np.fft.irfft(spectrum, n=size)[:length].astype(np.float32)
 
 
 def telephone(signal: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -138,8 +138,9 @@ def augmented_audio(path: str, plan: Sequence[Mapping]) -> np.ndarray:
 
 
 def plan_key(audio_sha256: str, spec: Spec, plan: Sequence[Mapping]) -> str:
-    """The cache key of one copy: sha256 of (file content, the SPEC's identity, the drawn plan)."""
-    text = json.dumps({"audio": audio_sha256, "spec": spec.identity(), "plan": list(plan)}, sort_keys=True)
+    """The cache key of one copy: sha256 of (file content, the SPEC's identity, the drawn plan, the effects' version)."""
+    text = json.dumps({"audio": audio_sha256, "spec": spec.identity(), "plan": list(plan),
+                       "effects": effects.EFFECTS_VERSION}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

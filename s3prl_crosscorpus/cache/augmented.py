@@ -1,6 +1,6 @@
 """Augmented copies in the feature cache: one ordinary cache per copy, beside the plain one, keyed by the SPEC.
 
-``CACHE/aug-<identity>-seed<S>/copy<k>/`` holds copy k of every utterance of the manifest (each utterance
+``CACHE/aug-<identity>-seed<S>-v<effects version>/copy<k>/`` holds copy k of every utterance of the manifest (each utterance
 trains in some fold; training reads only its training ids' copies, dev and test read the plain cache).
 Its rows are keyed by (audio sha256, SPEC identity, drawn plan), so a shard of other audio or another
 SPEC is redone; extraction resumes shard by shard like the plain cache.
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
+from ..augment.effects import EFFECTS_VERSION
 from ..augment.spec import Spec, SpecError
 from .format import HEADER, CacheError, read_header
 
@@ -36,7 +37,7 @@ def check_cacheable(spec: Spec) -> Spec:
 
 def copy_roots(cache: Path, spec: Spec, seed: int, copies: int) -> List[Path]:
     """The cache folders of copies 0..K-1 of ``spec`` beside the plain cache ``cache``."""
-    base = Path(cache) / f"aug-{spec.identity()[:12]}-seed{seed}"
+    base = Path(cache) / f"aug-{spec.identity()[:12]}-seed{seed}-v{EFFECTS_VERSION}"  # new effects: new folders
     return [base / f"copy{k}" for k in range(copies)]
 
 
