@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from s3prl_crosscorpus.augment.plan import Copy, augmented_audio, training_copies
-from s3prl_crosscorpus.augment.spec import Spec, SpecError
+from s3prl_crosscorpus.augment.spec import Spec, check_degrade  # noqa: F401 (used by run and cli)
 from s3prl_crosscorpus.core.audio import TARGET_RATE
 from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import Split
@@ -131,18 +131,6 @@ def copy_rows(copies: Sequence[Copy], features: CopyExtraction) -> Tuple[List[st
     if not kept:
         return [], np.zeros((0, 0), dtype=np.float32)
     return [c.utt_id for c in kept], np.stack([features.vectors[c.key] for c in kept]).astype(np.float32)
-
-
-#: Degradations of test audio (``--test-degrade``): channel effects only.
-DEGRADATIONS = ("noise", "reverb", "telephone")
-
-
-def check_degrade(spec: Spec) -> Spec:
-    """A ``--test-degrade`` SPEC holds channel effects only (no speed, pitch or babble)."""
-    other = [n for n in spec.names if n not in DEGRADATIONS]
-    if other:
-        raise SpecError(f"--test-degrade takes {', '.join(DEGRADATIONS)}; {other[0]} changes the speech itself")
-    return spec
 
 
 def degraded_copies(spec: Spec, seed: int, test_ids: Sequence[str], by_id: Mapping[str, Utterance],

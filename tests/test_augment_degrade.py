@@ -1,5 +1,6 @@
 """``baseline-svm run --test-degrade SPEC``: degraded test audio, its own cells, channel effects only."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,44 @@ def test_degraded_results_are_their_own_cells_and_noise_hurts(data_dir, utteranc
     assert noisy["hyperparameters"]["C"] == clean["hyperparameters"]["C"]  # the same trained system
     assert noisy["metrics"]["uar"] < clean["metrics"]["uar"]  # white noise at 0 dB: measured 0.94 -> 0.25-0.5
     assert noisy["config"]["test_degrade"]["canonical"] == "noise:snr=0:color=white"
+
+
+def test_dnn_test_degrade_is_checked_before_any_work(data_dir, tmp_path, capsys):
+    from s3prl_crosscorpus.commands import main as main_cli
+    from s3prl_crosscorpus.core.names import override_value
+
+    smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
+    overrides = (f"config.downstream_expert.datarc.data_dir={override_value(str(data_dir))},,"
+                 f"config.downstream_expert.datarc.test_degrade={override_value('speed')}")
+    code = main_cli.main(["run-downstream", "-m", "train", "-u", "hubert", "-d", "crosscorpus_emotion", "-c", smoke,
+                          "-p", str(tmp_path / "exp"), "--device", "cpu", "-o", overrides])
+    assert code == 2
+    assert "datarc.test_degrade: takes noise, reverb, telephone; speed changes the speech itself" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_dnn_checkpoint_evaluated_on_degraded_audio_is_its_own_row(data_dir, tmp_path):
+    from s3prl_crosscorpus.commands import main as main_cli
+    from s3prl_crosscorpus.core.names import override_value
+
+    smoke = str(Path(__file__).resolve().parent.parent / "downstream_configs" / "smoke.yaml")
+    results, expdir = tmp_path / "results", tmp_path / "exp"
+    fields = {"data_dir": str(data_dir), "condition": "matched", "test_corpus": "emodb"}
+    overrides = ",,".join([f"config.downstream_expert.datarc.{k}={override_value(v)}" for k, v in fields.items()]
+                          + [f"config.downstream_expert.results_dir={override_value(str(results))}",
+                             "config.downstream_expert.system_name='Fbank-Lin'", "config.runner.total_steps=4",
+                             "config.runner.eval_step=2", "config.runner.save_step=2", "config.runner.log_step=2"])
+    assert main_cli.main(["run-downstream", "-m", "train", "-u", "fbank_no_cmvn", "-d", "crosscorpus_emotion", "-c",
+                          smoke, "-p", str(expdir), "--device", "cpu", "-o", overrides]) == 0
+    evaluate = ["run-downstream", "-m", "evaluate", "-e", str(expdir / "dev-best.ckpt"), "-t", "test", "--device", "cpu"]
+    assert main_cli.main(evaluate) == 0
+    degrade = f"config.downstream_expert.datarc.test_degrade={override_value('noise:snr=0:color=white')}"
+    assert main_cli.main(evaluate + ["-o", degrade]) == 0
+    clean = json.loads((results / "Fbank-Lin" / "matched" / "emodb" / "fold1.json").read_text())
+    noisy_path = results / "Fbank-Lin[test=noise-snr0-colorwhite]" / "matched" / "emodb" / "fold1.json"
+    noisy = json.loads(noisy_path.read_text())
+    assert noisy["config"]["test_degrade"]["canonical"] == "noise:snr=0:color=white"
+    assert sorted(p["id"] for p in noisy["predictions"]) == sorted(p["id"] for p in clean["predictions"])
+    assert [p["prediction"] for p in noisy["predictions"]] != [p["prediction"] for p in clean["predictions"]] or \
+        noisy["probabilities"] != clean["probabilities"]

@@ -241,3 +241,15 @@ def check_copies(copies: int) -> int:
         raise SpecError(f"--augment-copies must be >= 1, got {copies}")
     return copies
 
+
+
+#: Degradations of test audio (``--test-degrade``, ``datarc.test_degrade``): channel effects only.
+DEGRADATIONS = ("noise", "reverb", "telephone")
+
+
+def check_degrade(spec: Spec) -> Spec:
+    """A test-degradation SPEC holds channel effects only (no speed, pitch or babble)."""
+    other = [n for n in spec.names if n not in DEGRADATIONS]
+    if other:
+        raise SpecError(f"takes {', '.join(DEGRADATIONS)}; {other[0]} changes the speech itself")
+    return spec

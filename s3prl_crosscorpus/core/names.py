@@ -112,6 +112,15 @@ def without_augment(system: str) -> str:
     return match.group(1) + (f"[{','.join(tags)}]" if tags else "")
 
 
+def add_tags(system: str, tags: Sequence[str]) -> str:
+    """``system`` with ``tags`` added to its bracket (``HuBERT-Linear[dann]`` + ``test=noise`` ->
+    ``HuBERT-Linear[dann,test=noise]``); tags it already holds are not repeated."""
+    match = re.fullmatch(r"(.*)\[(.*)\]", system)
+    base, held = (match.group(1), match.group(2).split(",")) if match else (system, [])
+    merged = held + [t for t in tags if t not in held]
+    return base + (f"[{','.join(merged)}]" if merged else "")
+
+
 def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev",
                     augment: Sequence[str] = ()) -> str:
     """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.

@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 
 from ..augment.plan import Pool, apply_plan, babble_pool, draw_plan, speaker_key
-from ..augment.spec import Spec, SpecError, parse_spec
+from ..augment.spec import Spec, SpecError, check_degrade, parse_spec
 from ..core.audio import load_audio
 from ..core.folds import Split
 from ..core.io_utils import sha256_file
@@ -98,3 +98,26 @@ class AugmentedEmotionDataset(EmotionDataset):
 def versions_seen(ids: Sequence[str], settings: AugmentSettings, epoch: int) -> np.ndarray:
     """The version of each id in an epoch (for tests and logs)."""
     return np.array([version_of(settings.seed, epoch, i, settings.copies) for i in ids])
+
+
+def degrade_settings(value: Any) -> Optional[Spec]:
+    """``datarc.test_degrade`` (a SPEC of noise, reverb, telephone) -> Spec, None when absent; ConfigError else."""
+    if value in (None, "", "none"):
+        return None
+    try:
+        return check_degrade(parse_spec(str(value)))
+    except SpecError as err:
+        raise ConfigError(f"downstream_expert.datarc.test_degrade: {err}") from None
+
+
+class DegradedEmotionDataset(EmotionDataset):
+    """The test set on degraded audio: copy 0 of ``spec`` from ``seed`` (the SVM's ``--test-degrade`` audio)."""
+
+    def __init__(self, utterances, spec: Spec, seed: int):
+        super().__init__(utterances)
+        self.spec, self.seed = spec, seed
+
+    def __getitem__(self, index: int) -> Item:
+        utt = self.utterances[index]
+        plan = draw_plan(self.spec, sha256_file(utt.path), 0, self.seed)
+        return apply_plan(load_audio(utt.path), plan), LABEL_TO_INDEX[utt.label], utt.id, utt.corpus

@@ -137,6 +137,9 @@ class CachedDownstreamExpert(DownstreamExpert):
     def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
                  expdir: str, **kwargs: Any):
         super().__init__(upstream_dim, upstream_rate, downstream_expert, expdir, **kwargs)
+        if self.test_degrade is not None:
+            raise ConfigError("datarc.test_degrade needs the degraded test audio: evaluate the checkpoint with the live "
+                              "upstream (run-downstream -m evaluate -e CKPT -o ...datarc.test_degrade=SPEC)")
         utterances = [u for dataset in self.datasets.values() for u in dataset.utterances]
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)

@@ -26,10 +26,10 @@ from ..core.folds import Split
 from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS
 from ..core.metrics import degenerate_warnings, scores
-from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
+from ..core.names import DOWNSTREAM, HEADS, add_tags, augment_tags, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
-from .augmented import AugmentedEmotionDataset, augment_settings
+from .augmented import AugmentedEmotionDataset, DegradedEmotionDataset, augment_settings, degrade_settings
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
@@ -63,7 +63,7 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
     "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "fold", "seed", "balance",
                                  "train_batch_size", "eval_batch_size", "num_workers", "normalisation",
-                                 "augment"),
+                                 "augment", "test_degrade"),
     "downstream_expert.modelrc": ("head", "projector_dim", "dann", "layers") + HEADS,
 }
 #: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
@@ -80,6 +80,7 @@ def check_known_keys(expert: Mapping[str, Any]) -> None:
             raise ConfigError(f"unknown key {section}.{unknown[0]}; the known keys of {section} are "
                               f"{', '.join(KNOWN_KEYS[section])}")
     augment_settings(sections["downstream_expert.datarc"].get("augment"))  # its keys and SPEC, before any work
+    degrade_settings(sections["downstream_expert.datarc"].get("test_degrade"))
 
 
 def check_upstream_head(upstream: Optional[str], modelrc: Mapping[str, Any]) -> None:
@@ -178,6 +179,7 @@ class DownstreamExpert(nn.Module):
         self.run_args = kwargs  # the runner's config sections and command-line args
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
         self.augment = augment_settings(downstream_expert["datarc"].get("augment"), self.settings.seed)
+        self.test_degrade = degrade_settings(downstream_expert["datarc"].get("test_degrade"))
         self.init_seed = int(kwargs.get("seed", 0))
         check_normalisation_source(self.settings, kwargs.get("feature_cache"))
         self.modelrc = dict(downstream_expert["modelrc"])
@@ -203,6 +205,9 @@ class DownstreamExpert(nn.Module):
             if self.augment is not None:  # training only: dev and test stay plain
                 self.datasets["train"] = AugmentedEmotionDataset(self.datasets["train"].utterances, self.augment,
                                                                  self.split, by_id)
+            if self.test_degrade is not None:  # evaluation on degraded test audio: its own system row
+                self.datasets["test"] = DegradedEmotionDataset(self.datasets["test"].utterances, self.test_degrade,
+                                                               self.settings.seed)
         present = Counter(u.corpus for u in by_id.values()) if self.split is not None else {}
         self.pool = pool_of(self.settings, present)
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
@@ -397,10 +402,12 @@ class DownstreamExpert(nn.Module):
 
     def system(self) -> str:
         upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
-        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
+        name = dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
                                variant_tags(self.settings.normalisation, self.dann.enabled)
                                + layers_tag(parse_layers(self.modelrc.get("layers")))
                                + (self.augment.tags if self.augment else ()))
+        # Also under a given system_name: degraded results never land in the clean system's cells.
+        return add_tags(name, augment_tags(degrade=self.test_degrade.short())) if self.test_degrade else name
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -469,4 +476,6 @@ class DownstreamExpert(nn.Module):
             config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt), self.run_args.get("upstream"))
         if self.augment is not None:
             config["augment"] = self.augment.record()
+        if self.test_degrade is not None:
+            config["test_degrade"] = {**self.test_degrade.provenance(), "seed": self.settings.seed}
         return config
