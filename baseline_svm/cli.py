@@ -88,11 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.skops files")
     p.add_argument("--augment", default=None, metavar="SPEC",
                    help="augment the training utterances (never dev or test): name[:key=value...][,name...] "
-                        "applied in order to every copy; system name gets [aug=...-xK]. Names and defaults: "
+                        "applied in order to every copy; system name gets [aug-...-xK]. Names and defaults: "
                         + "; ".join(describe_parameters()))
     p.add_argument("--test-degrade", default=None, metavar="SPEC",
                    help="evaluate on degraded test audio (noise, reverb, telephone; e.g. noise:snr=10): the system "
-                        "name gets [test=...], its own cells, never mixed with clean ones")
+                        "name gets [test-...], its own cells, never mixed with clean ones")
     p.add_argument("--augment-copies", type=positive_int, default=1, metavar="K",
                    help="augmented copies per training utterance, added to the plain ones (default %(default)s)")
     r = commands.add_parser("resave-model", help="re-write an old pickled fold<k>.model.joblib you trust as skops",

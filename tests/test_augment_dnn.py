@@ -36,7 +36,7 @@ def test_bad_datarc_augment_is_refused(value, fragment):
 def test_datarc_augment_reads_a_spec_or_a_mapping():
     assert augment_settings(None) is None
     settings = augment_settings({"spec": "speed,noise", "copies": 2, "seed": 5})
-    assert (settings.copies, settings.seed, settings.tags) == (2, 5, ("aug=speed+noise-x2",))
+    assert (settings.copies, settings.seed, settings.tags) == (2, 5, ("aug-speed+noise-x2",))
     assert augment_settings("speed", default_seed=3).seed == 3
 
 
@@ -93,6 +93,6 @@ def test_live_run_downstream_trains_an_augmented_system(data_dir, tmp_path):
     assert cli.main(["run-downstream", "-m", "evaluate", "-e", str(expdir / "dev-best.ckpt"), "-t", "test",
                      "--device", "cpu"]) == 0
     files = list(results.rglob("fold1.json"))
-    assert [f.parent.parent.parent.name for f in files] == ["FBANK-noCMVN-Linear[aug=speed+noise-x2]"]
+    assert [f.parent.parent.parent.name for f in files] == ["FBANK-noCMVN-Linear[aug-speed+noise-x2]"]
     record = json.loads(files[0].read_text())["config"]["augment"]
     assert record["copies"] == 2 and record["canonical"].startswith("speed:")

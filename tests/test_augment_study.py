@@ -5,7 +5,7 @@ from s3prl_crosscorpus.results.significance import automatic_pairs
 
 from helpers.resultgen import write_results
 
-AUG = "ComParE-SVM[aug=speed+noise-x2]"
+AUG = "ComParE-SVM[aug-speed+noise-x2]"
 
 
 def test_leaderboard_pairs_pooling_against_augmentation(tmp_path, utterances, capsys):

@@ -81,7 +81,7 @@ class Spec:
                     listing = [[Path(f).name, os.path.getsize(f)] for f in a.files]
                     text += f"-dir{hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:8]}"
                 elif value != PARAMETERS[a.name][key][1]:
-                    text += f"-{key}{format_value(value, kind_of(a.name, key)).replace('/', '_')}"
+                    text += f"-{key}{format_value(value, kind_of(a.name, key)).replace('/', '-')}"
             parts.append(text)
         return "+".join(parts)
 

@@ -93,28 +93,29 @@ def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
 
 
 #: Prefixes of the system-name tags of training augmentation and of a degraded test.
-AUGMENT_TAG, DEGRADE_TAG = "aug=", "test="
+AUGMENT_TAG, DEGRADE_TAG = "aug-", "test-"
 
 
 def augment_tags(augment: str = "", copies: int = 1, degrade: str = "") -> Tuple[str, ...]:
-    """System-name tags of signal augmentation, ``aug=speed+noise-x2`` (``augment`` is the SPEC's short form,
-    ``copies`` per training utterance), and of a degraded test, ``test=noise-snr10``: their own rows and cells."""
+    """System-name tags of signal augmentation, ``aug-speed+noise-x2`` (``augment`` is the SPEC's short form,
+    ``copies`` per training utterance), and of a degraded test, ``test-noise-snr10``: their own rows and cells."""
     return tuple(([f"{AUGMENT_TAG}{augment}-x{copies}"] if augment else [])
                  + ([f"{DEGRADE_TAG}{degrade}"] if degrade else []))
 
 
 def without_augment(system: str) -> str:
-    """The system a ``...[aug=...]`` row augments: the same name without its augmentation tag."""
+    """The system a row with an ``aug-...`` tag augments: the same name without that tag (tags in brackets,
+    ``X[corpus-norm,aug-speed-x2]``, or after ``_``, ``X_corpus-norm_aug-speed-x2``)."""
     match = re.fullmatch(r"(.*)\[(.*)\]", system)
-    if not match:
-        return system
-    tags = [t for t in match.group(2).split(",") if not t.startswith(AUGMENT_TAG)]
-    return match.group(1) + (f"[{','.join(tags)}]" if tags else "")
+    if match:
+        tags = [t for t in match.group(2).split(",") if not t.startswith(AUGMENT_TAG)]
+        return match.group(1) + (f"[{','.join(tags)}]" if tags else "")
+    return "_".join(part for part in system.split("_") if not part.startswith(AUGMENT_TAG))
 
 
 def add_tags(system: str, tags: Sequence[str]) -> str:
-    """``system`` with ``tags`` added to its bracket (``HuBERT-Linear[dann]`` + ``test=noise`` ->
-    ``HuBERT-Linear[dann,test=noise]``); tags it already holds are not repeated."""
+    """``system`` with ``tags`` added to its bracket (``HuBERT-Linear[dann]`` + ``test-noise`` ->
+    ``HuBERT-Linear[dann,test-noise]``); tags it already holds are not repeated."""
     match = re.fullmatch(r"(.*)\[(.*)\]", system)
     base, held = (match.group(1), match.group(2).split(",")) if match else (system, [])
     merged = held + [t for t in tags if t not in held]
@@ -124,7 +125,7 @@ def add_tags(system: str, tags: Sequence[str]) -> str:
 def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev",
                     augment: Sequence[str] = ()) -> str:
     """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.
-    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``, ``eGeMAPS-SVM[aug=speed+noise-x2]``
+    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``, ``eGeMAPS-SVM[aug-speed+noise-x2]``
     (``augment``: :func:`augment_tags`)."""
     tags = list(variant_tags(norm)) + ([select] if select != "dev" else []) + list(augment)
     return SVM_SYSTEMS.get(feature_set, feature_set) + (f"[{','.join(tags)}]" if tags else "")

@@ -125,7 +125,7 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
 
 
 def augment_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
-    """Pooling against augmentation, for every ``...[aug=...]`` system and corpus: ``extended − matched+aug``
+    """Pooling against augmentation, for every ``...[aug-...]`` system and corpus: ``extended − matched+aug``
     (A = the augmented matched cell, B = the plain system's extended cell) and ``extended+aug − extended``."""
     by_key = {key_of(c): c for c in cells}
     pairs = []

@@ -89,7 +89,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
              augment_copies: int = 1) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
     ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``), and an ``augment`` SPEC adds
-    the augmented rows (``eGeMAPS-SVM[aug=speed+noise-x2]``: matched+aug, extended+aug)."""
+    the augmented rows (``eGeMAPS-SVM[aug-speed+noise-x2]``: matched+aug, extended+aug)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
@@ -173,7 +173,7 @@ class DnnSettings:
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain", augmented: bool = False) -> str:
     """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``), augmented rows too
-    (``HuBERT-Linear[aug=speed+noise-x2]``)."""
+    (``HuBERT-Linear[aug-speed+noise-x2]``)."""
     norm, dann = VARIANTS[variant]
     spec = parse_spec(settings.augment) if augmented else None
     tags = variant_tags(norm, dann) + (augment_tags(spec.short(), settings.augment_copies) if spec else ())
