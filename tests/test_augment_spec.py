@@ -123,3 +123,17 @@ def test_reverberation_keeps_length_and_power_and_smears():
     assert wet.shape == click.shape
     assert abs(effects.power(wet) - effects.power(click)) < 1e-6
     assert np.count_nonzero(np.abs(wet) > 1e-4) > 100
+
+
+def test_the_augment_command_prints_the_meaning_or_one_error_line(capsys):
+    from s3prl_crosscorpus.commands import main as cli
+
+    assert cli.main(["augment", "speed,noise:snr=0..10", "--copies", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "canonical: speed:factors=0.9/1/1.1,noise:snr=0..10:color=any" in out
+    assert "system tag: [aug-speed+noise-snr0..10-x2]" in out
+    assert cli.main(["augment", "speed,babble", "--cacheable"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: babble mixes talkers")
+    assert cli.main(["augment", "pitch"]) == 0
+    assert capsys.readouterr().err.strip() == PITCH_WARNING

@@ -1,4 +1,7 @@
 """The study's augmented rows: pooling against augmentation in the leaderboard's paired tests and in ``compare``."""
+import pytest
+
+from s3prl_crosscorpus.augment.spec import SpecError
 from s3prl_crosscorpus.commands import compare, leaderboard
 from s3prl_crosscorpus.results.cells import load_cells
 from s3prl_crosscorpus.results.significance import automatic_pairs
@@ -20,3 +23,29 @@ def test_leaderboard_pairs_pooling_against_augmentation(tmp_path, utterances, ca
     assert f"| {AUG} matched" in out and f"| {AUG} extended" in out
     assert compare.main([str(tmp_path), f"{AUG}/matched", "ComParE-SVM/extended", "--resamples", "200"]) == 0
     assert "ComParE-SVM extended" in capsys.readouterr().out
+
+
+def test_study_plans_the_augmented_rows_of_both_systems(data_dir, tmp_path):
+    from pathlib import Path
+
+    from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan, extract_plan, svm_plan
+
+    svm = svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched", "extended"], [1], "coarse",
+                   ("emodb", "ravdess", "iemocap"), augment="speed,noise", augment_copies=2)
+    names = [job.name for job in svm.jobs]
+    assert "eGeMAPS-SVM[aug-speed+noise-x2].matched.fold1" in names and "eGeMAPS-SVM.matched.fold1" in names
+    aug_job = next(job for job in svm.jobs if "aug-" in job.name)
+    assert "--augment speed,noise --augment-copies 2" in aug_job.command
+    extract = extract_plan(data_dir, tmp_path / "cache", "hubert_local", "x.pt", 1, "cpu", "speed,noise", 2)
+    assert [job.name for job in extract.jobs] == ["extract.0of1", "extract-aug.0of1"]
+    settings = DnnSettings(data=data_dir, results=tmp_path / "r", exp=tmp_path / "exp", upstream="hubert_local",
+                           config=Path("smoke.yaml"), pool=("emodb",), cache=tmp_path / "cache",
+                           augment="speed,noise", augment_copies=2)
+    dnn = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"])
+    commands = {job.name: job.command for job in dnn.jobs}
+    assert set(commands) == {"hubert_local-linear.matched-emodb.fold1.seed1337",
+                             "hubert_local-linear-aug.matched-emodb.fold1.seed1337"}
+    assert "datarc.augment.copies=2" in commands["hubert_local-linear-aug.matched-emodb.fold1.seed1337"]
+    babble = DnnSettings(**{**settings.__dict__, "augment": "babble"})
+    with pytest.raises(SpecError, match="babble mixes talkers"):
+        dnn_plan(babble, ["linear"], ["matched"], [1], [1337], ["emodb"])
