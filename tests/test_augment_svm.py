@@ -75,3 +75,13 @@ def test_augmented_run_adds_k_copies_of_the_training_rows_only(data_dir, utteran
     again = json.loads((tmp_path / "again" / path.relative_to(tmp_path / "results")).read_text())
     assert again["config"]["augment"]["extraction"]["extracted"] == 0
     assert again["predictions"] == result["predictions"]
+
+
+@pytest.mark.e2e
+def test_pitch_augmented_results_carry_the_warning_and_the_mark(data_dir, tmp_path):
+    from s3prl_crosscorpus.augment.spec import PITCH_WARNING
+
+    assert cli.main(base_args(data_dir, tmp_path) + ["--augment", "pitch:semitones=1"]) == 0
+    result = json.loads(next((tmp_path / "results").rglob("fold1.json")).read_text())
+    assert result["system"] == "eGeMAPS-SVM[aug-pitch-semitones1-x1]"
+    assert PITCH_WARNING in result["warnings"]

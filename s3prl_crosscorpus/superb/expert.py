@@ -29,6 +29,7 @@ from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, add_tags, augment_tags, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
+from ..augment.spec import spec_warnings
 from .augmented import AugmentedEmotionDataset, DegradedEmotionDataset, augment_settings, degrade_settings
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
@@ -419,6 +420,7 @@ class DownstreamExpert(nn.Module):
             rows[corpus].append(k)
         seconds = time.time() - self._eval_started.get("test", time.time())
         warnings = degenerate_warnings(self.best["uar"], len(self.split.dev), self.best.get("dev_classes", LABELS))
+        warnings += spec_warnings(self.augment.spec if self.augment else None)  # pitch carries emotion
         self._log([f"WARNING: {w}; the result is marked" for w in warnings])
         written = []
         for corpus in self.split.test_corpora:
