@@ -52,6 +52,7 @@ setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wai
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting AUGMENT "" "augmentation SPEC of the extra augmented rows, e.g. speed,noise (empty: none; docs/augmentation.md)"
 setting AUGMENT_COPIES 1 "augmented copies per training utterance" count
+setting TEST_DEGRADE "" "SVM rows tested on degraded audio, one per SPEC, e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone'"
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
 parse_settings "$@"
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
@@ -62,6 +63,9 @@ if [ -n "$AUGMENT" ]; then
   cacheable=(); [ "$CACHE" = yes ] && cacheable=(--cacheable)
   python3 -m s3prl_crosscorpus augment "$AUGMENT" --copies "$AUGMENT_COPIES" "${cacheable[@]}" >/dev/null || exit 2
 fi
+for spec in $TEST_DEGRADE; do
+  python3 -m s3prl_crosscorpus augment "$spec" --degrade >/dev/null || exit 2
+done
 # Ctrl-C: one line (unless the interrupted command already said it) and exit 130; every stage resumes.
 trap 'code=$?; [ "$code" = 130 ] || echo "interrupted; finished work is kept; re-run the same command to resume" >&2; exit 130' INT
 
@@ -157,7 +161,7 @@ if stage 1; then
   say "1: SVM ($FEATURE_SETS; $CONDITIONS; grid $SVM_GRID)"
   "${S3X[@]}" study svm --data "$DATA" --results "$RESULTS" "${pool[@]}" --folds "$FOLDS" \
     --conditions "$CONDITIONS" --feature-sets "$FEATURE_SETS" --grid "$SVM_GRID" --n-jobs "$SVM_WORKERS" \
-    --svm-norms "$SVM_NORMS" "${augment[@]}" \
+    --svm-norms "$SVM_NORMS" "${augment[@]}" ${TEST_DEGRADE:+--test-degrade "$TEST_DEGRADE"} \
     --logs "$LOGS/stage1" "${launcher[@]}"
 fi
 

@@ -56,7 +56,7 @@ def test_dnn_test_degrade_is_checked_before_any_work(data_dir, tmp_path, capsys)
     code = main_cli.main(["run-downstream", "-m", "train", "-u", "hubert", "-d", "crosscorpus_emotion", "-c", smoke,
                           "-p", str(tmp_path / "exp"), "--device", "cpu", "-o", overrides])
     assert code == 2
-    assert "datarc.test_degrade: takes noise, reverb, telephone; speed changes the speech itself" in \
+    assert "datarc.test_degrade: a test degradation takes noise, reverb, telephone; speed changes the speech itself" in \
         capsys.readouterr().err
 
 

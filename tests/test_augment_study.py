@@ -49,3 +49,15 @@ def test_study_plans_the_augmented_rows_of_both_systems(data_dir, tmp_path):
     babble = DnnSettings(**{**settings.__dict__, "augment": "babble"})
     with pytest.raises(SpecError, match="babble mixes talkers"):
         dnn_plan(babble, ["linear"], ["matched"], [1], [1337], ["emodb"])
+
+
+def test_study_plans_svm_rows_on_degraded_test_audio(data_dir, tmp_path):
+    from s3prl_crosscorpus.study.plan import svm_plan
+
+    plan = svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched"], [1], "coarse", ("emodb",),
+                    norms=("global", "speaker"), degrade=["noise:snr=10", "telephone"])
+    names = sorted(job.name for job in plan.jobs)
+    assert names == ["eGeMAPS-SVM.matched.fold1", "eGeMAPS-SVM[speaker-norm].matched.fold1",
+                     "eGeMAPS-SVM[test-noise-snr10].matched.fold1", "eGeMAPS-SVM[test-telephone].matched.fold1"]
+    with pytest.raises(SpecError, match="speed changes the speech itself"):
+        svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched"], [1], "coarse", ("emodb",), degrade=["speed"])

@@ -251,5 +251,5 @@ def check_degrade(spec: Spec) -> Spec:
     """A test-degradation SPEC holds channel effects only (no speed, pitch or babble)."""
     other = [n for n in spec.names if n not in DEGRADATIONS]
     if other:
-        raise SpecError(f"takes {', '.join(DEGRADATIONS)}; {other[0]} changes the speech itself")
+        raise SpecError(f"a test degradation takes {', '.join(DEGRADATIONS)}; {other[0]} changes the speech itself")
     return spec

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..augment.plan import AugmentError, augmented_audio, draw_plan
-from ..augment.spec import SpecError, check_copies, describe_parameters, parse_spec, spec_warnings
+from ..augment.spec import SpecError, check_copies, check_degrade, describe_parameters, parse_spec, spec_warnings
 from ..cache.augmented import check_cacheable
 from ..core.audio import TARGET_RATE, AudioError
 from ..core.io_utils import sha256_file
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     parser.add_argument("--cacheable", action="store_true",
                         help="also refuse what the DNN feature cache cannot hold (babble: per-split talkers)")
+    parser.add_argument("--degrade", action="store_true", help="check it as a --test-degrade SPEC instead")
     parser.add_argument("--audio", type=Path, help="a file to augment (with --write)")
     parser.add_argument("--write", type=Path, metavar="DIR", help="write K augmented copies of --audio here")
     return parser
@@ -38,6 +39,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise SpecError("the SPEC names no augmentation")
         if args.cacheable:
             check_cacheable(spec)
+        if args.degrade:
+            check_degrade(spec)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

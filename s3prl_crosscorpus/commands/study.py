@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "extract: the copies into the cache; dnn: datarc.augment)")
     parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="augmented copies per training "
                                                                                     "utterance (default 1)")
+    parser.add_argument("--test-degrade", type=lambda t: t.split(), default=[], metavar="'SPEC ...'",
+                        help="svm: also test each trained row on degraded audio, one row per SPEC "
+                             "(e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone')")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     parser.add_argument("--device", default="cpu")
@@ -83,7 +86,7 @@ def plan_stage(args: argparse.Namespace):
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
                         args.n_jobs, norms=args.svm_norms, augment=args.augment,
-                        augment_copies=args.augment_copies)
+                        augment_copies=args.augment_copies, degrade=args.test_degrade)
     if args.stage == "extract":
         return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device,
                             args.augment, args.augment_copies)

@@ -15,7 +15,7 @@ from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from ..augment.spec import parse_spec
+from ..augment.spec import check_degrade, parse_spec
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
@@ -86,19 +86,23 @@ class Plan:
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",), augment: Optional[str] = None,
-             augment_copies: int = 1) -> Plan:
+             augment_copies: int = 1, degrade: Sequence[str] = ()) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
     ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``), and an ``augment`` SPEC adds
-    the augmented rows (``eGeMAPS-SVM[aug-speed+noise-x2]``: matched+aug, extended+aug)."""
+    the augmented rows (``eGeMAPS-SVM[aug-speed+noise-x2]``: matched+aug, extended+aug); each ``degrade`` SPEC
+    a row of the plain system tested on degraded audio (``eGeMAPS-SVM[test-noise-snr10]``)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
     spec = parse_spec(augment)
-    variants = [()] + ([augment_tags(spec.short(), augment_copies)] if spec else [])
-    for condition, feature_set, norm, tags in product(conditions, feature_sets, norms, variants):
+    variants = [((), [])] + ([(augment_tags(spec.short(), augment_copies),
+                                ["--augment", augment, "--augment-copies", str(augment_copies)])] if spec else [])
+    variants += [(augment_tags(degrade=check_degrade(parse_spec(d)).short()), ["--test-degrade", d]) for d in degrade]
+    for condition, feature_set, norm, (tags, aug) in product(conditions, feature_sets, norms, variants):
+        if "--test-degrade" in aug and norm != "global":
+            continue  # degraded tests take the paper's global normalisation only
         system = svm_system_name(feature_set, norm, augment=tags)
         corpora = tested_corpora(condition, pool)
-        aug = ["--augment", augment, "--augment-copies", str(augment_copies)] if tags else []
         base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
                 "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
                 "--corpora", ",".join(pool), "--norm", norm, *aug, *extra]
