@@ -52,7 +52,7 @@ setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wai
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
 setting AUGMENT "" "augmentation SPEC of the extra augmented rows, e.g. speed,noise (empty: none; docs/augmentation.md)"
 setting AUGMENT_COPIES 1 "augmented copies per training utterance" count
-setting TEST_DEGRADE "" "SVM rows tested on degraded audio, one per SPEC, e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone'"
+setting TEST_DEGRADE "" "rows of both systems tested on degraded audio, one per SPEC, e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone'"
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
 parse_settings "$@"
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
@@ -183,6 +183,7 @@ if stage 3; then
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
   [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
   dnn+=("${augment[@]}")
+  [ -n "$TEST_DEGRADE" ] && dnn+=(--test-degrade "$TEST_DEGRADE")
   "${S3X[@]}" study dnn --data "$DATA" --results "$RESULTS" "${pool[@]}" "${dnn[@]}" --logs "$LOGS/stage3" \
     "${launcher[@]}"
 fi

@@ -61,3 +61,27 @@ def test_study_plans_svm_rows_on_degraded_test_audio(data_dir, tmp_path):
                      "eGeMAPS-SVM[test-noise-snr10].matched.fold1", "eGeMAPS-SVM[test-telephone].matched.fold1"]
     with pytest.raises(SpecError, match="speed changes the speech itself"):
         svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched"], [1], "coarse", ("emodb",), degrade=["speed"])
+
+
+def test_dnn_runs_are_also_evaluated_on_degraded_audio_and_only_that_is_redone(data_dir, tmp_path):
+    from pathlib import Path
+
+    from s3prl_crosscorpus.results.schema import result_path
+    from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan
+
+    settings = DnnSettings(data=data_dir, results=tmp_path / "r", exp=tmp_path / "exp", upstream="hubert_local",
+                           config=Path("smoke.yaml"), pool=("emodb",), upstream_name="Tiny", degrade=("noise:snr=0",))
+    plan = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"])
+    [job] = plan.jobs
+    assert job.command.count("run-downstream -m evaluate") == 2  # the clean test, then the degraded one
+    assert "datarc.test_degrade=" in job.command
+    clean = result_path(tmp_path / "r", "Tiny-Linear", "matched", "emodb", 1)
+    clean.parent.mkdir(parents=True)
+    clean.write_text("{}")
+    [job] = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"]).jobs
+    assert job.name.endswith(".degrade") and "-m train" not in job.command
+    degraded = result_path(tmp_path / "r", "Tiny-Linear[test-noise-snr0]", "matched", "emodb", 1)
+    degraded.parent.mkdir(parents=True)
+    degraded.write_text("{}")
+    again = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"])
+    assert not again.jobs and again.done == 1

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="augmented copies per training "
                                                                                     "utterance (default 1)")
     parser.add_argument("--test-degrade", type=lambda t: t.split(), default=[], metavar="'SPEC ...'",
-                        help="svm: also test each trained row on degraded audio, one row per SPEC "
+                        help="svm, dnn: also test each trained row on degraded audio, one row per SPEC "
                              "(e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone')")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
@@ -94,7 +94,7 @@ def plan_stage(args: argparse.Namespace):
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
                            steps=args.steps, device=args.device, augment=args.augment,
-                           augment_copies=args.augment_copies)
+                           augment_copies=args.augment_copies, degrade=tuple(args.test_degrade))
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
                     args.variants)
 

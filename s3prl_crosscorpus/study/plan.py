@@ -19,7 +19,7 @@ from ..augment.spec import check_degrade, parse_spec
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, augment_tags, dnn_system_name, expert_overrides, s3prl_overrides,
+from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides, s3prl_overrides,
                           svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
@@ -173,6 +173,7 @@ class DnnSettings:
     device: str = "cpu"
     augment: Optional[str] = None  # SPEC of the extra augmented rows (datarc.augment, seed 0 as extract's)
     augment_copies: int = 1
+    degrade: Tuple[str, ...] = ()  # test-degradation SPECs: each trained run is also evaluated on degraded audio
 
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain", augmented: bool = False) -> str:
@@ -231,6 +232,18 @@ def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) 
     return f"{train} && {test}"
 
 
+def degrade_command(settings: DnnSettings, expdir: Path, spec: str) -> str:
+    """Evaluate a run's dev-best checkpoint on degraded test audio (live upstream; its own ``[test-...]`` row)."""
+    overrides = s3prl_overrides(expert_overrides({"test_degrade": spec}))
+    return package_command("run-downstream", "-m", "evaluate", "-e", Path(expdir) / "dev-best.ckpt", "-t", "test",
+                           "--device", settings.device, "-o", overrides)
+
+
+def degraded_systems(system: str, degrade: Sequence[str]) -> List[Tuple[str, str]]:
+    """(SPEC, system row) of each degradation of ``system``."""
+    return [(d, add_tags(system, augment_tags(degrade=check_degrade(parse_spec(d)).short()))) for d in degrade]
+
+
 def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[str], folds: Sequence[int],
              seeds: Sequence[int], matched: Optional[Sequence[str]] = None,
              variants: Sequence[str] = ("plain",)) -> Plan:
@@ -262,5 +275,14 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest
-            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides)), all_exist(expected), stale)
+            command = dnn_command(settings, expdir, seed, overrides)
+            degraded = [(d, [result_path(results, row, condition, c, fold) for c in tested])
+                        for d, row in degraded_systems(system, settings.degrade)]
+            todo = [d for d, paths in degraded if not all_exist(paths) or older_than(paths, since)]
+            if todo and all_exist(expected) and not stale:  # trained: only the degraded evaluations are left
+                plan.add(Job(name + ".degrade", " && ".join(degrade_command(settings, expdir, d) for d in todo)),
+                         False)
+                continue
+            command = " && ".join([command] + [degrade_command(settings, expdir, d) for d, _ in degraded])
+            plan.add(Job(name, command), all_exist(expected) and not todo, stale)
     return plan
