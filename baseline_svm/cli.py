@@ -151,6 +151,9 @@ def run_command(argv: Optional[List[str]] = None) -> int:
     )
     try:
         report = run(config)
+    except SpecError as err:  # a noise/RIR folder inside the corpora: before any extraction
+        print(f"error: --augment/--test-degrade: {err}", file=sys.stderr)
+        return 2
     except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError,
             WriteError) as err:  # WriteError: a result or model that cannot be written (full disk...), named
         print(f"error: {err}", file=sys.stderr)

@@ -21,6 +21,7 @@ from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_s
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
 from s3prl_crosscorpus.core.manifest import load_manifest
+from s3prl_crosscorpus.augment.plan import check_material
 from s3prl_crosscorpus.augment.spec import Spec, spec_warnings
 from s3prl_crosscorpus.core.names import augment_tags, svm_system_name
 from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
@@ -463,6 +464,9 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     check_config(config)
     utts = list(load_manifest(config.data_dir) if utts is None else utts)
     by_id = {u.id: u for u in utts}
+    for spec in (config.augment, config.test_degrade):
+        if spec is not None:
+            check_material(spec, utts)
     report = RunReport()
     todo = pending_jobs(utts, config, report)
     if not todo:

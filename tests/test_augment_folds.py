@@ -60,3 +60,20 @@ def test_babble_without_another_training_speaker_is_refused():
     spec = parse_spec("babble")
     with pytest.raises(AugmentError, match="no other speaker"):
         draw_plan(spec, "ab" * 32, 0, 0, "emodb/03", (("a.wav", "emodb/03"),))
+
+
+def test_a_noise_folder_inside_the_corpora_is_refused_before_any_work(data_dir, utterances, tmp_path, capsys):
+    from baseline_svm import cli
+    from s3prl_crosscorpus.augment.plan import check_material
+    from s3prl_crosscorpus.augment.spec import SpecError
+
+    speaker_folder = str(__import__("pathlib").Path(utterances[0].path).parent)
+    spec = parse_spec(f"noise:dir={speaker_folder}")
+    with pytest.raises(SpecError, match="is an utterance of the corpora"):
+        check_material(spec, utterances)
+    code = cli.main(["run", "--data", str(data_dir), "--feature-set", "eGeMAPSv02", "--condition", "matched",
+                     "--test-corpus", "emodb", "--fold", "1", "--out", str(tmp_path / "r"), "--cache",
+                     str(tmp_path / "c"), "--augment", f"reverb:dir={speaker_folder}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is an utterance of the corpora" in err[0]
+    assert not (tmp_path / "c").exists()

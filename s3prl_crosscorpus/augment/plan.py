@@ -8,6 +8,7 @@ utterances of one split: no dev or test audio or speaker can reach a training co
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -16,7 +17,7 @@ from ..core.audio import load_audio
 from ..core.corpora import Utterance
 from ..core.folds import Split
 from . import effects
-from .spec import Augmentation, Spec
+from .spec import Augmentation, Spec, SpecError
 
 Step = Dict[str, object]
 #: A babble pool: (path, "corpus/speaker") of every training utterance of one split, sorted by path.
@@ -34,6 +35,17 @@ def speaker_key(utt: Utterance) -> str:
 def babble_pool(split: Split, by_id: Mapping[str, Utterance]) -> Pool:
     """The talkers babble may use for this split: its training utterances only (never dev or test)."""
     return tuple(sorted((by_id[i].path, speaker_key(by_id[i])) for i in split.train))
+
+
+def check_material(spec: Spec, utterances: Sequence[Utterance]) -> None:
+    """Refuse a noise or RIR folder holding audio of the corpora: it could put a dev or test speaker into a
+    training copy (SpecError naming the file)."""
+    corpus = {str(Path(u.path).resolve()) for u in utterances}
+    for item in spec.items:
+        found = next((f for f in item.files if str(Path(f).resolve()) in corpus), None)
+        if found:
+            raise SpecError(f"augmentation {item.name} parameter dir: {found} is an utterance of the corpora; "
+                            f"a {item.name} folder must hold other audio (dev and test speakers must not leak in)")
 
 
 def copy_seed(seed: int, audio_sha256: str, copy: int) -> int:

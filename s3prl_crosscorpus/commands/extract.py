@@ -70,7 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..core.audio import AudioError
     from ..core.manifest import ManifestError
 
+    from ..augment.plan import check_material
     from ..augment.spec import SpecError, check_copies, parse_spec
+    from ..core.manifest import load_manifest
     from ..cache.augmented import CopySpec, check_cacheable, copy_roots
 
     try:
@@ -78,6 +80,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if spec is not None:
             check_cacheable(spec)
             check_copies(args.augment_copies)
+            check_material(spec, load_manifest(args.data))
+    except ManifestError as err:
+        print(f"extract: error: {err}", file=sys.stderr)
+        return 2
     except SpecError as err:  # before any work
         print(f"extract: error: --augment: {err}", file=sys.stderr)
         return 2

@@ -29,7 +29,8 @@ from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, add_tags, augment_tags, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, result_path, write_result
-from ..augment.spec import spec_warnings
+from ..augment.plan import check_material
+from ..augment.spec import SpecError, spec_warnings
 from .augmented import AugmentedEmotionDataset, DegradedEmotionDataset, augment_settings, degrade_settings
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
@@ -198,6 +199,12 @@ class DownstreamExpert(nn.Module):
         self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
+            for spec in (self.augment.spec if self.augment else None, self.test_degrade):
+                if spec is not None:
+                    try:
+                        check_material(spec, list(by_id.values()))
+                    except SpecError as err:
+                        raise ConfigError(f"downstream_expert.datarc: {err}") from None
             used = [by_id[i] for name in SPLITS for i in getattr(self.split, name)]
             self.excluded = {i: Excluded(by_id[i], name, reason) for i, reason in self.utterance_problems(used).items()
                              for name in SPLITS if i in getattr(self.split, name)}
