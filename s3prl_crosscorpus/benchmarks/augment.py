@@ -1,10 +1,11 @@
 """Benchmark: the cost of extracting one augmented copy against extracting the plain file (target <= 1.3x).
 
 ``python -m s3prl_crosscorpus.benchmarks.augment --data DATA_DIR`` takes the first N files of the manifest
-(default 40), and for openSMILE eGeMAPSv02 functionals and for a tiny random HuBERT (the frozen upstream's
-forward on CPU) times, file by file in alternation, plain extraction (read + features) and augmented
-extraction (read + draw the plan + augment + features), one process, warm (one file first builds openSMILE, the model and the
-simulated rooms). Prints seconds per file and the ratio for each SPEC; one run, no repeats.
+(default 40); for openSMILE eGeMAPSv02 functionals and for a random HuBERT (tiny, or base with
+``--upstream-size base``: the frozen upstream's forward on CPU) it times, file by file in alternation,
+plain extraction (read + features) and augmented extraction (read + draw the plan + augment + features),
+one process, warm (one file first builds openSMILE, the model and the simulated rooms). Prints seconds
+per file and the ratio for each SPEC; one run, no repeats.
 """
 import argparse
 import tempfile
@@ -48,14 +49,14 @@ def opensmile_features() -> Callable[[np.ndarray], object]:
     return lambda wave: smile.process_signal(wave, TARGET_RATE)
 
 
-def upstream_features(folder: Path) -> Callable[[np.ndarray], object]:
+def upstream_features(folder: Path, size: str) -> Callable[[np.ndarray], object]:
     import torch
 
     from ..cache.extract import UpstreamExtractor
     from ..demo.random_hubert import write_random_hubert
 
     torch.set_num_threads(1)
-    ckpt = write_random_hubert(folder / "tiny_hubert.pt", size="tiny", seed=0)
+    ckpt = write_random_hubert(folder / f"{size}_hubert.pt", size=size, seed=0)
     extractor = UpstreamExtractor("hubert_local", str(ckpt), "cpu")
     return extractor
 
@@ -65,13 +66,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="DATA_DIR (its manifest's first files are used)")
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--specs", nargs="+", default=list(SPECS))
+    parser.add_argument("--upstream-size", choices=("tiny", "base"), default="tiny",
+                        help="random HuBERT of this size (base: HuBERT base's 95M parameters, a real upstream's cost)")
     args = parser.parse_args(argv)
     paths = [u.path for u in sorted(load_manifest(args.data), key=lambda u: u.id)[:args.files]]
     seconds = sum(len(load_audio(p)) for p in paths) / TARGET_RATE / len(paths)
     print(f"{len(paths)} files, {seconds:.2f} s of audio each on average; one process; seconds per file")
     with tempfile.TemporaryDirectory(prefix="augment-bench-") as tmp:
         for name, features in (("openSMILE eGeMAPSv02", opensmile_features()),
-                               ("tiny random HuBERT (CPU)", upstream_features(Path(tmp)))):
+                               (f"{args.upstream_size} random HuBERT (CPU)",
+                                upstream_features(Path(tmp), args.upstream_size))):
             for spec in args.specs:  # warm: openSMILE, the model and each SPEC's simulated rooms built once
                 features(apply_plan(load_audio(paths[0]), draw_plan(parse_spec(spec), "0" * 64, 0, 0)))
             print(name)
