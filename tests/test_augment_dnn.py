@@ -96,3 +96,10 @@ def test_live_run_downstream_trains_an_augmented_system(data_dir, tmp_path):
     assert [f.parent.parent.parent.name for f in files] == ["FBANK-noCMVN-Linear[aug-speed+noise-x2]"]
     record = json.loads(files[0].read_text())["config"]["augment"]
     assert record["copies"] == 2 and record["canonical"].startswith("speed:")
+
+
+def test_a_model_trained_with_a_noise_folder_predicts_without_it(tmp_path):
+    spec = {"spec": f"noise:dir={tmp_path / 'gone'}"}
+    with pytest.raises(ConfigError, match="is not a folder"):
+        augment_settings(spec)  # training and evaluation need the folder (its listing names the system)
+    assert augment_settings(spec, check_files=False).spec.items[0].files == ()  # -m inference / predict

@@ -135,9 +135,13 @@ def parse_range(text: str, where: str, whole: bool = False) -> tuple:
     return low, high
 
 
-def audio_files(folder: str, where: str) -> Tuple[str, ...]:
-    """The audio files under ``folder`` (recursively, sorted), each checked readable; refuses none."""
+def audio_files(folder: str, where: str, check_files: bool = True) -> Tuple[str, ...]:
+    """The audio files under ``folder`` (recursively, sorted), each checked readable; refuses none.
+    ``check_files`` False (a model used for inference only): a missing folder is no error."""
     root = Path(folder).expanduser()
+    if not check_files:
+        return tuple(sorted(str(p.resolve()) for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)) \
+            if root.is_dir() else ()
     if not root.is_dir():
         raise SpecError(f"{where}: {folder} is not a folder")
     if not os.access(root, os.R_OK | os.X_OK):
@@ -179,7 +183,7 @@ def parse_value(kind: str, text: str, where: str):
     return text  # path: checked by audio_files
 
 
-def parse_item(text: str) -> Augmentation:
+def parse_item(text: str, check_files: bool = True) -> Augmentation:
     name, *pairs = text.strip().split(":")
     if name not in PARAMETERS:
         raise SpecError(f"unknown augmentation {name!r} in the SPEC; choose from {', '.join(NAMES)}")
@@ -197,7 +201,7 @@ def parse_item(text: str) -> Augmentation:
         given[key] = parse_value(known[key][0], value, where)
     files: Tuple[str, ...] = ()
     if given.get("dir") is not None:
-        files = audio_files(str(given["dir"]), f"augmentation {name} parameter dir")
+        files = audio_files(str(given["dir"]), f"augmentation {name} parameter dir", check_files)
         given["dir"] = str(Path(str(given["dir"])).expanduser().resolve())
         if name == "reverb" and ("rt60" in given or "rooms" in given):
             raise SpecError("augmentation reverb: rt60 and rooms describe simulated rooms; with dir= the RIR files "
@@ -210,14 +214,15 @@ def parse_item(text: str) -> Augmentation:
     return Augmentation(name, params, files)
 
 
-def parse_spec(text: Optional[str]) -> Optional[Spec]:
-    """A SPEC string -> Spec (None for none/empty); raises SpecError naming the problem."""
+def parse_spec(text: Optional[str], check_files: bool = True) -> Optional[Spec]:
+    """A SPEC string -> Spec (None for none/empty); raises SpecError naming the problem (``check_files``
+    False: folders are not required, for a model that only predicts)."""
     if text is None or text.strip() in ("", "none"):
         return None
     items = [t for t in text.split(",")]
     if any(not t.strip() for t in items):
         raise SpecError(f"empty augmentation in the SPEC {text!r}")
-    parsed = tuple(parse_item(t) for t in items)
+    parsed = tuple(parse_item(t, check_files) for t in items)
     names = [a.name for a in parsed]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

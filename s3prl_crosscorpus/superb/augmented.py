@@ -39,8 +39,9 @@ class AugmentSettings:
         return {**self.spec.provenance(), "copies": self.copies, "seed": self.seed}
 
 
-def augment_settings(value: Any, default_seed: int = 0) -> Optional[AugmentSettings]:
-    """``datarc.augment`` -> AugmentSettings (None when absent); ConfigError naming a bad key or value."""
+def augment_settings(value: Any, default_seed: int = 0, check_files: bool = True) -> Optional[AugmentSettings]:
+    """``datarc.augment`` -> AugmentSettings (None when absent); ConfigError naming a bad key or value
+    (``check_files`` False: noise/RIR folders need not exist, for a model that only predicts)."""
     if value in (None, "", "none"):
         return None
     where = "downstream_expert.datarc.augment"
@@ -52,7 +53,7 @@ def augment_settings(value: Any, default_seed: int = 0) -> Optional[AugmentSetti
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; it takes {', '.join(AUGMENT_KEYS)}")
     try:
-        spec = parse_spec(str(value.get("spec") or ""))
+        spec = parse_spec(str(value.get("spec") or ""), check_files)
         copies, seed = int(value.get("copies", 1)), int(value.get("seed", default_seed))
     except SpecError as err:
         raise ConfigError(f"{where}.spec: {err}") from None
@@ -100,12 +101,12 @@ def versions_seen(ids: Sequence[str], settings: AugmentSettings, epoch: int) -> 
     return np.array([version_of(settings.seed, epoch, i, settings.copies) for i in ids])
 
 
-def degrade_settings(value: Any) -> Optional[Spec]:
+def degrade_settings(value: Any, check_files: bool = True) -> Optional[Spec]:
     """``datarc.test_degrade`` (a SPEC of noise, reverb, telephone) -> Spec, None when absent; ConfigError else."""
     if value in (None, "", "none"):
         return None
     try:
-        return check_degrade(parse_spec(str(value)))
+        return check_degrade(parse_spec(str(value), check_files))
     except SpecError as err:
         raise ConfigError(f"downstream_expert.datarc.test_degrade: {err}") from None
 

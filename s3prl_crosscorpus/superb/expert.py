@@ -180,8 +180,10 @@ class DownstreamExpert(nn.Module):
         self.expert_config = dict(downstream_expert)
         self.run_args = kwargs  # the runner's config sections and command-line args
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
-        self.augment = augment_settings(downstream_expert["datarc"].get("augment"), self.settings.seed)
-        self.test_degrade = degrade_settings(downstream_expert["datarc"].get("test_degrade"))
+        predicting = kwargs.get("mode") == "inference"  # noise/RIR folders of training need not be here
+        self.augment = augment_settings(downstream_expert["datarc"].get("augment"), self.settings.seed,
+                                        check_files=not predicting)
+        self.test_degrade = degrade_settings(downstream_expert["datarc"].get("test_degrade"), not predicting)
         self.init_seed = int(kwargs.get("seed", 0))
         check_normalisation_source(self.settings, kwargs.get("feature_cache"))
         self.modelrc = dict(downstream_expert["modelrc"])
