@@ -131,7 +131,7 @@ def test_the_augment_command_prints_the_meaning_or_one_error_line(capsys):
     assert cli.main(["augment", "speed,noise:snr=0..10", "--copies", "2"]) == 0
     out = capsys.readouterr().out
     assert "canonical: speed:factors=0.9/1/1.1,noise:snr=0..10:color=any" in out
-    assert "system tag: [aug-speed+noise-snr0..10-x2]" in out
+    assert "system-name tag: aug-speed+noise-snr0..10-x2" in out
     assert cli.main(["augment", "speed,babble", "--cacheable"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: babble mixes talkers")

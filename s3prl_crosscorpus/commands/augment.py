@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for warning in spec_warnings(spec):
         print(warning, file=sys.stderr)
     print(f"canonical: {spec.canonical()}")
-    print(f"system tag: [{augment_tags(spec.short(), args.copies)[0]}]")
+    print(f"system-name tag: {augment_tags(spec.short(), args.copies)[0]}")
     print(f"identity: {spec.identity()}")
     if args.write and args.audio:
         import soundfile as sf
