@@ -15,7 +15,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["s3prl_crosscorpus*", "baseline_svm*"]),
-    package_data={"s3prl_crosscorpus": ["VERSION", "*/*.json", "*/*.md"], "baseline_svm": ["*.md"]},
+    package_data={"s3prl_crosscorpus": ["VERSION", "*/*.json", "*/*.md", "report/templates/*.j2"], "baseline_svm": ["*.md"]},
     # The YAML configs live at the top level for s3prl's -c; installs get a copy under <prefix>/share.
     data_files=[("share/s3prl-crosscorpus/downstream_configs",
                  sorted(glob("downstream_configs/*.yaml")))],
@@ -35,13 +35,15 @@ setup(
         "PyYAML>=6.0",
         "matplotlib>=3.7",
         "jsonschema>=4.0",
+        "jinja2>=3.0",  # the HTML report's template
+        "audformat>=1.0",  # prepare --audformat (audb-published corpora)
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
         "audiomentations>=0.43",  # --augment pitch (PitchShift); docs/augmentation.md
         "pyroomacoustics>=0.10",  # --augment reverb: simulated room impulse responses
     ],
-    # test: the suite (hypothesis: property tests). mutation: mutation testing (setup.cfg [mutmut],
-    # README); not needed to run the suite.
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.100"],
+    # test: the suite (hypothesis: property tests; mkdocs: tests/test_docs.py builds docs/).
+    # mutation: mutation testing (setup.cfg [mutmut], docs/development.md); not needed to run the suite.
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.100", "mkdocs>=1.6"],
                     "mutation": ["pytest>=7", "hypothesis>=6.100", "mutmut>=3.3,<4"]},
     entry_points={
         "console_scripts": [

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.augment.plan import Copy, augmented_audio, training_copies
 from s3prl_crosscorpus.augment.spec import Spec, check_degrade  # noqa: F401 (used by run and cli)

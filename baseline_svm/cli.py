@@ -4,29 +4,33 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from s3prl_crosscorpus.augment.spec import SpecError, describe_parameters, parse_spec
-from s3prl_crosscorpus.core.corpora import CorpusError
-from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS, FoldError
-from s3prl_crosscorpus.core.io_utils import WriteError
-from s3prl_crosscorpus.core.labels import CORPORA
-from s3prl_crosscorpus.core.manifest import ManifestError
-from s3prl_crosscorpus.results.schema import ResultError
-
-from .augmented import check_degrade
-from .features import FEATURE_SETS, FeatureError
-from .model import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS, ModelError, resave_model
+from s3prl_crosscorpus import __version__
+from s3prl_crosscorpus.augment.spec import SpecError, check_degrade, describe_parameters, parse_spec
+from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS
+from s3prl_crosscorpus.core.labels import CORPORA, corpus_name_problem
 from s3prl_crosscorpus.core.normalise import NORMS
-from .run import ALL, RunConfig, parse_folds, run
-from .search import SearchMemoryError
+
+from .choices import ALL, DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS
+from .features import FEATURE_SETS
+
+# scikit-learn, openSMILE and the result schema are imported in run_command: --help stays fast.
 
 
 def corpus_list(text: str) -> tuple:
     """``emodb,ravdess`` -> ("emodb", "ravdess"), refusing unknown names."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in CORPORA]
+    unknown = [n for n in names if corpus_name_problem(n)]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown corpus {unknown or text!r}; choose from {', '.join(CORPORA)}")
+        raise argparse.ArgumentTypeError(f"unknown corpus {unknown or text!r}; the paper's are {', '.join(CORPORA)}, "
+                                         "any other must be in the manifest")
     return names
+
+
+def corpus_name(text: str) -> str:
+    """A test corpus: the paper's three, 'all', or any corpus name the manifest may hold (checked on load)."""
+    if text != ALL and corpus_name_problem(text):
+        raise argparse.ArgumentTypeError(corpus_name_problem(text))
+    return text
 
 
 def int_at_least(minimum: int):
@@ -48,18 +52,23 @@ positive_int = int_at_least(1)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baseline-svm",
                                      description="openSMILE functionals + RBF SVM on the shared folds.")
+    parser.add_argument("-V", "--version", action="version", version=f"baseline-svm {__version__}",
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser("run", help="train and evaluate one (feature set, condition, test corpus, fold)",
                             description="Extract features (cached), choose C and gamma on dev UAR, refit on "
                                         "train, evaluate on the fold's test set, write one result per fold.")
     p.add_argument("--data", type=Path, required=True, metavar="DATA_DIR", help="folder holding manifest.jsonl")
-    p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS))
-    p.add_argument("--condition", required=True, choices=list(CONDITIONS))
-    p.add_argument("--test-corpus", required=True, choices=list(CORPORA) + [ALL],
-                   help="'all': every pool corpus (extended trains one model per fold for all of them)")
+    p.add_argument("--feature-set", required=True, choices=list(FEATURE_SETS), help="openSMILE functionals")
+    p.add_argument("--condition", required=True, choices=list(CONDITIONS),
+                   help="matched: train on the test corpus; extended: on every pool corpus; loco: on the others")
+    p.add_argument("--test-corpus", required=True, type=corpus_name, metavar="CORPUS",
+                   help="emodb, ravdess, iemocap, any other corpus of the manifest, or "
+                        "'all': every pool corpus (extended trains one model per fold for all of them)")
     p.add_argument("--fold", required=True, choices=[str(k) for k in FOLDS] + [ALL],
                    help="one fold, or 'all' (folds with a valid result are skipped)")
-    p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR")
+    p.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR",
+                   help="results go to RESULTS_DIR/<system>/<condition>/<corpus>/fold<k>.json")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the shared dev draw (default %(default)s)")
     p.add_argument("--corpora", type=corpus_list, default=None, metavar="C1,C2",
                    help="corpus pool (default: every corpus in the manifest)")
@@ -74,13 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "much slower). Both give the same table and choice")
     p.add_argument("--select", choices=list(SELECTIONS), default="dev",
                    help="dev (default, the paper's): UAR on the fold's dev set; group-cv: mean UAR over "
-                        "speaker-grouped folds of train+dev (system name gets [group-cv])")
+                        "speaker-grouped folds of train+dev (system name gets _group-cv)")
     p.add_argument("--cv-folds", type=int_at_least(2), default=DEFAULT_CV_FOLDS,
                    help="folds of --select group-cv (default %(default)s)")
     p.add_argument("--norm", choices=list(NORMS), default="global",
                    help="global (default, the paper's): z-normalisation fitted on the training rows; corpus / "
                         "speaker: first z-normalise each corpus / speaker with all of its utterances (labels "
-                        "unused; transductive for test audio), system name gets [corpus-norm] / [speaker-norm]")
+                        "unused; transductive for test audio), system name gets _corpus-norm / _speaker-norm")
     p.add_argument("--n-jobs", type=positive_int, default=None,
                    help="parallel workers of extraction and search (default: all cores)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
@@ -88,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.skops files")
     p.add_argument("--augment", default=None, metavar="SPEC",
                    help="augment the training utterances (never dev or test): name[:key=value...][,name...] "
-                        "applied in order to every copy; system name gets [aug-...-xK]. Names and defaults: "
+                        "applied in order to every copy; system name gets _aug-...-xK. Names and defaults: "
                         + "; ".join(describe_parameters()))
     p.add_argument("--test-degrade", default=None, metavar="SPEC",
                    help="evaluate on degraded test audio (noise, reverb, telephone; e.g. noise:snr=10): the system "
-                        "name gets [test-...], its own cells, never mixed with clean ones")
+                        "name gets _test-..., its own cells, never mixed with clean ones")
     p.add_argument("--augment-copies", type=positive_int, default=1, metavar="K",
                    help="augmented copies per training utterance, added to the plain ones (default %(default)s)")
     r = commands.add_parser("resave-model", help="re-write an old pickled fold<k>.model.joblib you trust as skops",
@@ -119,6 +128,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run_command(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from s3prl_crosscorpus.core.corpora import CorpusError
+    from s3prl_crosscorpus.core.folds import FoldError
+    from s3prl_crosscorpus.core.io_utils import WriteError
+    from s3prl_crosscorpus.core.manifest import ManifestError
+    from s3prl_crosscorpus.results.schema import ResultError
+
+    from .features import FeatureError
+    from .model import ModelError, resave_model
+    from .run import RunConfig, parse_folds, run
+    from .search import SearchMemoryError
+
     if args.command == "resave-model":
         try:
             print(f"wrote {resave_model(args.model, args.out)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.core.audio import TARGET_RATE, load_audio
 from s3prl_crosscorpus.core.io_utils import WriteError, atomic_open, sha256_file

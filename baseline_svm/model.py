@@ -32,18 +32,10 @@ from s3prl_crosscorpus.core.metrics import uar
 
 from s3prl_crosscorpus.core.normalise import (MIN_GROUP_UTTERANCES, NORMS, apply_statistics, group_sizes,
                                               group_statistics, transductive_refusal)
+from .choices import DEFAULT_CV_FOLDS, GRIDS, SEARCHES, SELECTIONS  # noqa: F401 (model's API)
 from .search import cv_results, split_scores
 
-#: log2 exponents of C and gamma. "libsvm" is LIBSVM grid.py's default grid
-#: (C = 2^-5..2^15, gamma = 2^-15..2^3, steps of 2^2); "coarse" steps by 2^4 for quick runs.
-GRIDS: Dict[str, Dict[str, Tuple[int, ...]]] = {
-    "libsvm": {"log2_C": tuple(range(-5, 16, 2)), "log2_gamma": tuple(range(-15, 4, 2))},
-    "coarse": {"log2_C": tuple(range(-5, 16, 4)), "log2_gamma": tuple(range(-15, 4, 4))},
-}
-SEARCHES: Tuple[str, ...] = ("kernel", "sklearn")
-SELECTIONS: Tuple[str, ...] = ("dev", "group-cv")
 CALIBRATION_FOLDS = 5
-DEFAULT_CV_FOLDS = 5
 
 #: What a model file holds besides the estimator; ``MODEL_FORMAT`` marks the file as ours.
 MODEL_FORMAT = ("baseline-svm-model", 2)

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.core.corpora import Utterance
-from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split
+from s3prl_crosscorpus.core.folds import DEFAULT_SEED, FOLDS, Split, fold_file_sha256, make_split, test_only_corpora
 from s3prl_crosscorpus.core.io_utils import read_json
-from s3prl_crosscorpus.core.labels import CORPORA, LABELS
-from s3prl_crosscorpus.core.manifest import load_manifest
+from s3prl_crosscorpus.core.labels import LABELS, corpus_order
+from s3prl_crosscorpus.core.manifest import load_manifest, manifest_digest, manifest_path
 from s3prl_crosscorpus.augment.plan import check_material
 from s3prl_crosscorpus.augment.spec import Spec, spec_warnings
 from s3prl_crosscorpus.core.names import augment_tags, svm_system_name
@@ -30,14 +30,13 @@ from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_
 
 from .augmented import (CopyExtraction, check_degrade, copy_rows, degraded_copies, extract_copies, split_copies,
                         split_key)
-from .features import Extraction, check_feature_set, describe, extract, opensmile_version
+from .features import FEATURE_SETS, Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
 from s3prl_crosscorpus.core.normalise import (NORMS, Statistics, apply_statistics, group_of, group_sizes,
                                               group_statistics, is_transductive, small_group_warning, small_groups)
-from .search import SearchMemoryError
-
-ALL = "all"
+from .search import SearchMemoryError, plan_memory
+from .choices import ALL
 
 
 @dataclass(frozen=True)
@@ -118,15 +117,15 @@ def check_config(config: RunConfig) -> None:
 
 def pool_of(utts: Sequence[Utterance], corpora: Optional[Sequence[str]]) -> Tuple[str, ...]:
     """The corpus pool: the requested corpora, else every corpus present in the manifest."""
-    present = {u.corpus for u in utts}
-    wanted = CORPORA if corpora is None else tuple(corpora)
-    return tuple(c for c in CORPORA if c in wanted and (corpora is not None or c in present))
+    return corpus_order(corpora if corpora is not None else {u.corpus for u in utts})
 
 
 def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     """Models to train. Extended with test corpus ``all`` trains one model per fold for every corpus."""
     pool = pool_of(utts, config.corpora)
     tests = pool if config.test_corpus == ALL else (config.test_corpus,)
+    if config.condition == "matched" and config.test_corpus == ALL:  # a test-only corpus has no matched model
+        tests = tuple(c for c in tests if c not in test_only_corpora(utts))
     jobs = []
     for fold in config.folds:
         if config.condition == "extended" and config.test_corpus == ALL:
@@ -161,12 +160,18 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
              "features": result.get("features"), "train_corpora": result.get("train_corpora"),
              "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight"),
              "augment": ((result.get("config") or {}).get("augment") or {}).get("identity")}
-    expected = {"fold_file_sha256": fold_file_sha256(), "seed": config.seed, "features": config.feature_set,
+    expected = {"fold_file_sha256": job.split.fold_file_sha256 or fold_file_sha256(), "seed": config.seed,
+                "features": config.feature_set,
                 "train_corpora": list(job.split.train_corpora), "grid": config.grid,
                 "class_weight": config.class_weight, "augment": config.augment.identity() if config.augment else None}
     for key, value in expected.items():
         if found[key] != value:
             return f"{key} is {found[key]!r}, this run needs {value!r}"
+    # The manifest's content, not its mtime: a re-made manifest (other audio, labels) makes every result stale.
+    recorded, current = (result.get("config") or {}).get("manifest_sha256"), manifest_digest(config.data_dir)
+    if recorded and current and recorded != current:
+        return (f"made from manifest sha256 {recorded[:12]}…, {manifest_path(config.data_dir)} is now "
+                f"{current[:12]}… (re-made since)")
     return None
 
 
@@ -330,11 +335,21 @@ def save_job_model(path: Path, config: RunConfig, job: Job, rows: Rows, estimato
     split = job.split
     return save_model(path, estimator, {
         "feature_set": config.feature_set, "system": config.system, "labels": list(LABELS),
-        "normalisation": config.norm, "fold_file_sha256": fold_file_sha256(), "hyperparameters": dict(hyperparameters),
+        "normalisation": config.norm, "fold_file_sha256": split.fold_file_sha256 or fold_file_sha256(),
+        "hyperparameters": dict(hyperparameters),
         "condition": split.condition, "fold": split.fold, "train_corpora": list(split.train_corpora),
         "seed": config.seed, "train_ids": rows.ids["train"], "dev_ids": rows.ids["dev"],
         "opensmile": opensmile_version(),
     })
+
+
+def grid_edge_warnings(estimator: SVMEmotionClassifier, config: RunConfig) -> List[str]:
+    """The result's warning when the chosen C or gamma lies on the grid's edge (the optimum may lie beyond it)."""
+    edge = estimator.on_edge()
+    if not edge:
+        return []
+    return [f"chosen {' and '.join(edge)} on the edge of the {config.grid} grid "
+            f"({', '.join(f'{p}={estimator.best_params_[p]:g}' for p in edge)}): the best value may lie outside it"]
 
 
 def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmotionClassifier,
@@ -350,7 +365,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     dev_predicted = [str(y) for y in estimator.predict(rows.X["dev"])]
     dev_uar = selection_score(estimator, rows, dev_predicted)
     # The DNN's guard, same thresholds: both dev UARs above are measured on the dev rows.
-    warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted)
+    warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted) + grid_edge_warnings(estimator, config)
     warnings += small_group_warnings(rows.ids["train"] + rows.ids["dev"], by_id, sizes, config.norm, "training")
     warnings += spec_warnings(config.augment)
     for warning in warnings:
@@ -375,10 +390,12 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
             system=config.system, family="svm", features=config.feature_set, head=None, split=used,
             test_corpus=corpus, seed=config.seed, hyperparameters=hyperparameters, dev_uar=dev_uar,
             ids=ids, labels=[y_test[k] for k in keep], predictions=[predictions[k] for k in keep],
-            probabilities=[probabilities[k] for k in keep], excluded=features.excluded_among(corpus_paths),
+            probabilities=[probabilities[k] for k in keep], speakers=[by_id[i].speaker for i in ids],
+            excluded=features.excluded_among(corpus_paths),
             timings=timings, versions=versions, warnings=warnings + test_warnings,
             config={
                 "data_dir": str(config.data_dir), "cache_dir": str(config.cache), "grid": config.grid,
+                "manifest_sha256": manifest_digest(config.data_dir),
                 "n_jobs": config.n_jobs, "corpora": list(pool_of(list(by_id.values()), config.corpora)),
                 "search": config.search, "selection": config.select, "normalisation": config.norm,
                 "transductive": is_transductive(config.norm),
@@ -471,6 +488,7 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     todo = pending_jobs(utts, config, report)
     if not todo:
         return report
+    check_search_memory(todo, config)
     report.extraction = extract(needed_paths(utts, todo, config.norm), config.feature_set, cache_dir=config.cache,
                                 n_jobs=config.n_jobs)
     tqdm.write(describe(report.extraction))
@@ -504,6 +522,20 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
                                       copies.get(split_key(job.split), ()), report.augmented,
                                       report.degraded, degraded_by_id))
     return report
+
+
+def check_search_memory(jobs: Sequence[Job], config: RunConfig) -> None:
+    """Refuse before extracting anything when the exact kernel search of the largest job cannot fit in memory
+    (it holds n_train x n_train matrices); the message names the alternative. Counts before exclusions."""
+    if config.search != "kernel" or not jobs:
+        return
+    largest = max(jobs, key=lambda job: len(job.split.train) + len(job.split.dev))
+    n_train, n_val = len(largest.split.train), len(largest.split.dev)
+    if config.select == "group-cv":  # cv folds score on parts of train+dev: the largest training part
+        n_total = n_train + n_val
+        n_val = n_total // config.cv_folds
+        n_train = n_total - n_val
+    plan_memory(n_train, n_val, FEATURE_SETS[config.feature_set], 1, None)
 
 
 def parse_folds(text: str) -> Tuple[int, ...]:

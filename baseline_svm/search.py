@@ -19,7 +19,7 @@ from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from s3prl_crosscorpus.core.labels import LABELS
 

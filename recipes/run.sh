@@ -5,7 +5,7 @@
 #   1  openSMILE + SVM grid: feature sets x conditions x folds (Table 3)
 #   2  extract the frozen upstream once into a feature cache (skipped with --cache no)
 #   3  DNN heads x conditions x test corpora x folds x seeds, from the cache (Table 4)
-#   4  leaderboard (md + json), statistics when installed, plots
+#   4  leaderboard (md + json), statistics when installed, plots, report.html (the study on one page)
 #   5  submission bundle + validate
 # Examples:
 #   recipes/run.sh                                   # synthetic corpora, tiny random HuBERT: minutes on a CPU
@@ -15,7 +15,7 @@
 #   recipes/run.sh --augment speed,noise --augment-copies 2   # + augmented rows (docs/augmentation.md)
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
-# plots/, bundle.zip.
+# plots/, report.html, bundle.zip.
 # Each setting's type is checked first (in parentheses below); a bad value: one `error:` line, exit 2.
 # Stage 0 is stamped with its input files (DATA/.prepared): other files, and the manifest is made again
 # and stages 1-3 redo what was made from the old one. Ctrl-C: one line, exit 130; re-run to resume.
@@ -44,6 +44,7 @@ setting MATCHED_CORPORA iemocap "test corpora of matched DNN runs (the paper's T
 setting SEEDS 1337 "DNN seeds; results of seeds after the first go to RESULTS/seed<S>/ (one cell, mean and spread over seeds)" ints
 setting SVM_NORMS global "SVM rows per normalisation: global (the paper's), corpus, speaker (transductive)"
 setting VARIANTS plain "DNN rows per domain variant: plain corpus-norm speaker-norm dann corpus-norm+dann speaker-norm+dann"
+setting LAYERS "" "DNN layer selection (modelrc.layers): 6, 4-8 or 0,4,8; rows get _L6, _L4-8, _L0+4+8 (empty: every layer, weighted)" layers
 setting CONFIG auto "runner config (auto: downstream_configs/paper.yaml; synthetic: smoke.yaml)"
 setting STEPS auto "DNN training steps (auto: the config's; synthetic: 150)" 'int|auto'
 setting CACHE yes "yes: extract the upstream once and train from the cache; no: upstream computed live" "choice yes no"
@@ -54,6 +55,7 @@ setting AUGMENT "" "augmentation SPEC of the extra augmented rows, e.g. speed,no
 setting AUGMENT_COPIES 1 "augmented copies per training utterance" count
 setting TEST_DEGRADE "" "rows of both systems tested on degraded audio, one per SPEC, e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone'"
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
+ARGS=("$@")
 parse_settings "$@"
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
   echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
@@ -130,8 +132,8 @@ elif stage 0; then
     stamp=$OUT/corpora/.complete
     if [ "$(cat "$stamp" 2>/dev/null)" != "$SYNTH_PER_CLASS" ]; then
       rm -f "$stamp"
-      # (synth's own "next:" hint names another DATA_DIR; this recipe prepares $DATA itself, below)
-      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" | grep -v '^next:' >&2
+      # --no-next: synth's hint would name its own DATA_DIR; this recipe prepares $DATA itself, below
+      "${S3X[@]}" synth --out "$OUT/corpora" --utterances-per-class "$SYNTH_PER_CLASS" --no-next >&2
       echo "$SYNTH_PER_CLASS" > "$stamp"
     fi
     EMODB=$OUT/corpora/emodb RAVDESS=$OUT/corpora/ravdess IEMOCAP=$OUT/corpora/iemocap
@@ -181,6 +183,7 @@ if stage 3; then
   [ -n "$CKPT" ] && dnn+=(--ckpt "$CKPT")
   [ -n "$UPSTREAM_NAME" ] && dnn+=(--upstream-name "$UPSTREAM_NAME")
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
+  [ -n "$LAYERS" ] && dnn+=(--layers "$LAYERS")
   [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
   dnn+=("${augment[@]}")
   [ -n "$TEST_DEGRADE" ] && dnn+=(--test-degrade "$TEST_DEGRADE")
@@ -189,8 +192,8 @@ if stage 3; then
 fi
 
 if stage 4; then
-  say "4: leaderboard, statistics, plots"
-  if up_to_date "$OUT/leaderboard.md"; then
+  say "4: leaderboard, statistics, plots, report"
+  if up_to_date "$OUT/leaderboard.md" && up_to_date "$OUT/report.html" "$OUT/leaderboard.md"; then
     echo "leaderboard newer than every result: kept" >&2
   else
     stats=()
@@ -198,7 +201,9 @@ if stage 4; then
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" --format json -o "$OUT/leaderboard.json"
     "${S3X[@]}" plot "$RESULTS" --out "$OUT/plots" >&2
     "${S3X[@]}" leaderboard "$RESULTS" "${stats[@]}" -o "$OUT/leaderboard.md"
+    "${S3X[@]}" report "$RESULTS" --data "$DATA" --out "$OUT/report.html"
   fi
+  echo "report: $OUT/report.html (open it in a browser; it works offline)" >&2
   cat "$OUT/leaderboard.md"
 fi
 
@@ -210,4 +215,18 @@ if stage 5; then
     "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip"
   fi
   "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
+fi
+
+# Stopped before the last stage: the command that continues, i.e. the same settings from the next stage.
+if [ "$STOP_STAGE" -lt 5 ]; then
+  next=$0 skip=no
+  for arg in "${ARGS[@]}"; do
+    if [ $skip = yes ]; then skip=no; continue; fi
+    case "$arg" in
+      --stage|--stop-stage) skip=yes ;;
+      --stage=*|--stop-stage=*) ;;
+      *) next+=" $(printf '%q' "$arg")" ;;
+    esac
+  done
+  echo "next: $next --stage $((STOP_STAGE + 1))" >&2
 fi

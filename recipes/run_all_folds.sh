@@ -22,6 +22,7 @@ setting SEED 1337 "--seed of the runs" int
 setting RESULTS results "result folder"
 setting DEVICE auto "cuda | cpu (auto: cuda when present)" word
 setting SYSTEM_NAME "" "result system name (empty: e.g. HuBERT-Linear)"
+setting LAYERS "" "layer selection (modelrc.layers): 6, 4-8 or 0,4,8 (empty: every layer)" layers
 setting EXTRA "" "more s3prl -o overrides (s3prl syntax, pasted)"
 parse_settings "$@"
 : "${DATA_DIR:?set --data-dir to the folder made by s3prl-crosscorpus prepare}"
@@ -40,12 +41,12 @@ fi
 
 for FOLD in $FOLDS; do
   missing=$(python3 - "$RESULTS" "$UPSTREAM" "$HEAD" "$CONDITION" "$TEST_CORPUS" "$CORPORA" "$FOLD" \
-    "$SYSTEM_NAME" "$CKPT" <<'PY'
+    "$SYSTEM_NAME" "$CKPT" "$LAYERS" <<'PY'
 import sys
-from s3prl_crosscorpus.core.names import dnn_system_name
+from s3prl_crosscorpus.core.names import dnn_system_name, layers_tag, parse_layers
 from s3prl_crosscorpus.results.schema import result_path
-results, upstream, head, condition, test, corpora, fold, system, ckpt = sys.argv[1:]
-name = dnn_system_name(upstream, head, system or None, ckpt=ckpt or None)
+results, upstream, head, condition, test, corpora, fold, system, ckpt, layers = sys.argv[1:]
+name = dnn_system_name(upstream, head, system or None, layers_tag(parse_layers(layers)), ckpt=ckpt or None)
 paths = [result_path(results, name, condition, c, int(fold)) for c in ([test] if test else corpora.split(","))]
 print(" ".join(str(p) for p in paths if not p.exists()))
 PY
@@ -56,5 +57,5 @@ PY
   fi
   "$HERE/run_fold.sh" --data-dir "$DATA_DIR" --upstream "$UPSTREAM" --ckpt "$CKPT" --head "$HEAD" --config "$CONFIG" \
     --condition "$CONDITION" --test-corpus "$TEST_CORPUS" --corpora "$CORPORA" --fold "$FOLD" --seed "$SEED" \
-    --results "$RESULTS" --cache "$CACHE" --device "$DEVICE" --system-name "$SYSTEM_NAME" --extra "$EXTRA"
+    --results "$RESULTS" --cache "$CACHE" --device "$DEVICE" --system-name "$SYSTEM_NAME" --layers "$LAYERS" --extra "$EXTRA"
 done

@@ -26,6 +26,7 @@ setting EXPDIR "" "experiment folder (empty: exp/<UPSTREAM>-<HEAD>/<CONDITION>-<
 setting CACHE "" "feature cache made by \`s3prl-crosscorpus extract\` (empty: the upstream runs live)"
 setting DEVICE auto "cuda | cpu (auto: cuda when present)" word
 setting SYSTEM_NAME "" "result system name (empty: e.g. HuBERT-Linear)"
+setting LAYERS "" "layer selection (modelrc.layers): 6, 4-8 or 0,4,8; the name gets _L6, _L4-8, _L0+4+8 (empty: every layer)" layers
 setting EXTRA "" "more s3prl -o overrides, joined with ',,' (s3prl syntax, pasted)"
 parse_settings "$@"
 : "${DATA_DIR:?set --data-dir to the folder made by s3prl-crosscorpus prepare}"
@@ -46,6 +47,7 @@ fi
 settings=("data_dir=$DATA_DIR" "condition=$CONDITION" "test_corpus=$TEST_CORPUS" "corpora=$CORPORA" "fold=$FOLD"
   "results_dir=$RESULTS" "head=$HEAD")
 [ -n "$SYSTEM_NAME" ] && settings+=("system_name=$SYSTEM_NAME")
+[ -n "$LAYERS" ] && settings+=("layers=$LAYERS")
 OVERRIDE=$(python3 -m s3prl_crosscorpus overrides "${settings[@]}")
 [ -n "$EXTRA" ] && OVERRIDE+=",,$EXTRA"
 upstream_args=(-u "$UPSTREAM")

@@ -7,7 +7,7 @@
 # The optional 4th word is the setting's type, checked by parse_settings (one `error:` line, exit 2;
 # a value is never pasted into code): int (whole number >= 0), count (whole number >= 1), ints (space/comma-separated ints),
 # int|auto, "choice a b c" (one of the words), word (no blanks, quotes or shell metacharacters),
-# text (anything; default).
+# layers (empty, one hidden-state index 6, a range 4-8 or a list 0,4,8), text (anything; default).
 # `--data-dir DIR` or `--data-dir=DIR` sets DATA_DIR; settings not given take their default (the
 # environment is not read). `--help` prints the recipe's header comment and every setting with its
 # default; an unknown setting or a bare word is an error naming it (exit 2).
@@ -31,12 +31,13 @@ setting_check() {
     int) [[ "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number >= 0 (digits, no leading 0), got '$value'" ;;
     int\|auto) [[ "$value" = auto || "$value" =~ ^$_INT$ ]] || echo "$opt must be a whole number or auto, got '$value'" ;;
     ints) [[ "$value" =~ ^$_INT([\ ,]+$_INT)*$ ]] || echo "$opt must be whole numbers separated by spaces, got '$value'" ;;
+    layers) [[ -z "$value" || "$value" =~ ^$_INT(-$_INT|(,$_INT)+)?$ ]] || echo "$opt must be one layer (6), a range (4-8) or a list (0,4,8) of hidden states, got '$value'" ;;
     word) [[ "$value" =~ ^[A-Za-z0-9_.:/+@%-]*$ ]] || echo "$opt must be one word of letters, digits and _.:/+@%-, got '$value'" ;;
     choice\ *)
       for w in ${type#choice }; do [ "$value" = "$w" ] && return 0; done
       echo "$opt must be one of: ${type#choice }; got '$value'" ;;
     text) ;;
-    *) echo "setting type '$type' of $opt is not known (int, count, ints, int|auto, choice ..., word, text)" ;;
+    *) echo "setting type '$type' of $opt is not known (int, count, ints, int|auto, choice ..., word, layers, text)" ;;
   esac
 }
 

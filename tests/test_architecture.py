@@ -12,13 +12,14 @@ PACKAGES = ("s3prl_crosscorpus", "baseline_svm")
 #: Packages whose modules are argv front ends or scripts (they may parse arguments).
 COMMAND_PACKAGES = ("s3prl_crosscorpus.commands", "s3prl_crosscorpus.benchmarks")
 COMMAND_MODULES = ("baseline_svm.cli", "s3prl_crosscorpus.__main__")
-#: package -> project packages it may import (PROTOCOL of the layout, README "Layout").
+#: package -> project packages it may import (PROTOCOL of the layout, docs/development.md "Layout").
 ALLOWED = {
     "s3prl_crosscorpus.core": {"s3prl_crosscorpus.core"},
     "s3prl_crosscorpus.results": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results"},
     "s3prl_crosscorpus.submission": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results",
                                      "s3prl_crosscorpus.submission"},
     "s3prl_crosscorpus.augment": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.augment"},
+    "s3prl_crosscorpus.report": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "s3prl_crosscorpus.report"},
     "baseline_svm": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "s3prl_crosscorpus.augment",
                      "baseline_svm"},
 }

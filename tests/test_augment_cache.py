@@ -68,6 +68,6 @@ def test_augmented_cache_is_extracted_once_and_trains_an_augmented_system(data_d
                          str(tmp_path / f"exp{len(extra)}{extra[-1][-1]}"), "--device", "cpu", "-o", overrides])
     assert train("augment.spec=" + SPEC, "augment.copies=2") == 0
     result = next((tmp_path / "results").rglob("fold1.json"))
-    assert result.parts[-4] == "HuBERT-Linear[aug-speed+noise-x2]"
+    assert result.parts[-4] == "HuBERT-Linear_aug-speed+noise-x2"
     assert json.loads(result.read_text())["config"]["augment"]["copies"] == 2
     assert train("augment.spec=" + SPEC, "augment.copies=3") == 2  # copy 2 was never extracted

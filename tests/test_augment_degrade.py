@@ -35,9 +35,9 @@ def test_degraded_results_are_their_own_cells_and_noise_hurts(data_dir, utteranc
     assert cli.main(args_for(data_dir, tmp_path, "--test-degrade", "noise:snr=0:color=white")) == 0
     cells, _ = load_cells(tmp_path / "results")
     by_system = {c.system: c for c in cells}
-    assert set(by_system) == {"eGeMAPS-SVM", "eGeMAPS-SVM[test-noise-snr0-colorwhite]"}
+    assert set(by_system) == {"eGeMAPS-SVM", "eGeMAPS-SVM_test-noise-snr0-colorwhite"}
     clean = json.loads(next((tmp_path / "results" / "eGeMAPS-SVM").rglob("fold1.json")).read_text())
-    noisy = json.loads(next((tmp_path / "results" / "eGeMAPS-SVM[test-noise-snr0-colorwhite]").rglob("fold1.json"))
+    noisy = json.loads(next((tmp_path / "results" / "eGeMAPS-SVM_test-noise-snr0-colorwhite").rglob("fold1.json"))
                        .read_text())
     split = make_split(utterances, "matched", 1, "emodb", CORPORA)
     assert sorted(p["id"] for p in noisy["predictions"]) == sorted(split.test)
@@ -79,7 +79,7 @@ def test_dnn_checkpoint_evaluated_on_degraded_audio_is_its_own_row(data_dir, tmp
     degrade = f"config.downstream_expert.datarc.test_degrade={override_value('noise:snr=0:color=white')}"
     assert main_cli.main(evaluate + ["-o", degrade]) == 0
     clean = json.loads((results / "Fbank-Lin" / "matched" / "emodb" / "fold1.json").read_text())
-    noisy_path = results / "Fbank-Lin[test-noise-snr0-colorwhite]" / "matched" / "emodb" / "fold1.json"
+    noisy_path = results / "Fbank-Lin_test-noise-snr0-colorwhite" / "matched" / "emodb" / "fold1.json"
     noisy = json.loads(noisy_path.read_text())
     assert noisy["config"]["test_degrade"]["canonical"] == "noise:snr=0:color=white"
     assert sorted(p["id"] for p in noisy["predictions"]) == sorted(p["id"] for p in clean["predictions"])

@@ -93,7 +93,7 @@ def test_live_run_downstream_trains_an_augmented_system(data_dir, tmp_path):
     assert cli.main(["run-downstream", "-m", "evaluate", "-e", str(expdir / "dev-best.ckpt"), "-t", "test",
                      "--device", "cpu"]) == 0
     files = list(results.rglob("fold1.json"))
-    assert [f.parent.parent.parent.name for f in files] == ["FBANK-noCMVN-Linear[aug-speed+noise-x2]"]
+    assert [f.parent.parent.parent.name for f in files] == ["FBANK-noCMVN-Linear_aug-speed+noise-x2"]
     record = json.loads(files[0].read_text())["config"]["augment"]
     assert record["copies"] == 2 and record["canonical"].startswith("speed:")
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REDUCED = ["--synth-per-class", "1", "--steps", "8", "--heads", "linear", "--matched-corpora", "emodb", "--nj", "2",
            "--augment", "speed,noise", "--augment-copies", "2"]
 SYSTEMS = ("eGeMAPS-SVM", "TinyRandomHuBERT-Linear")
-AUG = "[aug-speed+noise-x2]"
+AUG = "_aug-speed+noise-x2"
 
 
 def run_recipe(out: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ def test_parameters_change_the_identity_and_the_system_name():
     default, other = parse_spec("noise"), parse_spec("noise:snr=0..10")
     assert default.identity() != other.identity()
     name = svm_system_name("eGeMAPSv02", augment=augment_tags(other.short(), 2))
-    assert name == "eGeMAPS-SVM[aug-noise-snr0..10-x2]"
+    assert name == "eGeMAPS-SVM_aug-noise-snr0..10-x2"
     assert without_augment(name) == "eGeMAPS-SVM"
     assert without_augment("eGeMAPS-SVM[speaker-norm,aug-speed-x1]") == "eGeMAPS-SVM[speaker-norm]"
     assert without_augment("eGeMAPS-SVM_speaker-norm_aug-speed-x1") == "eGeMAPS-SVM_speaker-norm"  # shell-safe form

@@ -8,7 +8,7 @@ from s3prl_crosscorpus.results.significance import automatic_pairs
 
 from helpers.resultgen import write_results
 
-AUG = "ComParE-SVM[aug-speed+noise-x2]"
+AUG = "ComParE-SVM_aug-speed+noise-x2"
 
 
 def test_leaderboard_pairs_pooling_against_augmentation(tmp_path, utterances, capsys):
@@ -33,7 +33,7 @@ def test_study_plans_the_augmented_rows_of_both_systems(data_dir, tmp_path):
     svm = svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched", "extended"], [1], "coarse",
                    ("emodb", "ravdess", "iemocap"), augment="speed,noise", augment_copies=2)
     names = [job.name for job in svm.jobs]
-    assert "eGeMAPS-SVM[aug-speed+noise-x2].matched.fold1" in names and "eGeMAPS-SVM.matched.fold1" in names
+    assert "eGeMAPS-SVM_aug-speed+noise-x2.matched.fold1" in names and "eGeMAPS-SVM.matched.fold1" in names
     aug_job = next(job for job in svm.jobs if "aug-" in job.name)
     assert "--augment speed,noise --augment-copies 2" in aug_job.command
     extract = extract_plan(data_dir, tmp_path / "cache", "hubert_local", "x.pt", 1, "cpu", "speed,noise", 2)
@@ -57,8 +57,8 @@ def test_study_plans_svm_rows_on_degraded_test_audio(data_dir, tmp_path):
     plan = svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched"], [1], "coarse", ("emodb",),
                     norms=("global", "speaker"), degrade=["noise:snr=10", "telephone"])
     names = sorted(job.name for job in plan.jobs)
-    assert names == ["eGeMAPS-SVM.matched.fold1", "eGeMAPS-SVM[speaker-norm].matched.fold1",
-                     "eGeMAPS-SVM[test-noise-snr10].matched.fold1", "eGeMAPS-SVM[test-telephone].matched.fold1"]
+    assert names == ["eGeMAPS-SVM.matched.fold1", "eGeMAPS-SVM_speaker-norm.matched.fold1",
+                     "eGeMAPS-SVM_test-noise-snr10.matched.fold1", "eGeMAPS-SVM_test-telephone.matched.fold1"]
     with pytest.raises(SpecError, match="speed changes the speech itself"):
         svm_plan(data_dir, tmp_path / "r", ["eGeMAPSv02"], ["matched"], [1], "coarse", ("emodb",), degrade=["speed"])
 
@@ -80,7 +80,7 @@ def test_dnn_runs_are_also_evaluated_on_degraded_audio_and_only_that_is_redone(d
     clean.write_text("{}")
     [job] = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"]).jobs
     assert job.name.endswith(".degrade") and "-m train" not in job.command
-    degraded = result_path(tmp_path / "r", "Tiny-Linear[test-noise-snr0]", "matched", "emodb", 1)
+    degraded = result_path(tmp_path / "r", "Tiny-Linear_test-noise-snr0", "matched", "emodb", 1)
     degraded.parent.mkdir(parents=True)
     degraded.write_text("{}")
     again = dnn_plan(settings, ["linear"], ["matched"], [1], [1337], ["emodb"])

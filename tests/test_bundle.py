@@ -101,7 +101,7 @@ def test_submit_refuses_incomplete_results(results_dir, tmp_path, capsys):
     (partial / CELL / "fold4.json").unlink()
     with pytest.raises(BundleError, match="HuBERT-Linear matched iemocap misses fold\\(s\\) 4"):
         build_bundle(partial, tmp_path / "x.zip", plots=False)
-    assert submit.main([str(partial), "-o", str(tmp_path / "x.zip"), "--no-plots"]) == 1
+    assert submit.main([str(partial), "-o", str(tmp_path / "x.zip"), "--no-plots"]) == 2
     assert "misses fold(s) 4" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
 
 

@@ -180,7 +180,7 @@ def test_extract_into_a_cache_of_another_shard_size_is_refused_and_resumes_witho
     assert len(before) == 6  # 3 shards of 4, 4, 2 utterances: .npy + .json each
     capsys.readouterr()
     assert extract_command(["-u", "fbank_no_cmvn", "--data", str(data), "--out", str(cache), "--device", "cpu",
-                            "--shard-size", "8"]) == 1
+                            "--shard-size", "8"]) == 2
     err = capsys.readouterr().err
     assert [line for line in err.splitlines() if "error" in line] == [
         f"extract: error: {cache} was extracted with --shard-size 4, not 8: every shard would be redone and the "

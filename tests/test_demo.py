@@ -33,6 +33,7 @@ def test_demo_writes_a_valid_bundle_with_both_systems(demo):
                                                         for c in ("emodb", "ravdess", "iemocap")}
     assert all(c.complete for c in cells)
     assert (demo / "plots" / "uar_by_condition.png").stat().st_size > 10_000
+    assert "eGeMAPS-SVM: extended − matched on EmoDB: " in (demo / "report.html").read_text()  # the demo's report
     # The SVM learns the synthetic prosody: every cell clearly above chance (0.25).
     svm = [c for c in cells if c.system == "eGeMAPS-SVM"]
     assert min(np.mean(list(c.percent("uar").values())) for c in svm) > 50

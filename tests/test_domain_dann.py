@@ -91,7 +91,7 @@ def test_dann_needs_two_training_corpora_and_tags_the_system(data_dir, tmp_path)
         validate_config({"runner": {"eval_dataloaders": ["dev"], "total_steps": 1, "eval_step": 1}, "optimizer": {},
                          "downstream_expert": {"datarc": {"data_dir": str(data_dir), "test_corpus": "emodb"},
                                                "modelrc": {"dann": {"enabled": True}}}})
-    assert expert(data_dir, tmp_path, dann=True).system() == "FBANK-Linear[dann]"
+    assert expert(data_dir, tmp_path, dann=True).system() == "FBANK-Linear_dann"
     assert expert(data_dir, tmp_path, dann=False).system() == "FBANK-Linear"
     plain = expert(data_dir, tmp_path, dann=False)
     assert not hasattr(plain, "corpus_head")

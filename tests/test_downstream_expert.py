@@ -140,6 +140,7 @@ def test_evaluating_on_test_writes_one_result_per_corpus(data_dir, tmp_path):
         assert result["metrics"]["uar"] == 1.0 and result["dev"] == {"uar": 0.5, "step": 40,
                                                                      "per_corpus": {"emodb": 0.6, "iemocap": 0.4}}
         assert result["hyperparameters"]["init_seed"] == 7 and result["seed"] == 0
+        assert result["init_seed"] == 7  # the run's identity among seeds of its cell
         assert all(LABEL_TO_INDEX[p["label"]] == max(range(4), key=lambda k: p["probabilities"][k])
                    for p in result["predictions"])
 

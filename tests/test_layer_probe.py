@@ -127,7 +127,7 @@ def test_train_cached_with_chosen_layers(data_dir, split_cache, tmp_path, capsys
     assert train_cached(["--cache", str(split_cache), "-c", str(SMOKE), "-p", str(expdir), "--seed", "0",
                          "-o", run_overrides(data_dir, tmp_path / "results", "1-2")]) == 0
     [result] = load_results(tmp_path / "results")
-    assert result["system"] == "FBANK-noCMVN-Linear[L1-2]"
+    assert result["system"] == "FBANK-noCMVN-Linear_L1-2"
     assert result["hyperparameters"]["modelrc"]["layers"] == "1-2"
     ckpt = torch.load(expdir / "dev-best.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["Featurizer"]["weights"].shape == (2,)

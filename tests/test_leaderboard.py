@@ -143,7 +143,7 @@ def test_results_from_different_fold_files_are_refused(perfect_then_neutral, tmp
         load_cells(results)
     message = str(err.value)
     assert "2 different fold files" in message and "fold2.json" in message and "fold1.json" in message
-    assert leaderboard.main([str(results)]) == 1
+    assert leaderboard.main([str(results)]) == 2
     assert "cannot be compared" in capsys.readouterr().err
 
 
@@ -167,7 +167,7 @@ def test_results_from_another_fold_file_than_the_installed_one_are_shown_with_a_
 def test_an_invalid_result_file_is_named(perfect_then_neutral, tmp_path, capsys):
     results = copy_results(perfect_then_neutral, tmp_path)
     (results / "HuBERT-Linear" / "matched" / "iemocap" / "fold4.json").write_text("{not json")
-    assert leaderboard.main([str(results)]) == 1
+    assert leaderboard.main([str(results)]) == 2
     assert "fold4.json: not valid JSON" in capsys.readouterr().err
 
 

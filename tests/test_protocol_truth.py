@@ -1,4 +1,4 @@
-"""The protocol's facts checked against independent truth (PROTOCOL.md and the README), not the code:
+"""The protocol's facts checked against independent truth (PROTOCOL.md and docs/corpora.md), not the code:
 fold membership, the fold file's hash, the dev draw's independence of manifest order, the published
 numbers, and UAR versus accuracy on imbalanced data."""
 import random
@@ -11,7 +11,7 @@ from s3prl_crosscorpus.core.io_utils import sha256_file
 from s3prl_crosscorpus.core.metrics import scores, uar
 from s3prl_crosscorpus.results.paper import PAPER_UAR
 
-#: README "Protocol decisions": the fold lists, written out independently of the fold file.
+#: docs/corpora.md "Protocol decisions": the fold lists, written out independently of the fold file.
 README_FOLDS = {
     "emodb": {1: {"03", "08"}, 2: {"10", "09"}, 3: {"11", "13"}, 4: {"12", "14"}, 5: {"15", "16"}},
     "ravdess": {k: {f"Actor_{a:02d}" for a in actors}

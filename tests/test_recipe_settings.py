@@ -24,44 +24,64 @@ def recipe(name: str, *args: str, cwd: Path, timeout: int = 60) -> subprocess.Co
                           timeout=timeout)
 
 
+def must_be(name: str, option: str) -> str:
+    return rf"{re.escape(name)}: error: {option} must be "
+
+
+#: Every bad setting: (command, its arguments, the start of the one error line it must print). A recipe's value
+#: must also appear in that line; nothing may run (no PWNED file, no output folder).
 BAD = [
-    ("run.sh", "--nj", '__import__("os").system("touch PWNED")'),
-    ("run.sh", "--nj", "abc"),
-    ("run.sh", "--nj", "0"),
-    ("run.sh", "--stage", "abc"),
-    ("run.sh", "--stop-stage", "1.5"),
-    ("run.sh", "--stage", "6"),
-    ("run.sh", "--nj", "08"),  # bash arithmetic would read it as (bad) octal
-    ("run.sh", "--synth-per-class", "9"),
-    ("run.sh", "--steps", "20; touch PWNED"),
-    ("run.sh", "--folds", "1 $(touch PWNED)"),
-    ("run.sh", "--seeds", "x"),
-    ("run.sh", "--cache", "maybe"),
-    ("run.sh", "--device", "cpu;touch PWNED"),
-    ("run_fold.sh", "--fold", "abc"),
-    ("run_fold.sh", "--seed", "-1"),
-    ("run_all_folds.sh", "--folds", "1,x"),
-    ("paper_table4.sh", "--nj", "-2"),
-    ("svm_grid.sh", "--cmd", "ssh"),
+    ("run.sh", ("--nj", '__import__("os").system("touch PWNED")'), must_be("run.sh", "--nj")),
+    ("run.sh", ("--nj", "abc"), must_be("run.sh", "--nj")),
+    ("run.sh", ("--nj", "0"), must_be("run.sh", "--nj")),
+    ("run.sh", ("--stage", "abc"), must_be("run.sh", "--stage")),
+    ("run.sh", ("--stop-stage", "1.5"), must_be("run.sh", "--stop-stage")),
+    ("run.sh", ("--stage", "6"), must_be("run.sh", "--stage")),
+    ("run.sh", ("--nj", "08"), must_be("run.sh", "--nj")),  # bash arithmetic would read it as (bad) octal
+    ("run.sh", ("--synth-per-class", "9"), must_be("run.sh", "--synth-per-class")),
+    ("run.sh", ("--steps", "20; touch PWNED"), must_be("run.sh", "--steps")),
+    ("run.sh", ("--folds", "1 $(touch PWNED)"), must_be("run.sh", "--folds")),
+    ("run.sh", ("--seeds", "x"), must_be("run.sh", "--seeds")),
+    ("run.sh", ("--cache", "maybe"), must_be("run.sh", "--cache")),
+    ("run.sh", ("--device", "cpu;touch PWNED"), must_be("run.sh", "--device")),
+    ("run.sh", ("--layers", "4-x"), must_be("run.sh", "--layers")),
+    ("run.sh", ("--layers", "6;touch PWNED"), must_be("run.sh", "--layers")),
+    ("run.sh", ("--stage", "3", "--stop-stage", "1"),
+     r"run\.sh: error: --stage 3 is after --stop-stage 1: nothing to run$"),
+    ("run_fold.sh", ("--fold", "abc"), must_be("run_fold.sh", "--fold")),
+    ("run_fold.sh", ("--seed", "-1"), must_be("run_fold.sh", "--seed")),
+    ("run_fold.sh", ("--layers", "0,,4"), must_be("run_fold.sh", "--layers")),
+    ("run_all_folds.sh", ("--folds", "1,x"), must_be("run_all_folds.sh", "--folds")),
+    ("run_all_folds.sh", ("--layers", "all layers"), must_be("run_all_folds.sh", "--layers")),
+    ("paper_table4.sh", ("--nj", "-2"), must_be("paper_table4.sh", "--nj")),
+    ("svm_grid.sh", ("--cmd", "ssh"), must_be("svm_grid.sh", "--cmd")),
+    ("launch", ("--nj=0",), r"error: --nj must be a whole number >= 1, got '0'$"),
+    ("launch", ("--nj=-1",), r"error: --nj must be a whole number >= 1, got '-1'$"),
+    ("launch", ("--nj=1.5",), r"error: --nj must be a whole number >= 1, got '1\.5'$"),
+    ("launch", ("--nj=abc",), r"error: --nj must be a whole number >= 1, got 'abc'$"),
 ]
 
 
-@pytest.mark.parametrize("name,option,value", BAD)
-def test_a_bad_setting_is_one_error_line_and_exit_2(tmp_path, name, option, value):
-    done = recipe(name, "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"), option, value, cwd=tmp_path) \
-        if name in ("run.sh", "paper_table4.sh", "svm_grid.sh") else \
-        recipe(name, "--data-dir", str(tmp_path), option, value, cwd=tmp_path)
+def run_bad(name: str, args, tmp_path: Path) -> subprocess.CompletedProcess:
+    """One bad setting: a recipe (with a data folder and, where it has one, an output folder) or `launch`."""
+    if name == "launch":
+        jobs = tmp_path / "jobs.tsv"
+        jobs.write_text(f"touch\ttouch {tmp_path / 'PWNED'}\n")
+        return subprocess.run([sys.executable, "-m", "s3prl_crosscorpus", "launch", str(jobs), *args,
+                               "--logs", str(tmp_path / "logs")], env=ENV, capture_output=True, text=True)
+    out = ("--out", str(tmp_path / "out")) if name in ("run.sh", "paper_table4.sh", "svm_grid.sh") else ()
+    return recipe(name, "--data-dir", str(tmp_path), *out, *args, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("name,args,line", BAD, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD])
+def test_a_bad_setting_is_one_error_line_and_exit_2(tmp_path, name, args, line):
+    done = run_bad(name, args, tmp_path)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and re.match(rf"{re.escape(name)}: error: {option} must be ", lines[0]), done.stderr
-    assert value in lines[0]
+    assert len(lines) == 1 and re.match(line, lines[0]), done.stderr
+    if name != "launch" and "must be" in line:
+        assert args[-1] in lines[0]
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "out").exists()
-
-
-def test_a_stage_after_the_stop_stage_is_an_error(tmp_path):
-    done = recipe("run.sh", "--out", str(tmp_path / "out"), "--stage", "3", "--stop-stage", "1", cwd=tmp_path)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["run.sh: error: --stage 3 is after --stop-stage 1: nothing to run"]
 
 
 def test_no_recipe_pastes_a_value_into_python_source():
@@ -76,20 +96,10 @@ def test_good_settings_pass_and_help_names_the_types(tmp_path):
     done = recipe("run.sh", "--help", cwd=tmp_path)
     assert done.returncode == 0
     assert re.search(r"--nj .*\(count\)", done.stdout) and re.search(r"--seeds .*\(ints\)", done.stdout)
+    assert re.search(r"--layers .*\(layers\)", done.stdout)
     # a good value goes through the check: only the (empty) DATA_DIR stops it later
-    done = recipe("run_fold.sh", "--data-dir", "", "--fold", "3", "--seed", "7", cwd=tmp_path)
+    done = recipe("run_fold.sh", "--data-dir", "", "--fold", "3", "--seed", "7", "--layers", "0,4,8", cwd=tmp_path)
     assert "error: --" not in done.stderr and "set --data-dir" in done.stderr
-
-
-@pytest.mark.parametrize("nj", ["0", "-1", "1.5", "abc"])
-def test_launch_refuses_an_nj_that_is_not_a_whole_number_of_at_least_1(tmp_path, nj):
-    jobs = tmp_path / "jobs.tsv"
-    jobs.write_text(f"touch\ttouch {tmp_path / 'ran'}\n")
-    done = subprocess.run([sys.executable, "-m", "s3prl_crosscorpus", "launch", str(jobs), f"--nj={nj}",
-                           "--logs", str(tmp_path / "logs")], env=ENV, capture_output=True, text=True)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: --nj must be a whole number >= 1, got {nj!r}"]
-    assert not (tmp_path / "ran").exists()
 
 
 def test_the_study_redoes_svm_results_older_than_the_manifest(tmp_path, data_dir):
@@ -118,7 +128,8 @@ def test_stage_0_is_redone_when_an_input_file_changes(tmp_path, synth_roots):
         done = recipe("run.sh", "--emodb", str(emodb), "--out", str(out), "--stop-stage", "0", cwd=tmp_path,
                       timeout=300)
         assert done.returncode == 0, done.stderr
-        assert "next:" not in done.stderr
+        hints = [line for line in done.stderr.splitlines() if line.startswith("next:")]
+        assert hints == [f"next: {RECIPES / 'run.sh'} --emodb {emodb} --out {out} --stage 1"]  # the recipe's own
         return "kept" in done.stderr, len((out / "data" / "manifest.jsonl").read_text().splitlines())
 
     kept, rows = stage0()

@@ -31,7 +31,7 @@ def test_a_result_file_with_a_repeated_row_is_named_by_the_leaderboard(utterance
     write_json(paths[0], result)
     with pytest.raises(ResultError, match=f"{paths[0]}: predictions/{len(result['predictions']) - 1}: "):
         load_result_files(results)
-    assert leaderboard.main([str(results)]) == 1
+    assert leaderboard.main([str(results)]) == 2
     assert f"{paths[0]}" in capsys.readouterr().err
 
 
@@ -225,7 +225,7 @@ def test_submit_on_a_full_disk_names_the_bundle(utterances, tmp_path, monkeypatc
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", no_space)
-    assert submit.main([str(results), "-o", str(tmp_path / "b.zip"), "--no-plots"]) == 1
+    assert submit.main([str(results), "-o", str(tmp_path / "b.zip"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert "error: " in err and f"cannot write {tmp_path / 'b.zip'}: No space left on device" in err
     assert not [p for p in tmp_path.iterdir() if p.name != "results"]

@@ -44,6 +44,8 @@ def test_every_stage_runs_and_the_bundle_validates(study):
     assert dnn == {("extended", "emodb"), ("extended", "ravdess"), ("extended", "iemocap")}
     assert all(c["complete"] for c in table["cells"])
     assert "eGeMAPS-SVM" in (out / "leaderboard.md").read_text() and (out / "plots").is_dir()
+    page = (out / "report.html").read_text()  # stage 4's report: offline page holding the verdicts
+    assert "eGeMAPS-SVM: extended − matched on RAVDESS: " in page and "https://" not in page
     check = validate_bundle(out / "bundle.zip", data_dir=out / "data")
     assert check.ok, check.problems
     assert "=== stage 5" in first.stderr and (out / "folds.txt").read_text().strip()

@@ -19,9 +19,9 @@ def test_svm_rows_per_normalisation(tmp_path):
                     norms=["global", "corpus"])
     names = sorted(job.name for job in plan.jobs)
     assert names == ["eGeMAPS-SVM.loco.foldall", "eGeMAPS-SVM.matched.foldall",
-                     "eGeMAPS-SVM[corpus-norm].loco.foldall", "eGeMAPS-SVM[corpus-norm].matched.foldall"]
+                     "eGeMAPS-SVM_corpus-norm.loco.foldall", "eGeMAPS-SVM_corpus-norm.matched.foldall"]
     commands = {job.name: job.command for job in plan.jobs}
-    assert "--norm corpus" in commands["eGeMAPS-SVM[corpus-norm].loco.foldall"]
+    assert "--norm corpus" in commands["eGeMAPS-SVM_corpus-norm.loco.foldall"]
     assert "--norm global" in commands["eGeMAPS-SVM.loco.foldall"]
 
 
@@ -34,7 +34,7 @@ def test_dnn_variants_are_tagged_rows_and_dann_skips_matched(tmp_path):
     tagged = by_name["hubert-linear-corpus-norm+dann.extended-all.fold1.seed0"]
     overrides = shlex.split(tagged)[shlex.split(tagged).index("-o") + 1]
     assert "datarc.normalisation='corpus'" in overrides and "modelrc.dann.enabled=True" in overrides
-    assert f"system_name={override_value('HuBERT-Linear[corpus-norm,dann]')}" in overrides
+    assert f"system_name={override_value('HuBERT-Linear_corpus-norm_dann')}" in overrides
     assert "train-cached" in tagged
     plain = by_name["hubert-linear.extended-all.fold1.seed0"]
     assert "normalisation" not in plain and "dann" not in plain

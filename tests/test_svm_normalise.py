@@ -33,9 +33,9 @@ def test_group_statistics_z_normalise_each_group():
 
 def test_system_names_keep_the_variants_apart():
     assert system_name("eGeMAPSv02") == "eGeMAPS-SVM"
-    assert system_name("eGeMAPSv02", norm="speaker") == "eGeMAPS-SVM[speaker-norm]"
-    assert system_name("ComParE_2016", select="group-cv") == "ComParE-SVM[group-cv]"
-    assert system_name("GeMAPSv01b", "corpus", "group-cv") == "GeMAPS-SVM[corpus-norm,group-cv]"
+    assert system_name("eGeMAPSv02", norm="speaker") == "eGeMAPS-SVM_speaker-norm"
+    assert system_name("ComParE_2016", select="group-cv") == "ComParE-SVM_group-cv"
+    assert system_name("GeMAPSv01b", "corpus", "group-cv") == "GeMAPS-SVM_corpus-norm_group-cv"
 
 
 def test_corpus_norm_needs_every_utterance_of_the_test_corpus(utterances, tmp_path):
@@ -57,10 +57,10 @@ def test_speaker_norm_run_is_recorded_as_transductive(data_dir, tmp_path, capsys
                  "--cache", str(tmp_path / "cache"), "--norm", "speaker", "--corpora", "emodb"]) == 0
     assert "transductive" in capsys.readouterr().out
     (result,) = load_results(out)
-    assert result["system"] == "GeMAPS-SVM[speaker-norm]"
+    assert result["system"] == "GeMAPS-SVM_speaker-norm"
     assert result["hyperparameters"]["normalisation"] == "speaker" and result["hyperparameters"]["transductive"]
     assert result["config"]["normalisation"] == "speaker" and result["config"]["transductive"]
-    model = load_model(out / "GeMAPS-SVM[speaker-norm]" / "matched" / "emodb" / "fold1.model.skops")
+    model = load_model(out / "GeMAPS-SVM_speaker-norm" / "matched" / "emodb" / "fold1.model.skops")
     assert model["normalisation"] == "speaker"
     # New files are normalised per speaker, as the caller says; without a grouping the model refuses.
     by_id = {u.id: u for u in load_manifest(data_dir)}

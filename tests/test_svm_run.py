@@ -172,7 +172,7 @@ def test_group_cv_selection_is_recorded_and_kept_apart(data_dir, cache, extended
     assert main(["run", "--data", str(data_dir), "--feature-set", "GeMAPSv01b", "--condition", "extended",
                  "--test-corpus", "all", "--fold", "1", "--out", str(out), "--grid", "coarse",
                  "--cache", str(cache), "--no-save-model", "--select", "group-cv", "--cv-folds", "4"]) == 0
-    variant = [r for r in load_results(out) if r["system"] == "GeMAPS-SVM[group-cv]"]
+    variant = [r for r in load_results(out) if r["system"] == "GeMAPS-SVM_group-cv"]
     assert len(variant) == len(CORPORA)
     hyper, config = variant[0]["hyperparameters"], variant[0]["config"]
     assert (hyper["selection"], hyper["cv_folds"]) == ("group-cv", 4) and 0 < hyper["cv_uar"] <= 1
@@ -180,14 +180,14 @@ def test_group_cv_selection_is_recorded_and_kept_apart(data_dir, cache, extended
     assert best[0]["cv_uar"] == hyper["cv_uar"] == max(row["cv_uar"] for row in config["cv_uar_grid"])
     assert all(len(row["split_uar"]) == 4 for row in config["cv_uar_grid"])
     cells, _ = load_cells(out)
-    assert {c.system for c in cells} == {"GeMAPS-SVM", "GeMAPS-SVM[group-cv]"}
+    assert {c.system for c in cells} == {"GeMAPS-SVM", "GeMAPS-SVM_group-cv"}
 
 
 @pytest.mark.parametrize("change, message", [
     ({"--feature-set": "IS09"}, "invalid choice: 'IS09'"),
     ({"--fold": "6"}, "invalid choice: '6'"),
     ({"--condition": "crossed"}, "invalid choice: 'crossed'"),
-    ({"--corpora": "emodb,timit"}, "unknown corpus"),
+    ({"--corpora": "emodb,Timit!"}, "unknown corpus"),
     ({"--n-jobs": "0"}, "must be >= 1"),
     ({"--cv-folds": "1"}, "must be >= 2"),
     ({"--search": "fast"}, "invalid choice: 'fast'"),
@@ -214,7 +214,7 @@ def test_runtime_errors_are_reported_not_raised(data_dir, cache, tmp_path, capsy
     assert main(base + ["--data", str(data_dir), "--condition", "matched", "--test-corpus", "emodb",
                         "--corpora", "emodb", "--select", "group-cv", "--cv-folds", "20", "--grid", "coarse",
                         "--no-save-model", "--cache", str(cache)]) == 2
-    assert ("eGeMAPS-SVM[group-cv] matched fold 1: group-cv with 20 folds needs at least 20 speakers"
+    assert ("eGeMAPS-SVM_group-cv matched fold 1: group-cv with 20 folds needs at least 20 speakers"
             in capsys.readouterr().err)
 
 

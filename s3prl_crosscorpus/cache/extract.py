@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..augment.plan import AugmentError, apply_plan, draw_plan, plan_key
 from ..core.audio import TARGET_RATE, AudioError, length_problem, load_audio

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..augment.plan import AugmentError, augmented_audio, draw_plan
 from ..augment.spec import SpecError, check_copies, check_degrade, describe_parameters, parse_spec, spec_warnings
-from ..cache.augmented import check_cacheable
-from ..core.audio import TARGET_RATE, AudioError
-from ..core.io_utils import sha256_file
 from ..core.names import augment_tags
+
+# the effects (scipy), the cache and audio input are imported in main: --help stays fast.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..augment.plan import AugmentError, augmented_audio, draw_plan
+    from ..cache.augmented import check_cacheable
+    from ..core.audio import TARGET_RATE, AudioError
+    from ..core.io_utils import sha256_file
+
     try:
         spec = parse_spec(args.spec)
         check_copies(args.copies)

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.labels import CORPORA
 from ..results.significance import render_comparison, requested_pairs, statistics
 from ..results.stats import StatsError
 from .leaderboard import add_stats_options, load_cells_or_report, stats_setup, warn_unavailable, write_text
@@ -21,7 +20,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("a", metavar="A", help="SYSTEM or SYSTEM/CONDITION (e.g. ComParE-SVM/matched)")
     parser.add_argument("b", metavar="B", help="SYSTEM or SYSTEM/CONDITION; without a condition, a side takes the "
                                                "other side's, or every condition both have")
-    parser.add_argument("--corpus", choices=CORPORA, help="only this test corpus (default: every corpus both have)")
+    parser.add_argument("--corpus", metavar="CORPUS", help="only this test corpus (default: every corpus both have)")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="md table or every figure as JSON")
     parser.add_argument("-o", "--output", type=Path, help="write here (atomically) instead of stdout")
     add_stats_options(parser)
@@ -33,13 +32,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup = stats_setup(args)
     loaded = load_cells_or_report(args.results_dir)
     if loaded is None or setup is None:
-        return 1
+        return 2  # bad input, named on stderr
     cells, _ = loaded
     try:
         pairs = requested_pairs(cells, args.a, args.b, args.corpus)
     except StatsError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2
     involved = list({id(c): c for pair in pairs for c in pair}.values())
     found = statistics(involved, pairs, *setup, speakers_name="manifest")
     warn_unavailable(found)

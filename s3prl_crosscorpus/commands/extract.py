@@ -101,7 +101,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 extractor = report.extractor
     except (CacheError, ManifestError, AudioError, OSError) as err:  # OSError: e.g. an audio file gone
         print(f"extract: error: {err}", file=sys.stderr)
-        return 1
+        return 2  # bad input (manifest, audio, cache), named; as every other command
     return 0
 
 

@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..study.launch import LAUNCHERS, LaunchError, LaunchReport, default_jobs, launch, read_jobs
+from tqdm import tqdm
+
+from ..results.finished import job_lines
+from ..study.launch import LAUNCHERS, Job, LaunchError, LaunchReport, default_jobs, launch, read_jobs
 
 
 def add_launcher_options(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +41,16 @@ def print_report(report: LaunchReport) -> int:
     return 0
 
 
+def print_finished(job: Job, code: Optional[int]) -> None:
+    """Each finished cell's UAR (and warnings) above the progress bar, to stderr."""
+    for line in job_lines(job.name, code, job.outputs):
+        tqdm.write(line, file=sys.stderr)
+
+
 def run_launch(jobs, args: argparse.Namespace, name: str) -> int:
     try:
-        report = launch(jobs, args.logs, args.cmd, args.nj, name=name, sbatch_args=shlex.split(args.sbatch_args))
+        report = launch(jobs, args.logs, args.cmd, args.nj, name=name, sbatch_args=shlex.split(args.sbatch_args),
+                        on_done=print_finished)
     except LaunchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,23 +6,24 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..core.io_utils import atomic_open
-from ..core.manifest import ManifestError
+from ..core.manifest import ManifestError, manifest_fold_sha256
 from ..results.cells import Cell, LeaderboardError, installed_fold_warning, load_cells
 from ..results.leaderboard import METRICS, render, summary
 from ..results.schema import ResultError
 from ..results.significance import table_statistics
-from ..results.speakers import manifest_speakers
+from ..results.speakers import documented_differences, manifest_speakers
 from ..results.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, StatsConfig, StatsError
 
 
-def load_cells_or_report(results_dir: Path) -> Optional[Tuple[List[Cell], str]]:
-    """``load_cells`` for a command: errors and the fold-file warning go to stderr; None on error."""
+def load_cells_or_report(results_dir: Path, data_dir: Optional[Path] = None) -> Optional[Tuple[List[Cell], str]]:
+    """``load_cells`` for a command: errors and the fold-file warning go to stderr; None on error. The fold
+    table of ``data_dir``'s manifest (corpora beyond the paper's) counts as installed."""
     try:
         cells, sha = load_cells(results_dir)
     except (LeaderboardError, ResultError) as err:
         print(f"error: {err}", file=sys.stderr)
         return None
-    warning = installed_fold_warning(sha)
+    warning = installed_fold_warning(sha, manifest_fold_sha256(data_dir) if data_dir else None)
     if warning:
         print(warning, file=sys.stderr)
     return cells, sha
@@ -88,15 +89,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.stats and args.metric != "uar":
         options.error("--stats tests UAR; use it with --metric uar")
     setup = stats_setup(args) if args.stats else (None, None)
-    loaded = load_cells_or_report(args.results_dir)
+    loaded = load_cells_or_report(args.results_dir, args.data)
     if loaded is None or setup is None:
-        return 1
+        return 2  # bad input, named on stderr
     cells, sha = loaded
     statistics = None
     if args.stats:
         statistics = table_statistics(cells, *setup, speakers_name="manifest")
         warn_unavailable(statistics)
-    write_text(render(summary(cells, sha, statistics), args.format, args.metric), args.output)
+    differs = documented_differences(args.data) if args.data else None
+    write_text(render(summary(cells, sha, statistics, differs), args.format, args.metric), args.output)
     return 0
 
 

@@ -19,6 +19,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "overrides": ("s3prl_crosscorpus.commands.overrides", "print a safe s3prl -o string (for shell recipes)"),
     "leaderboard": ("s3prl_crosscorpus.commands.leaderboard", "paper-style table from result files"),
     "plot": ("s3prl_crosscorpus.commands.plot", "confusion matrices and matched-vs-extended charts"),
+    "report": ("s3prl_crosscorpus.commands.report", "the whole study as one self-contained HTML page"),
     "submit": ("s3prl_crosscorpus.commands.submit", "pack results into a submission bundle"),
     "validate": ("s3prl_crosscorpus.commands.validate", "check a submission bundle"),
     "compare": ("s3prl_crosscorpus.commands.compare", "does B beat A? paired speaker-level test on the same utterances"),
@@ -39,7 +40,8 @@ INTERRUPTED_EXIT = 130
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
-    return f"usage: s3prl-crosscorpus SUBCOMMAND [ARGS...]\n\nsub-commands:\n{rows}\n"
+    return (f"usage: s3prl-crosscorpus SUBCOMMAND [ARGS...]   (or --version)\n\nsub-commands:\n{rows}\n\n"
+            "SUBCOMMAND --help: its options")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -47,6 +49,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from .. import __version__
+
+        print(f"s3prl-crosscorpus {__version__}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
         print(f"unknown sub-command {name!r}\n\n{usage()}", file=sys.stderr)

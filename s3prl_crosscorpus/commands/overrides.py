@@ -61,7 +61,8 @@ def override_string(settings: List[str]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus overrides", description=__doc__.splitlines()[0],
                                      epilog=f"keys: {', '.join([*DATARC, *EXPERT, *MODELRC])}")
-    parser.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    parser.add_argument("settings", nargs="+", metavar="KEY=VALUE",
+                        help="a downstream setting (keys below); an empty VALUE is None")
     args = parser.parse_args(argv)
     try:
         print(override_string(args.settings))

@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup = stats_setup(args) if wanted else (None, None)
     loaded = load_cells_or_report(args.results_dir)
     if loaded is None or setup is None:
-        return 1
+        return 2  # bad input, named on stderr
     from ..results.plots import plot_all  # matplotlib only when plotting
 
     cells, sha = loaded

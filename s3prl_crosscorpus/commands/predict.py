@@ -266,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Emotion label and class probabilities for new audio from a trained model: an SVM "
                     "fold<k>.model.skops (written by baseline-svm run) or a DNN dev-best.ckpt (written by "
                     "run-downstream or train-cached). Audio of any sample rate and channel count is read as 16 kHz "
-                    "mono by the same code as training; files over --max-seconds are not read. A [speaker-norm] or "
-                    "[corpus-norm] model needs to know which files share a speaker (corpus): --speaker-of, "
+                    "mono by the same code as training; files over --max-seconds are not read. A speaker-norm or "
+                    "corpus-norm model needs to know which files share a speaker (corpus): --speaker-of, "
                     "--speaker-per-folder or --same-speaker; each group is normalised with its own files only, "
                     f"at least {MIN_GROUP_UTTERANCES} per group for meaningful statistics.")
     parser.add_argument("--model", type=Path, required=True,

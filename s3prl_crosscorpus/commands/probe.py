@@ -9,7 +9,7 @@ from baseline_svm.features import FEATURE_SETS, FeatureError
 from ..core.normalise import NORMS
 
 from ..cache.format import CacheError
-from ..core.folds import FOLDS, FoldError, fold_file_sha256
+from ..core.folds import FOLDS, FoldError, manifest_folds
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError, load_manifest
 from ..domain.probe import TARGETS, gather_sources, plot_probe, run_probe, table_markdown, write_table
@@ -69,7 +69,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     meta = {"data_dir": str(args.data_dir), "cache": str(args.cache) if args.cache else None,
-            "folds": args.folds, "corpora": sorted({u.corpus for u in utts}), "fold_file_sha256": fold_file_sha256(),
+            "folds": args.folds, "corpora": sorted({u.corpus for u in utts}),
+            "fold_file_sha256": manifest_folds(utts).sha256,
             "probe": "LogisticRegression(C=1) on standardised features", "targets": args.targets,
             "excluded": excluded}
     json_path, md_path = write_table(rows, args.out, meta)

@@ -8,16 +8,15 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..augment.spec import SpecError, check_copies
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import ManifestError
-from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS
+from ..core.names import HEADS, SVM_SYSTEMS, VARIANTS, parse_layers
 from ..core.normalise import NORMS
 from ..study.launch import write_jobs
-from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan
 from .launch import add_launcher_options, check_nj, run_launch
 
 STAGES = ("svm", "extract", "dnn")
@@ -35,26 +34,36 @@ def checked(values: List[str], allowed, what: str) -> List[str]:
     return values
 
 
+def layers_option(text: str) -> Optional[Tuple[int, ...]]:
+    """``--layers`` as hidden-state indices (None: every layer); a malformed value is an argparse error."""
+    try:
+        return parse_layers(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).replace("modelrc.layers=", "--layers ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus study", description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("stage", choices=STAGES, help="svm: the SVM cells; extract: the upstream into the cache; "
+                                                      "dnn: the DNN runs")
     parser.add_argument("--data", type=Path, required=True, help="DATA_DIR of `prepare`")
     parser.add_argument("--results", type=Path, help="result folder (svm, dnn)")
     parser.add_argument("--corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
                         help="training pool (default: the corpora in the manifest)")
     parser.add_argument("--folds", type=lambda t: [int(k) for k in checked(words(t), list(map(str, FOLDS)), "fold")],
-                        default=list(FOLDS))
+                        default=list(FOLDS), help="folds (default 1 2 3 4 5)")
     parser.add_argument("--conditions", type=lambda t: checked(words(t), CONDITIONS, "condition"),
-                        default=["matched", "extended"])
+                        default=["matched", "extended"], help="conditions of both systems (default matched extended)")
     parser.add_argument("--feature-sets", type=lambda t: checked(words(t), list(SVM_SYSTEMS), "feature set"),
-                        default=list(SVM_SYSTEMS))
+                        default=list(SVM_SYSTEMS), help="SVM openSMILE feature sets (default: all three)")
     parser.add_argument("--grid", default="libsvm", help="SVM grid (libsvm or coarse)")
-    parser.add_argument("--upstream", default="hubert")
+    parser.add_argument("--upstream", default="hubert", help="s3prl upstream (-u) of the extract and dnn stages")
     parser.add_argument("--ckpt", default=None, help="upstream checkpoint (-k)")
     parser.add_argument("--upstream-name", default=None, help="upstream's name in system names")
     parser.add_argument("--cache", type=Path, help="feature cache folder (extract; dnn: empty = live upstream)")
     parser.add_argument("--exp", type=Path, default=Path("exp"), help="experiment folders (dnn)")
-    parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS))
+    parser.add_argument("--heads", type=lambda t: checked(words(t), HEADS, "head"), default=list(HEADS),
+                        help=f"DNN heads (default: {' '.join(HEADS)})")
     parser.add_argument("--matched-corpora", type=lambda t: checked(words(t), CORPORA, "corpus"),
                         default=["iemocap"], help="test corpora of matched DNN runs (default iemocap, Table 4)")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in words(t)], default=[1337],
@@ -72,9 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-degrade", type=lambda t: t.split(), default=[], metavar="'SPEC ...'",
                         help="svm, dnn: also test each trained row on degraded audio, one row per SPEC "
                              "(e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone')")
+    parser.add_argument("--layers", type=layers_option, default=None,
+                        help="DNN layer selection (modelrc.layers): one layer (6), a range (4-8) or a list (0,4,8) of "
+                             "hidden states; system names get _L6, _L4-8, _L0+4+8 (default: every layer, weighted)")
     parser.add_argument("--config", type=Path, help="runner config (dnn)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="device of extraction and DNN runs (default cpu)")
     parser.add_argument("--n-jobs", type=int, default=1, help="workers inside each SVM job")
     parser.add_argument("--dry-run", action="store_true", help="write LOGS/jobs.tsv, run nothing")
     add_launcher_options(parser)
@@ -82,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def plan_stage(args: argparse.Namespace):
+    """The stage's plan: its jobs, how many are done, and stale outputs."""
+    from ..study.plan import DnnSettings, dnn_plan, extract_plan, manifest_corpora, svm_plan  # slow imports
+
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
@@ -94,7 +109,7 @@ def plan_stage(args: argparse.Namespace):
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
                            steps=args.steps, device=args.device, augment=args.augment,
-                           augment_copies=args.augment_copies, degrade=tuple(args.test_degrade))
+                           augment_copies=args.augment_copies, degrade=tuple(args.test_degrade), layers=args.layers)
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
                     args.variants)
 
@@ -106,6 +121,20 @@ def remove(paths: List[Path]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def rename_old_systems(results: Path, dry_run: bool) -> None:
+    """Give result folders of older versions their shell-safe system names, so that finished work is found."""
+    from ..study.plan import renamed_systems  # slow imports
+    for old, new in renamed_systems(results):
+        if new.exists():
+            print(f"warning: {old} and {new} hold the same system (older and shell-safe name); keep one",
+                  file=sys.stderr)
+        else:
+            if not dry_run:
+                old.rename(new)
+            print(f"{'would rename' if dry_run else 'renamed'} {old} to {new.name} (shell-safe system name)",
+                  file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -121,6 +150,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if args.stage in ("svm", "dnn"):
+        rename_old_systems(args.results, args.dry_run)
     try:
         check_copies(args.augment_copies)
         plan = plan_stage(args)

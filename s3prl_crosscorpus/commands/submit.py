@@ -4,11 +4,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.io_utils import WriteError
+from ..core.io_utils import WriteError, os_error_text
 from ..results.cells import LeaderboardError, installed_fold_warning
 from ..results.schema import ResultError
-from ..submission.bundle import BundleError, build_bundle
-from ..submission.validate import validate_bundle
+from ..submission.bundle import BundleError, submit_bundle
 from .leaderboard import add_stats_options, stats_setup, warn_unavailable
 
 
@@ -27,22 +26,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     setup = stats_setup(args)
     if setup is None:
-        return 1
-    try:
-        meta = build_bundle(args.results_dir, args.out, not args.no_plots, *setup)
+        return 2
+    try:  # a bundle that fails its own validation is a bug, not a submission: it is not left at -o
+        meta, found = submit_bundle(args.results_dir, args.out, not args.no_plots, *setup, data_dir=args.data)
     except (BundleError, LeaderboardError, ResultError, WriteError) as err:  # WriteError: full disk..., named
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(f"error: {os_error_text(err) if isinstance(err, WriteError) else err}", file=sys.stderr)
+        return 2
     warning = installed_fold_warning(meta["fold_file_sha256"])
     if warning:
         print(warning, file=sys.stderr)
     warn_unavailable(meta["summary"]["statistics"])
-    found = validate_bundle(args.out, args.data)  # a bundle that fails its own validation is a bug, not a submission
     for problem in found.problems:
         print(f"problem: {problem}", file=sys.stderr)
+    if not found.ok:
+        print(f"error: the bundle failed its own validation and was not written to {args.out}: {found.describe()}",
+              file=sys.stderr)
+        return 1
     print(f"wrote {args.out} ({len(meta['runs'])} fold results, {len(meta['files'])} files); "
           f"validate: {found.describe()}")
-    return 0 if found.ok else 1
+    return 0
 
 
 if __name__ == "__main__":

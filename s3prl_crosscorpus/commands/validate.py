@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..core.manifest import ManifestError
-from ..submission.validate import validate_bundle
+from ..submission.validate import provenance_lines, validate_bundle
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,6 +29,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(warning, file=sys.stderr)
     for problem in found.problems:
         print(f"problem: {problem}")
+    for line in provenance_lines(found.bundle):
+        print(f"provenance: {line}")
     print(f"{args.bundle}: {found.describe()}")
     return 0 if found.ok else 1
 

@@ -5,7 +5,6 @@ from typing import Optional, Union
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 TARGET_RATE = 16000
 #: Shortest input (16 kHz samples) the s3prl upstreams accept: the 400-sample receptive field of the first
@@ -27,6 +26,8 @@ def resample(samples: np.ndarray, rate: int, target: int = TARGET_RATE) -> np.nd
     if rate == target:
         return samples
     g = gcd(rate, target)
+    from scipy.signal import resample_poly  # here: scipy.signal takes a second to import
+
     return resample_poly(samples, target // g, rate // g).astype(np.float32)
 
 

@@ -1,4 +1,5 @@
 """Atomic file writes and JSON / JSONL helpers shared by every writer in the project."""
+import errno
 import json
 import os
 import tempfile
@@ -17,6 +18,21 @@ def current_umask() -> int:
 
 class WriteError(OSError):
     """A file that could not be written (full disk, no permission...); the message names it."""
+
+
+#: errno values that mean "this file could not be written" (full disk, quota, read-only, permission, too large).
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def os_error_text(err: OSError) -> str:
+    """One line for an operating-system error, without Python's ``[Errno N]`` prefix: ``cannot write PATH: reason``
+    for a write failure, ``PATH: reason`` otherwise."""
+    if isinstance(err, WriteError):
+        return str(err.strerror)
+    reason = err.strerror or str(err)
+    if err.filename is None:
+        return reason
+    return f"{'cannot write ' if err.errno in WRITE_ERRNOS else ''}{err.filename}: {reason}"
 
 
 @contextmanager

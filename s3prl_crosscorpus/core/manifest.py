@@ -8,17 +8,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tqdm import tqdm
+from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
-from .corpora import READERS, CorpusError, CorpusRead, Utterance
-from .folds import FOLD_FILE, fold_file_sha256
-from .io_utils import read_json, sha256_file, write_json, write_jsonl
-from .labels import CORPORA, LABELS
+from .corpora import READERS, REGISTRY, CorpusError, CorpusRead, Utterance
+from .corpora.documented import audio_differences
+from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
+from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
+from .labels import CORPORA, LABELS, corpus_order, corpus_rank
+from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
 
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
 MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
+#: Every corpus a manifest may hold: the paper's three (labels.CORPORA), then the registry's.
+KNOWN_CORPORA = CORPORA + tuple(name for name in REGISTRY if name not in CORPORA)
 
 logger = logging.getLogger(__name__)
 #: Meta files this process has warned about being absent (warned once each).
@@ -46,18 +50,24 @@ def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
                             + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
 
 
-def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[CorpusRead]:
+def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
+            reads: Sequence[CorpusRead] = ()) -> List[CorpusRead]:
     """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically.
 
     The metadata records the manifest's SHA-256, so a manifest and a meta file from different runs
     (a failure between the two writes) are refused on load. Files holding identical audio under
     different names are kept and recorded (``content_duplicates``). A corpus without a single usable
-    utterance is an error (nothing is written).
+    utterance is an error (nothing is written). ``reads``: corpora already read (CSV, audformat). With
+    corpora beyond the paper's three, their folds go to ``out/folds_v2.json`` (:mod:`.speaker_folds`).
     """
-    unknown = set(roots) - set(CORPORA)
+    unknown = set(roots) - set(READERS)
     if unknown:
-        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {CORPORA}")
-    reads = [READERS[corpus](Path(roots[corpus])) for corpus in CORPORA if corpus in roots]
+        raise CorpusError(f"unknown corpus {sorted(unknown)}; choose from {', '.join(corpus_order(READERS))}")
+    twice = sorted(set(roots) & {read.corpus for read in reads})
+    if twice:
+        raise CorpusError(f"corpus {twice[0]} is given twice; give each corpus name once")
+    reads = sorted([READERS[corpus](Path(root)) for corpus, root in roots.items()] + list(reads),
+                   key=lambda read: corpus_rank(read.corpus))
     for read in reads:
         if not read.utterances:
             first = read.problems[0] if read.problems else None
@@ -68,21 +78,39 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True) -> List[Co
     check_unique_ids(utts, f"corpora {', '.join(roots)}")
     duplicates = content_duplicates(utts, progress)
     out = Path(out)
+    table = manifest_folds(utts)
+    if table.sha256 != fold_file_sha256():
+        with atomic_open(out / FOLD_FILE_V2_NAME, "wb") as handle:
+            handle.write(document_bytes(table.document))
     write_jsonl(out / MANIFEST, (u.to_dict() for u in utts))
     write_json(out / META, {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_version": __version__,
         "fold_file": FOLD_FILE.name,
         "fold_file_sha256": fold_file_sha256(),
+        "fold_table": {"file": table.name, "sha256": table.sha256, "schemes": table.schemes,
+                       "test_only": table.test_only},
         "manifest_sha256": sha256_file(out / MANIFEST),
         "roots": {read.corpus: read.root for read in reads},
         "counts": {read.corpus: len(read.utterances) for read in reads},
         "content_duplicates": duplicates,
         "left_out": {read.corpus: [vars(item) for item in read.left_out] for read in reads},
+        # A copy unlike the published corpus: the leaderboard marks its paper comparison.
+        "documented_differences": {read.corpus: found for read in reads
+                                   if (found := audio_differences(read.corpus, read.utterances))},
     })
     for read in reads:
         read.content_duplicates = [ids for ids in duplicates if any(i.startswith(read.corpus + "_") for i in ids)]
     return reads
+
+
+def manifest_fold_sha256(data_dir: Path) -> Optional[str]:
+    """The fold-table hash that ``prepare`` recorded for a DATA_DIR (None when it records none)."""
+    meta_path = manifest_path(data_dir).parent / META
+    try:
+        return (read_json(meta_path).get("fold_table") or {}).get("sha256")
+    except (OSError, ValueError):
+        return None
 
 
 def manifest_path(data_dir: Path) -> Path:
@@ -91,12 +119,21 @@ def manifest_path(data_dir: Path) -> Path:
     return data_dir / MANIFEST if data_dir.is_dir() or not data_dir.suffix else data_dir
 
 
-def check_meta(path: Path, check_folds: bool) -> None:
-    """Refuse a manifest made with another fold file, or one that its meta file does not describe."""
+def manifest_digest(data_dir: Path) -> Optional[str]:
+    """sha256 of DATA_DIR's manifest.jsonl (None when there is none). Hashed each time, never cached by mtime:
+    a manifest re-made within one mtime tick, or copied with its old mtime, must still differ (a few ms)."""
+    try:
+        return sha256_file(manifest_path(data_dir))
+    except OSError:
+        return None
+
+
+def check_meta(path: Path, check_folds: bool) -> dict:
+    """Refuse a manifest made with another fold file, or one that its meta file does not describe; the meta."""
     meta_path = path.parent / META
     if not meta_path.exists():
         warn_missing_meta(meta_path)
-        return
+        return {}
     try:
         meta = read_json(meta_path)
     except ValueError as err:
@@ -108,6 +145,13 @@ def check_meta(path: Path, check_folds: bool) -> None:
     if recorded and recorded != sha256_file(path):
         raise ManifestError(f"{path} does not match {meta_path} (the two come from different `prepare` runs, "
                             "or one was edited); re-run `prepare`")
+    return meta
+
+
+def known_corpora(meta: dict) -> Set[str]:
+    """Corpora a manifest may hold: the paper's, the registered readers', and those its `prepare` read
+    (CSV, audformat: recorded in the meta file)."""
+    return set(CORPORA) | set(READERS) | set(meta.get("counts") or {})
 
 
 def warn_missing_meta(meta_path: Path) -> None:
@@ -120,8 +164,9 @@ def warn_missing_meta(meta_path: Path) -> None:
                    "(a manifest written by `prepare` has one; re-run `prepare` to check them)")
 
 
-def row_problem(row: object) -> Optional[str]:
-    """What is wrong with one manifest row, or None."""
+def row_problem(row: object, known: Optional[Set[str]] = None) -> Optional[str]:
+    """What is wrong with one manifest row, or None; ``known``: the corpora it may name (default: the paper's
+    and the registered readers')."""
     if not isinstance(row, dict):
         return "not a JSON object"
     missing = [f for f in MANIFEST_FIELDS if f not in row]
@@ -130,8 +175,10 @@ def row_problem(row: object) -> Optional[str]:
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
-    if row["corpus"] not in CORPORA:
-        return f"unknown corpus {row['corpus']!r} (known: {', '.join(CORPORA)})"
+    known = known_corpora({}) if known is None else known
+    if row["corpus"] not in known:
+        return (f"unknown corpus {row['corpus']!r} (known: {', '.join(corpus_order(known))}; others come from "
+                "`prepare --csv/--audformat`, recorded in manifest.meta.json)")
     if row["label"] not in LABELS:
         return f"unknown label {row['label']!r} (known: {', '.join(LABELS)})"
     for key in ("sample_rate", "channels", "num_frames"):
@@ -148,7 +195,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
     path = manifest_path(data_dir)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found; run `s3prl-crosscorpus prepare ... --out {path.parent}`")
-    check_meta(path, check_folds)
+    known = known_corpora(check_meta(path, check_folds))
     utts: List[Utterance] = []
     first_line: Dict[str, int] = {}
     with open(path, encoding="utf-8") as handle:
@@ -159,7 +206,7 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ManifestError(f"{path}:{number}: not a JSON line ({err.msg})") from err
-            problem = row_problem(row)
+            problem = row_problem(row, known)
             if problem:
                 raise ManifestError(f"{path}:{number}: {problem}")
             if row["id"] in first_line:
@@ -191,6 +238,8 @@ def summary(reads: Sequence[CorpusRead]) -> str:
                          + ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items())))
         for item in read.problems:
             lines.append(f"         PROBLEM {item.path}: {item.reason}")
+        for difference in audio_differences(read.corpus, read.utterances):
+            lines.append(f"         UNLIKE THE PUBLISHED CORPUS: {difference}; its paper comparison is marked")
         for ids in read.content_duplicates:
             lines.append(f"         DUPLICATE AUDIO (kept, check they do not sit in train and test): {' = '.join(ids)}")
     return "\n".join(lines)

@@ -3,13 +3,14 @@ degenerate-training guard both systems apply to their chosen model."""
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score
 
 from .labels import LABELS
 
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str]) -> np.ndarray:
     """Rows = reference, columns = prediction, both in LABELS order."""
+    from sklearn.metrics import confusion_matrix  # here: scikit-learn takes seconds to import (--help)
+
     return confusion_matrix(list(y_true), list(y_pred), labels=list(LABELS))
 
 
@@ -36,6 +37,8 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
     unknown = (set(y_true) | set(y_pred)) - set(LABELS)
     if unknown:
         raise ValueError(f"labels {sorted(unknown)} are not in the label set {LABELS}")
+    from sklearn.metrics import f1_score
+
     cm = confusion(y_true, y_pred)
     present = [lab for lab in LABELS if lab in set(y_true)]
     return {

@@ -2,7 +2,13 @@
 
 Head names, system (leaderboard row) names, the s3prl downstream name, and the builder of
 s3prl's ``-o`` override string. Plain strings only: importing this module loads no torch or s3prl.
+
+System names are shell-safe (letters, digits and ``._+-``): a variant's tags follow its base name
+after ``_`` (``HuBERT-Linear_corpus-norm_dann``, ``eGeMAPS-SVM_speaker-norm``, ``HuBERT-Linear_L4-8``).
+Older versions wrote ``HuBERT-Linear[corpus-norm,dann]``; :func:`safe_system_name` maps those (and any
+other name) to the shell-safe form wherever results and bundles are read.
 """
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
@@ -63,6 +69,27 @@ def upstream_label(name: str, ckpt: Optional[str] = None) -> str:
     return label + HF_MODE.get(name, "")
 
 
+#: Characters a system name may hold: it needs no quoting in a shell and is a plain file name.
+SAFE_NAME_CHARS = "A-Za-z0-9._+-"
+#: Between a system's base name and each of its tags.
+TAG_SEPARATOR = "_"
+
+
+def safe_system_name(name: str) -> str:
+    """The shell-safe form of a system name: each run of other characters becomes one ``_``, none at the ends,
+    no leading dot (``HuBERT-Linear[corpus-norm,dann]`` -> ``HuBERT-Linear_corpus-norm_dann``,
+    ``eGeMAPS-SVM [speaker-norm]`` -> ``eGeMAPS-SVM_speaker-norm``); a safe name is returned unchanged."""
+    parts = [part for part in re.split(f"[^{SAFE_NAME_CHARS}]+", str(name)) if part]
+    safe = TAG_SEPARATOR.join(parts).lstrip(".")
+    return safe or "system-" + hashlib.sha256(str(name).encode("utf-8")).hexdigest()[:8]
+
+
+def tagged_name(base: str, tags: Sequence[str] = ()) -> str:
+    """``base`` with its variant tags, shell-safe: ``HuBERT-Linear`` + (corpus-norm, dann) ->
+    ``HuBERT-Linear_corpus-norm_dann``. The one place system names get their tags."""
+    return safe_system_name(TAG_SEPARATOR.join([base, *tags]))
+
+
 #: Prefix of every crosscorpus_emotion setting in s3prl's ``-o`` string.
 EXPERT_KEY = "config.downstream_expert"
 
@@ -70,16 +97,51 @@ EXPERT_KEY = "config.downstream_expert"
 def dnn_system_name(upstream: str, head: str, override: Optional[str] = None, tags: Sequence[str] = (),
                     ckpt: Optional[str] = None) -> str:
     """Table row of a DNN run, e.g. ``HuBERT-Linear``, variants tagged as the SVM's
-    (``HuBERT-Linear[corpus-norm,dann]``); ``override`` (config ``system_name``) wins; ``ckpt`` (the
-    upstream's ``-k``) names Hugging Face upstreams by the model they load."""
+    (``HuBERT-Linear_corpus-norm_dann``); ``override`` (config ``system_name``) wins, made shell-safe;
+    ``ckpt`` (the upstream's ``-k``) names Hugging Face upstreams by the model they load."""
+    if override:
+        return safe_system_name(override)
     label = upstream_label(upstream, ckpt)
-    return override or (f"{UPSTREAM_DISPLAY.get(label, label)}-{HEAD_DISPLAY.get(head, head)}"
-                        + (f"[{','.join(tags)}]" if tags else ""))
+    return tagged_name(f"{UPSTREAM_DISPLAY.get(label, label)}-{HEAD_DISPLAY.get(head, head)}", tags)
 
 
 def variant_tags(norm: str = "global", dann: bool = False) -> Tuple[str, ...]:
     """System-name tags of the domain variants: ``corpus-norm`` / ``speaker-norm``, ``dann``."""
     return tuple(([f"{norm}-norm"] if norm != "global" else []) + (["dann"] if dann else []))
+
+
+#: Values of ``modelrc.layers`` that mean every hidden state.
+ALL_LAYERS = (None, "", "all")
+
+
+def parse_layers(value: Any) -> Optional[Tuple[int, ...]]:
+    """``modelrc.layers`` as a tuple of hidden-state indices (None: every layer); ValueError when malformed."""
+    if value in ALL_LAYERS:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int):
+            layers: Sequence[int] = [value]
+        elif isinstance(value, (list, tuple)):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise ValueError
+            layers = list(value)
+        else:
+            text = str(value).replace(" ", "")
+            if "-" in text and "," not in text:
+                first, last = (int(part) for part in text.split("-"))
+                if last < first:
+                    raise ValueError
+                layers = list(range(first, last + 1))
+            else:
+                layers = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"modelrc.layers={value!r}: give one layer (6), a range ('4-8') or a list ([0, 4, 8] "
+                         "or '0,4,8') of hidden-state indices") from None
+    if not layers or min(layers) < 0 or len(set(layers)) != len(layers):
+        raise ValueError(f"modelrc.layers={value!r}: layer indices must be distinct and 0 or more")
+    return tuple(layers)
 
 
 def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
@@ -114,21 +176,21 @@ def without_augment(system: str) -> str:
 
 
 def add_tags(system: str, tags: Sequence[str]) -> str:
-    """``system`` with ``tags`` added to its bracket (``HuBERT-Linear[dann]`` + ``test-noise`` ->
-    ``HuBERT-Linear[dann,test-noise]``); tags it already holds are not repeated."""
-    match = re.fullmatch(r"(.*)\[(.*)\]", system)
-    base, held = (match.group(1), match.group(2).split(",")) if match else (system, [])
-    merged = held + [t for t in tags if t not in held]
-    return base + (f"[{','.join(merged)}]" if merged else "")
+    """``system`` with ``tags`` added after its own (``HuBERT-Linear_dann`` + ``test-noise`` ->
+    ``HuBERT-Linear_dann_test-noise``; an old bracket name is made shell-safe first); tags it already holds are
+    not repeated."""
+    safe = safe_system_name(system)
+    held = safe.split(TAG_SEPARATOR)
+    return tagged_name(safe, [t for t in tags if t not in held])
 
 
 def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev",
                     augment: Sequence[str] = ()) -> str:
     """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.
-    ``eGeMAPS-SVM[speaker-norm]``, ``eGeMAPS-SVM[group-cv]``, ``eGeMAPS-SVM[aug-speed+noise-x2]``
+    ``eGeMAPS-SVM_speaker-norm``, ``eGeMAPS-SVM_group-cv``, ``eGeMAPS-SVM_aug-speed+noise-x2``
     (``augment``: :func:`augment_tags`)."""
     tags = list(variant_tags(norm)) + ([select] if select != "dev" else []) + list(augment)
-    return SVM_SYSTEMS.get(feature_set, feature_set) + (f"[{','.join(tags)}]" if tags else "")
+    return tagged_name(SVM_SYSTEMS.get(feature_set, feature_set), tags)
 
 
 #: Domain variants of the study's extra rows: name -> (normalisation, DANN). ``plain`` is the paper's system.

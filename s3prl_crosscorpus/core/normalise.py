@@ -91,5 +91,5 @@ def small_group_warning(norm: str, small: Mapping[str, int], role: str = "") -> 
 def transductive_refusal(norm: str) -> str:
     """Why a corpus/speaker-normalised model cannot predict files whose grouping is unknown."""
     return (f"this model z-normalises features per {norm} with statistics of that {norm}'s own audio "
-            f"([{norm}-norm], transductive), so a prediction would depend on which other files are in the call; "
+            f"({norm}-norm, transductive), so a prediction would depend on which other files are in the call; "
             f"say which files share a {norm}")

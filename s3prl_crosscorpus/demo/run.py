@@ -10,7 +10,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.labels import CORPORA
 
@@ -99,12 +99,16 @@ class DemoReport:
 
     table_markdown: str
     plots: List[Path]
-    bundle: Path
-    check: "object"  # submission.validate's report: .ok, .problems, .describe()
+    bundle: Optional[Path]  # None when skipped: a submission needs every fold (``skipped`` says why)
+    check: "object"  # submission.validate's report: .ok, .problems, .describe(); None when skipped
+    skipped: Optional[str] = None
+    html: Optional[Path] = None  # the study on one page (report.html)
 
 
 def report(results: Path, out: Path, data: Path) -> DemoReport:
-    """Leaderboard, plots under ``out/plots``, bundle ``out/bundle.zip`` and its validation."""
+    """Leaderboard, plots under ``out/plots``, ``out/report.html``, bundle ``out/bundle.zip`` and its validation."""
+    from ..report.context import build_context
+    from ..report.render import render_html, write_html
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
     from ..submission.bundle import build_bundle
@@ -113,6 +117,14 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
     cells, sha = load_cells(results)
     table = summary(cells, sha)
     plots = plot_all(cells, table, out / "plots")
+    incomplete = [c for c in cells if not c.complete]
+    if incomplete:  # e.g. --folds 1: a bundle needs all five folds of every cell
+        done = sorted({k for c in incomplete for k in c.fold_metrics})
+        return DemoReport(render_markdown(table), list(plots), None, None,
+                          f"bundle skipped: a submission needs folds 1-5 of every cell, these results have fold(s) "
+                          f"{', '.join(map(str, done))}")
     bundle = out / "bundle.zip"
     build_bundle(results, bundle, plots=True)
-    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data))
+    html = write_html(out / "report.html", render_html(build_context(results, data)))
+    return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data),
+                      html=html)

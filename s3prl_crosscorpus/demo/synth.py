@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.corpora.emodb import EMODB_SPEAKERS
 from ..core.corpora.ravdess import ravdess_gender

@@ -10,7 +10,7 @@ computed once from the feature cache. Like the SVM's, they use unlabeled test au
 from typing import Dict, Iterable, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.normalise import group_of
 

@@ -18,16 +18,12 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics, is_transductive
 
 from ..core.corpora import Utterance
-from ..core.folds import FOLDS, test_fold_of
+from ..core.folds import FOLDS, manifest_folds, test_fold_of
 from ..core.io_utils import atomic_open, write_json
 from ..core.labels import LABELS
 
@@ -76,6 +72,11 @@ def fold_uar(X: np.ndarray, classes: np.ndarray, folds: np.ndarray, fold: int, s
     if len(set(classes[train])) < 2 or not test.any():
         raise ValueError(f"fold {fold}: the probe needs two or more training classes (corpora or emotions) and "
                          "test utterances")
+    from sklearn.linear_model import LogisticRegression  # here: scikit-learn takes seconds to import
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed))
     probe.fit(X[train], classes[train])
     return float(balanced_accuracy_score(classes[test], probe.predict(X[test])))  # UAR over the classes
@@ -87,7 +88,8 @@ def probe_source(name: str, X: np.ndarray, utts: Sequence[Utterance], norm: str,
     if len(X) != len(utts):
         raise ValueError(f"{name}: {len(X)} feature rows for {len(utts)} utterances")
     classes = np.array([target_of(u, target) for u in utts])
-    fold_of = np.array([test_fold_of(u) for u in utts])
+    table = manifest_folds(utts)
+    fold_of = np.array([test_fold_of(u, table) for u in utts])
     Xn = normalised(X, utts, norm)
     scores = [fold_uar(Xn, classes, fold_of, k, seed) for k in folds]
     chance = 1.0 / (len(set(classes)) if target == "corpus" else len(LABELS))

@@ -11,7 +11,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.folds import CONDITIONS, FOLD_FILE, FOLDS, fold_file_sha256
-from ..core.labels import CORPORA
+from ..core.labels import CORPORA, corpus_rank
+from ..core.names import safe_system_name
 from .paper import system_rank
 from .schema import load_result_files
 
@@ -28,6 +29,13 @@ AVERAGED = ("uar", "wa", "macro_f1")
 
 
 def seed_of(result: Mapping) -> Optional[int]:
+    """The seed that tells runs of one cell apart: the result's ``init_seed``; for results written before it, the
+    DNN's ``hyperparameters.init_seed``, else ``seed`` (the dev draw's, the same for every run of a study)."""
+    if result.get("init_seed") is not None:
+        return int(result["init_seed"])
+    recorded = (result.get("hyperparameters") or {}).get("init_seed")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
     return result.get("seed")
 
 
@@ -106,7 +114,8 @@ class Cell:
 
 
 def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
-    return (result["system"], result["condition"], result["test_corpus"], int(result["fold"]))
+    """(system, condition, test corpus, fold); the system by its shell-safe name (older results' names map to it)."""
+    return (safe_system_name(result["system"]), result["condition"], result["test_corpus"], int(result["fold"]))
 
 
 def seeds_text(seed: Optional[int]) -> str:
@@ -136,17 +145,20 @@ def duplicate_problems(items: Sequence[Named]) -> List[str]:
             for (system, condition, corpus, fold, seed), names in seen.items() if len(names) > 1]
 
 
-def installed_fold_warning(sha: str) -> Optional[str]:
-    """A warning when results were not computed with the fold file installed here."""
-    if sha == fold_file_sha256():
+def installed_fold_warning(sha: str, data_fold_sha: Optional[str] = None) -> Optional[str]:
+    """A warning when results were not computed with the fold file installed here, nor with the fold table
+    (``data_fold_sha``, folds_v2) of the manifest given with ``--data``."""
+    if sha in (fold_file_sha256(), data_fold_sha):
         return None
     return (f"warning: the results used fold file sha256 {sha[:12]}…, not the installed {FOLD_FILE.name} "
-            f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation")
+            f"({fold_file_sha256()[:12]}…); they are not comparable with results made by this installation "
+            "on another fold file (a manifest with corpora beyond the paper's three has its own: folds_v2.json "
+            "in its DATA_DIR, see `folds --data`)")
 
 
 def table_order(cell: Cell) -> Tuple:
     """Rows (systems in the paper's order), then corpora, then conditions."""
-    return system_rank(cell.system, cell.family), CORPORA.index(cell.corpus), CONDITIONS.index(cell.condition)
+    return system_rank(cell.system, cell.family), corpus_rank(cell.corpus), CONDITIONS.index(cell.condition)
 
 
 def collect_cells(results: Iterable[Mapping], sources: Optional[Iterable[str]] = None) -> List[Cell]:

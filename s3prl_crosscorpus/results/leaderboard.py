@@ -14,11 +14,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.folds import CONDITIONS, FOLDS
-from ..core.labels import CORPORA, CORPUS_DISPLAY
+from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked)
-from .paper import PAPER_METRIC, paper_uar, system_rank
+from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .significance import render_table_statistics
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
@@ -32,11 +32,6 @@ def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
     """Mean and sample standard deviation (None for a single value)."""
     arr = np.asarray(values, dtype=float)
     return float(arr.mean()), (float(arr.std(ddof=1)) if arr.size > 1 else None)
-
-
-def paper_pool(condition: str, corpus: str) -> Optional[List[str]]:
-    """The corpora the paper trained on: the test corpus (matched) or all three (extended)."""
-    return {"matched": [corpus], "extended": list(CORPORA)}.get(condition)
 
 
 def cell_summary(cell: Cell) -> dict:
@@ -53,11 +48,12 @@ def cell_summary(cell: Cell) -> dict:
     paper = paper_uar(cell.system, cell.condition, cell.corpus)
     pool = list(cell.pool or ())
     # The paper's number is compared only with a model trained on the paper's pool for that condition.
-    same_pool = not cell.pools or sorted(pool) == sorted(paper_pool(cell.condition, cell.corpus) or ["-"])
+    same_pool = comparable(cell.condition, cell.corpus, pool if cell.pools else None)
     entry = {
         "system": cell.system, "family": cell.family, "condition": cell.condition, "test_corpus": cell.corpus,
         "folds": sorted(cell.fold_metrics), "missing_folds": cell.missing, "complete": cell.complete,
         "seeds": cell.seeds, "metrics": metrics, "paper_uar": paper, "train_corpora": pool, "paper_pool": same_pool,
+        "pool_label": pool_label(cell.condition, pool),
         "warnings": {str(k): v for k, v in sorted(cell.warnings.items())},  # a number that may be wrong: marked
         # The paper averaged five folds: a difference against fewer would mislead.
         "diff_uar": metrics["uar"]["mean"] - paper if paper is not None and cell.complete and same_pool else None,
@@ -68,21 +64,23 @@ def cell_summary(cell: Cell) -> dict:
 
 
 def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
-    """Each corpus with results: matched and extended, plus loco when some system has it; CORPORA order."""
+    """Each corpus with results: matched and extended, plus loco when some system has it; the paper's three
+    first, then other corpora by name."""
     present = {(c.corpus, c.condition) for c in cells}
     columns = []
-    for corpus in CORPORA:
-        if not any(corpus == c for c, _ in present):
-            continue
+    for corpus in corpus_order(c for c, _ in present):
         for condition in CONDITIONS:
             if condition != "loco" or (corpus, condition) in present:
                 columns.append({"corpus": corpus, "condition": condition})
     return columns
 
 
-def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None) -> dict:
+def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] = None,
+            corpus_differs: Optional[Mapping[str, Sequence[str]]] = None) -> dict:
     """The whole table as JSON (all metrics, and the speaker-level ``statistics`` of
-    :mod:`.significance` when given); what ``--format json`` prints and bundles carry."""
+    :mod:`.significance` when given); what ``--format json`` prints and bundles carry. ``corpus_differs``
+    (corpus -> how its copy differs from the published one, the manifest meta's ``documented_differences``)
+    marks those corpora's cells: their paper comparison is not like for like."""
     rows = sorted({(c.system, c.family) for c in cells}, key=lambda sf: system_rank(*sf))
     table = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "unit": "percent", "spread": SPREAD,
@@ -90,9 +88,17 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
         "rows": [system for system, _ in rows], "columns": table_columns(cells),
         "cells": [cell_summary(c) for c in cells],
     }
+    for cell in table["cells"]:
+        if (corpus_differs or {}).get(cell["test_corpus"]):
+            cell["corpus_differs"] = list(corpus_differs[cell["test_corpus"]])
     if statistics is not None:
         table["statistics"] = dict(statistics)
     return table
+
+
+def shows_paper(cell: Optional[Mapping]) -> bool:
+    """A summary cell whose paper figure may be shown beside ours (published, and on the paper's pool)."""
+    return bool(cell) and cell["paper_uar"] is not None and cell.get("paper_pool", True)
 
 
 def format_cell(cell: Optional[Mapping], metric: str) -> str:
@@ -104,20 +110,25 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
     text = f"{stats['mean']:.2f} ± {std}"
     if not cell["complete"]:
         text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)} folds)"
-    if len(cell.get("seeds", [])) > 1:
-        text += f" ({len(cell['seeds'])} seeds)"
+    if len(cell.get("seeds", [])) > 1:  # the spread across seeds: of each seed's mean over its folds
+        seed_std = stats.get("seed_std")
+        text += f" ({len(cell['seeds'])} seeds" + ("" if seed_std is None else f", sd {seed_std:.2f}") + ")"
     if cell.get("warnings"):
         text += " !"
+    label = pool_label(cell["condition"], cell.get("train_corpora"))
     if metric == PAPER_METRIC and cell["paper_uar"] is not None:
         diff = "" if cell["diff_uar"] is None else f", {cell['diff_uar']:+.2f}"
         if not cell.get("paper_pool", True):
-            diff = f"; trained on {'+'.join(cell.get('train_corpora') or ['mixed pools'])}, not compared"
-        text += f" [{cell['paper_uar']:.2f}{diff}]"
+            diff = f"; {label or 'trained on another pool'}, not compared"
+            label = None  # named inside the brackets
+        text += f" [{cell['paper_uar']:.2f}{diff}{' ≠' if cell.get('corpus_differs') else ''}]"
+    if label:
+        text += f" ({label})"
     return text
 
 
 def column_title(column: Mapping[str, str]) -> str:
-    return f"{CORPUS_DISPLAY[column['corpus']]} {column['condition']}"
+    return f"{display_name(column['corpus'])} {column['condition']}"
 
 
 def render_markdown(table: Mapping, metric: str = "uar") -> str:
@@ -138,8 +149,13 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
     if any(text == "–" for row in body for text in row):
         notes.append("–: no result.")
     if any(len(cell.get("seeds", [])) > 1 for cell in table["cells"]):
-        notes.append("(k seeds): per-fold values are means over k training seeds; the spread across seeds is in the "
-                     "JSON output (per_seed, seed_std) and, with --stats, beside the pooled UAR.")
+        notes.append("(k seeds, sd s): per-fold values are means over k training seeds (init seeds; each seed's "
+                     "results in RESULTS/seed<S>/ but the first's); s = sample standard deviation across the seeds' "
+                     "fold means. Each seed's figure is in the JSON output (per_seed, seed_std).")
+    differs = {c["test_corpus"]: c["corpus_differs"] for c in table["cells"] if c.get("corpus_differs")}
+    if metric == PAPER_METRIC:
+        notes.extend(f"≠ {display_name(corpus)}: this copy differs from the published corpus ({'; '.join(found)}): "
+                     f"its comparison with the paper is not like for like." for corpus, found in differs.items())
     for cell in table["cells"]:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
@@ -163,8 +179,8 @@ def missing_text(cell: Mapping) -> str:
                      for seed, folds in cell["seed_missing_folds"].items() if folds)
 
 
-CSV_FIELDS = (["system", "family", "condition", "test_corpus", "metric", "n_folds", "complete", "missing_folds",
-               "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "diff_uar"])
+CSV_FIELDS = (["system", "family", "condition", "test_corpus", "train_corpora", "metric", "n_folds", "complete",
+               "missing_folds", "mean", "std"] + [f"fold{k}" for k in FOLDS] + ["paper_uar", "paper_pool", "diff_uar"])
 #: Added by --stats (UAR rows): the pooled UAR with its interval, and the comparison with the matched cell.
 STATS_FIELDS = ["n_seeds", "seed_std", "n_speakers", "pooled_uar", "pooled_ci_low", "pooled_ci_high",
                 "vs_matched_diff", "vs_matched_ci_low", "vs_matched_ci_high", "vs_matched_p", "vs_matched_p_holm",
@@ -197,12 +213,14 @@ def render_csv(table: Mapping, metric: str = "uar") -> str:
     for cell in table["cells"]:
         stats = cell["metrics"][metric]
         row = {"system": cell["system"], "family": cell["family"], "condition": cell["condition"],
-               "test_corpus": cell["test_corpus"], "metric": metric, "n_folds": len(cell["folds"]),
+               "test_corpus": cell["test_corpus"], "train_corpora": "+".join(cell.get("train_corpora") or []),
+               "metric": metric, "n_folds": len(cell["folds"]),
                "complete": cell["complete"], "missing_folds": " ".join(map(str, cell["missing_folds"])),
                "mean": stats["mean"], "std": stats["std"]}
         row.update({f"fold{k}": v for k, v in stats["per_fold"].items()})
         if metric == PAPER_METRIC:
-            row.update(paper_uar=cell["paper_uar"], diff_uar=cell["diff_uar"])
+            # paper_pool false: the published figure is for another training pool and diff_uar stays empty
+            row.update(paper_uar=cell["paper_uar"], paper_pool=cell.get("paper_pool", True), diff_uar=cell["diff_uar"])
             if statistics:
                 row.update(stats_columns(statistics, cell))
         writer.writerow(row)

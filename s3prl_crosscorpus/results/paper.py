@@ -2,7 +2,9 @@
 
 Only this module holds them; the leaderboard, plots and bundles look them up here.
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
+
+from ..core.labels import CORPORA
 
 #: Table rows in the paper's order: the openSMILE SVMs, then the HuBERT heads.
 SVM_SYSTEMS: Tuple[str, ...] = ("GeMAPS-SVM", "eGeMAPS-SVM", "ComParE-SVM")
@@ -34,6 +36,33 @@ PAPER_UAR: Dict[Tuple[str, str, str], float] = {
 def paper_uar(system: str, condition: str, corpus: str) -> Optional[float]:
     """The paper's UAR (%) for this cell, or None where the paper has no figure (e.g. loco)."""
     return PAPER_UAR.get((system, condition, corpus))
+
+
+def paper_pool(condition: str, corpus: str) -> Optional[Tuple[str, ...]]:
+    """The corpora the paper trained on: the test corpus (matched) or all three (extended); None for loco."""
+    return {"matched": (corpus,), "extended": tuple(CORPORA)}.get(condition)
+
+
+def comparable(condition: str, corpus: str, train_corpora: Optional[Sequence[str]]) -> bool:
+    """The one pool rule: a cell is compared with the paper only when it was trained on the paper's pool for its
+    condition (``train_corpora`` None: not recorded, taken as the paper's)."""
+    reference = paper_pool(condition, corpus)
+    if reference is None:
+        return False
+    return train_corpora is None or sorted(train_corpora) == sorted(reference)
+
+
+def paper_figure(system: str, condition: str, corpus: str, train_corpora: Optional[Sequence[str]]) -> Optional[float]:
+    """The paper's UAR where it publishes the cell and the cell is :func:`comparable`, else None."""
+    return paper_uar(system, condition, corpus) if comparable(condition, corpus, train_corpora) else None
+
+
+def pool_label(condition: str, train_corpora: Optional[Sequence[str]]) -> Optional[str]:
+    """``trained on emodb+ravdess`` for an extended or loco cell not trained on the paper's three corpora, else None."""
+    if condition == "matched" or not train_corpora or sorted(train_corpora) == sorted(CORPORA):
+        return None
+    order = lambda c: (CORPORA.index(c) if c in CORPORA else len(CORPORA), c)
+    return "trained on " + "+".join(sorted(train_corpora, key=order))
 
 
 def system_rank(system: str, family: str = "") -> Tuple[int, int, str]:

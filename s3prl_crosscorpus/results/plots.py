@@ -16,9 +16,9 @@ from matplotlib.patches import Patch
 
 from ..core.folds import CONDITIONS, FOLDS
 from ..core.io_utils import atomic_open
-from ..core.labels import CORPORA, CORPUS_DISPLAY, LABELS
+from ..core.labels import LABELS, corpus_order, display_name
 from .cells import Cell
-from .leaderboard import METRIC_NAMES
+from .leaderboard import METRIC_NAMES, shows_paper
 from .paper import PAPER_METRIC
 
 CONDITION_COLOURS = {"matched": "#4c72b0", "extended": "#dd8452", "loco": "#55a868"}
@@ -68,7 +68,7 @@ def plot_confusions(cells: Sequence[Cell], out_dir: Path) -> List[Path]:
     """One PNG per (system, condition, corpus): counts summed over folds, with row %."""
     paths = []
     for cell in cells:
-        title = (f"{cell.system} · {cell.condition} · {CORPUS_DISPLAY[cell.corpus]}\n"
+        title = (f"{cell.system} · {cell.condition} · {display_name(cell.corpus)}\n"
                  f"{int(cell.confusion().sum())} test utterances, {fold_note(cell)}")
         path = Path(out_dir) / f"confusion_{safe_name(cell.system, cell.condition, cell.corpus)}.png"
         paths.append(save_png(confusion_figure(cell.confusion(), title), path))
@@ -92,7 +92,7 @@ def mark_significant(ax, x: np.ndarray, entries: Sequence[Optional[Mapping]], ve
     marked = False
     for xi, entry, comparison in zip(x, entries, versus):
         if entry and entry["available"] and comparison and comparison.get("significant"):
-            ax.annotate("*", (xi + offset, min(entry["ci"][1] + 1.0, 97)), ha="center", fontsize=11, weight="bold")
+            ax.annotate("*", (xi + offset, entry["ci"][1] + 1.0), ha="center", fontsize=11, weight="bold")
             marked = True
     return marked
 
@@ -108,17 +108,30 @@ def statistics_lookup(table: Mapping, metric: str) -> Tuple[Dict[Tuple[str, str,
     return cells, versus
 
 
+def wrap_name(name: str, width: int = 16) -> str:
+    """A system name broken into lines for a tick label: before ``[`` and at ``-``/``+`` past ``width``."""
+    parts = re.split(r"(?=\[)|(?<=[-+=])", name)
+    lines, line = [], ""
+    for part in parts:
+        if line and (part.startswith("[") or len(line) + len(part) > width):
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join(lines + [line])
+
+
 def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
     """Per corpus, per system: one bar per condition (mean over folds), error bars = spread, paper as diamonds;
     with the table's statistics, the pooled UAR with its speaker-bootstrap interval beside each bar and ``*``
-    where the difference to matched survives Holm's correction."""
-    corpora = [c for c in CORPORA if any(col["corpus"] == c for col in table["columns"])]
+    where the difference to matched survives Holm's correction. Cells with a warning get ``!``, missing cells
+    ``×``, incomplete ones are hatched; the axis reaches above 100 when an error bar does."""
+    corpora = list(corpus_order(col["corpus"] for col in table["columns"]))
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in table["cells"]}
     intervals, versus = statistics_lookup(table, metric)
-    interval_shown = star_shown = False
-    fig = Figure(figsize=(1.2 + 1.1 * len(table["rows"]) * len(corpora), 4.6))
+    shown = {"interval": False, "star": False, "hatch": False, "warning": False, "missing": False, "paper": False}
+    fig = Figure(figsize=(1.6 + 1.35 * len(table["rows"]) * len(corpora), 5.2), layout="constrained")
     axes = fig.subplots(1, len(corpora), sharey=True, squeeze=False)[0]
-    shown_conditions, paper_shown = set(), False
+    shown_conditions, top, pools = set(), 100.0, {}
     for ax, corpus in zip(axes, corpora):
         conditions = [c for c in CONDITIONS if {"corpus": corpus, "condition": c} in table["columns"]]
         systems = [s for s in table["rows"] if any((s, corpus, c) in by_key for c in conditions)]
@@ -130,44 +143,77 @@ def comparison_figure(table: Mapping, metric: str = "uar") -> Figure:
             errors = [(c["metrics"][metric]["std"] or 0.0) if c else 0.0 for c in cells]
             bars = ax.bar(x, means, width, yerr=errors, capsize=3, color=CONDITION_COLOURS.get(condition),
                           edgecolor="black", linewidth=0.5, ecolor="0.45" if intervals else "black")
+            entries = [intervals.get((s, corpus, condition)) for s in systems]
+            highs = [max(m + e, (n["ci"][1] if n and n["available"] else 0.0)) if c else 0.0
+                     for c, m, e, n in zip(cells, means, errors, entries)]
+            top = max([top] + [h for h in highs if np.isfinite(h)])
             if intervals:
-                entries = [intervals.get((s, corpus, condition)) for s in systems]
-                interval_shown |= draw_intervals(ax, x, entries, width * 0.22)
-                star_shown |= mark_significant(ax, x, entries, [versus.get((s, corpus, condition)) for s in systems],
-                                               width * 0.22)
+                shown["interval"] |= draw_intervals(ax, x, entries, width * 0.22)
+                shown["star"] |= mark_significant(ax, x, entries,
+                                                  [versus.get((s, corpus, condition)) for s in systems], width * 0.22)
             shown_conditions.add(condition)
-            for bar, cell, mean, error in zip(bars, cells, means, errors):
-                if cell and not cell["complete"]:
+            for xi, bar, cell, high in zip(x, bars, cells, highs):
+                if cell is None:
+                    ax.annotate("×", (xi, 2.0), ha="center", fontsize=10, color="0.35")
+                    shown["missing"] = True
+                    continue
+                label = ""
+                if not cell["complete"]:
                     bar.set_hatch("//")
-                    ax.annotate(f"{len(cell['folds'])}/{len(FOLDS)}", (bar.get_x() + bar.get_width() / 2,
-                                min(mean + error + 1.5, 96)), ha="center", fontsize=7)
-            paper = [c["paper_uar"] if c and c["paper_uar"] is not None else np.nan for c in cells]
+                    label = f"{len(cell['folds'])}/{len(FOLDS)}"
+                    shown["hatch"] = True
+                if cell.get("warnings"):
+                    label = (label + " !").strip()
+                    shown["warning"] = True
+                if label:
+                    ax.annotate(label, (xi, high + 1.5), ha="center", fontsize=7, color="#a35200", weight="bold")
+            paper = [c["paper_uar"] if shows_paper(c) else np.nan for c in cells]  # only cells on the paper's pool
+            pools.update({(s, corpus, condition): c["pool_label"] for s, c in zip(systems, cells)
+                          if c and c.get("pool_label")})
             if metric == PAPER_METRIC and not np.all(np.isnan(paper)):
                 ax.plot(x, paper, "D", color="white", markeredgecolor="black", markersize=5, zorder=3)
-                paper_shown = True
+                shown["paper"] = True
         ax.axhline(100.0 / len(LABELS), color="grey", linestyle=":", linewidth=1)
-        ax.set_xticks(range(len(systems)), systems, rotation=30, ha="right", fontsize=8)
-        ax.set_title(CORPUS_DISPLAY[corpus])
-        ax.set_ylim(0, 100)
+        ax.set_xticks(range(len(systems)), [wrap_name(s) for s in systems], rotation=30, ha="right",
+                      rotation_mode="anchor", fontsize=8)
+        ax.set_title(display_name(corpus))
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel(f"{METRIC_NAMES[metric]} (%), mean ± sample std over folds")
+    axes[0].set_ylim(0, max(100.0, top + 6.0))
+    label = f"{METRIC_NAMES[metric]} (%); bars: mean over folds, whiskers: sample std"
+    if shown["interval"]:
+        label += f"\ndots: pooled UAR, {round(100 * table['statistics']['method']['confidence'])}% speaker CI"
+    axes[0].set_ylabel(label, fontsize=9)
     handles = [Patch(facecolor=CONDITION_COLOURS[c], edgecolor="black", label=c) for c in CONDITIONS
                if c in shown_conditions]
-    if paper_shown:
+    if shown["paper"]:
         handles.append(Line2D([], [], marker="D", linestyle="", color="white", markeredgecolor="black",
                               label="paper"))
-    if interval_shown:
+    if shown["interval"]:
         level = round(100 * table["statistics"]["method"]["confidence"])
         handles.append(Line2D([], [], marker="o", markersize=3, color="black",
                               label=f"pooled, {level}% speaker-bootstrap CI"))
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.02))
-    note = "dotted: chance level; hatched: incomplete cell (folds present / 5)"
-    if star_shown:
-        method = table["statistics"]["method"]
-        note += (f"; *: differs from matched (paired speaker test, Holm across {table['statistics']['family_size']} "
-                 f"comparisons, α = {method['alpha']:g})")
-    fig.text(0.01, -0.1, note, fontsize=7)
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), frameon=False)
+    note = chart_note(table, shown)
+    for (system, corpus, condition), label in pools.items():  # extended/loco not on the paper's three corpora
+        note += f"\n{system} {condition} {display_name(corpus)}: {label}"
+    fig.supxlabel(note, fontsize=7, x=0.01, ha="left")
     return fig
+
+
+def chart_note(table: Mapping, shown: Mapping[str, bool]) -> str:
+    """The footnote: only the marks the chart shows."""
+    notes = ["dotted: chance level"]
+    if shown["hatch"]:
+        notes.append("hatched, k/5: incomplete cell (folds present / 5)")
+    if shown["warning"]:
+        notes.append("!: a result of the cell carries a warning (leaderboard notes)")
+    if shown["missing"]:
+        notes.append("×: no result")
+    if shown["star"]:
+        method = table["statistics"]["method"]
+        notes.append(f"*: differs from matched (paired speaker test, Holm across "
+                     f"{table['statistics']['family_size']} comparisons, α = {method['alpha']:g})")
+    return "; ".join(notes)
 
 
 def plot_comparison(table: Mapping, out_dir: Path, metric: str = "uar") -> Path:

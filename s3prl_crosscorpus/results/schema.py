@@ -3,6 +3,7 @@
 Both the SVM and the DNN system build results with :func:`make_result` and write them
 with :func:`write_result`, which validates against ``result_schema.json``.
 """
+import math
 import platform
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -14,10 +15,14 @@ from ..core.folds import Split, fold_file_sha256
 from ..core.io_utils import read_json, write_json
 from ..core.labels import LABELS
 from ..core.metrics import scores
+from .provenance import provenance as current_provenance
 from .speakers import speakers_from_ids
 
 SCHEMA_FILE = Path(__file__).with_name("result_schema.json")
 SCHEMA_VERSION = 1
+#: Metrics as fractions: stored and recomputed values must agree this closely (summaries in % get 100x).
+TOLERANCE = 1e-6
+RECOMPUTED = ("uar", "wa", "macro_f1")
 
 
 class ResultError(ValueError):
@@ -55,11 +60,60 @@ def validate_result(result: Mapping, source: str = "result") -> None:
         errors = sorted(validator().iter_errors(result), key=lambda e: list(e.path))
         where = "/".join(map(str, errors[0].path)) or "(top level)"
         raise ResultError(f"{source}: {where}: {errors[0].message}")
+    bad = first_non_finite(result)
+    if bad is not None:
+        raise ResultError(f"{source}: {bad}: not a finite number (NaN or infinity); a result holds finite values only")
     duplicate = first_duplicate_prediction(result["predictions"])
     if duplicate is not None:
         first, second = duplicate
         raise ResultError(f"{source}: predictions/{second}: utterance id {result['predictions'][second]['id']!r} "
                           f"is listed twice (also predictions/{first}); every id must be predicted once")
+
+
+def first_non_finite(node, where: str = "") -> Optional[str]:
+    """Path of the first NaN or infinite number in a JSON value (JSON has none; Python's json writes them)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return where or "(top level)"
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in children:
+        found = first_non_finite(value, f"{where}/{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def close(a, b, tol: float) -> bool:
+    """Equal within ``tol``; None only equals None; anything that is not a number never equals."""
+    if a is None or b is None:
+        return a is b
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
+    except (TypeError, ValueError):
+        return False
+
+
+def metric_differences(reported: Mapping, ours: Mapping) -> List[str]:
+    """Which reported metrics differ from the recomputed ones."""
+    differ = [f"{m} {reported[m]:.6f} reported, {ours[m]:.6f} recomputed" for m in RECOMPUTED
+              if not close(reported[m], ours[m], TOLERANCE)]
+    if reported["confusion_matrix"] != ours["confusion_matrix"] or reported["n"] != ours["n"]:
+        differ.append("confusion matrix differs")
+    differ += [f"recall of {lab} differs" for lab in LABELS
+               if not close(reported["per_class_recall"][lab], ours["per_class_recall"][lab], TOLERANCE)]
+    return differ
+
+
+def check_recomputed(result: Mapping, source: str = "result") -> None:
+    """Raise :class:`ResultError` when the stored metrics (or sizes.test) are not what the predictions give
+    (a hand-edited file): tables show only numbers recomputed from predictions."""
+    rows = result["predictions"]
+    if result["sizes"]["test"] != len(rows):
+        raise ResultError(f"{source}: sizes.test is {result['sizes']['test']} but it holds {len(rows)} predictions "
+                          f"(edited by hand?)")
+    differ = metric_differences(result["metrics"], scores([r["label"] for r in rows], [r["prediction"] for r in rows]))
+    if differ:
+        raise ResultError(f"{source}: metrics do not match the predictions (edited by hand?): {'; '.join(differ)}; "
+                          f"restore the file or re-run that fold")
 
 
 def first_duplicate_prediction(rows: Sequence[Mapping]) -> Optional[Tuple[int, int]]:
@@ -97,8 +151,11 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
                 speakers: Optional[Sequence[str]] = None,
                 excluded: Iterable[Mapping] = (), timings: Optional[Mapping[str, float]] = None,
                 versions: Optional[Mapping[str, str]] = None, config: Optional[Mapping] = None,
-                warnings: Sequence[str] = ()) -> dict:
+                warnings: Sequence[str] = (), init_seed: Optional[int] = None,
+                provenance: Optional[Mapping] = None) -> dict:
     """Build a schema-valid result from one fold's test predictions (metrics are computed here).
+
+    ``seed`` is the dev draw's; ``init_seed`` (DNN ``--seed``) names the run among other seeds of the same cell.
 
     ``speakers`` (one per id) go into the predictions; without them, the speakers the ids name by their corpus'
     convention do, when every id follows it (see :mod:`.speakers`).
@@ -118,7 +175,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
     result = {
         "schema_version": SCHEMA_VERSION, "system": system, "family": family, "features": features,
         "head": head, "condition": split.condition, "train_corpora": list(split.train_corpora),
-        "test_corpus": test_corpus, "fold": split.fold, "fold_file_sha256": fold_file_sha256(),
+        "test_corpus": test_corpus, "fold": split.fold,
+        "fold_file_sha256": split.fold_file_sha256 or fold_file_sha256(),
         "seed": int(seed), "labels": list(LABELS), "hyperparameters": dict(hyperparameters),
         "sizes": {"train": len(split.train), "dev": len(split.dev), "test": len(ids)},
         "dev": {"uar": float(dev_uar)}, "metrics": scores(labels, predictions), "predictions": rows,
@@ -126,7 +184,10 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
         "timings": {k: float(v) for k, v in (timings or {}).items()},
         "versions": dict(versions or package_versions()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": dict(provenance or current_provenance()),
     }
+    if init_seed is not None:
+        result["init_seed"] = int(init_seed)
     if config is not None:
         result["config"] = dict(config)
     if warnings:
@@ -143,7 +204,8 @@ def write_result(path: Path, result: Mapping) -> Path:
 
 
 def load_result_files(results_dir: Path) -> List[Tuple[Path, dict]]:
-    """(path, result) for every ``fold*.json`` under ``results_dir``, validated; a bad file is named in the error."""
+    """(path, result) for every ``fold*.json`` under ``results_dir``, validated and its metrics recomputed from its
+    predictions; a bad or hand-edited file is named in the error."""
     pairs = []
     for path in sorted(Path(results_dir).rglob("fold*.json")):
         try:
@@ -151,5 +213,6 @@ def load_result_files(results_dir: Path) -> List[Tuple[Path, dict]]:
         except ValueError as err:  # json.JSONDecodeError does not name the file
             raise ResultError(f"{path}: not valid JSON ({err})") from err
         validate_result(result, str(path))
+        check_recomputed(result, str(path))
         pairs.append((path, result))
     return pairs

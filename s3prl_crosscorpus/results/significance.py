@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import CONDITIONS
-from ..core.labels import CORPORA, CORPUS_DISPLAY, LABEL_TO_INDEX, LABELS
-from ..core.names import without_augment
+from ..core.labels import LABEL_TO_INDEX, LABELS, corpus_order, corpus_rank, display_name
+from ..core.names import safe_system_name, without_augment
 from .cells import Cell, table_order
-from .paper import paper_uar
+from .paper import paper_figure, pool_label
 from .speakers import FROM_MAP, SpeakerError, resolve_speakers
 from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm, paired_difference,
                     speaker_counts, wilcoxon_folds)
@@ -125,7 +125,7 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
 
 
 def augment_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
-    """Pooling against augmentation, for every ``...[aug-...]`` system and corpus: ``extended − matched+aug``
+    """Pooling against augmentation, for every ``..._aug-...`` system and corpus: ``extended − matched+aug``
     (A = the augmented matched cell, B = the plain system's extended cell) and ``extended+aug − extended``."""
     by_key = {key_of(c): c for c in cells}
     pairs = []
@@ -142,15 +142,19 @@ def augment_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
 
 
 def parse_side(text: str) -> Tuple[str, Optional[str]]:
-    """``SYSTEM`` or ``SYSTEM/CONDITION`` (system names hold no '/': they are folder names)."""
+    """``SYSTEM`` or ``SYSTEM/CONDITION`` (system names hold no '/': they are folder names); an older name
+    (``HuBERT-Linear[dann]``) is read as its shell-safe one."""
     system, _, condition = text.partition("/")
-    return system, condition or None
+    return safe_system_name(system), condition or None
 
 
 def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str] = None) -> List[Tuple[Cell, Cell]]:
     """(A cell, B cell) for every corpus (or ``corpus``) and condition both have; a side's /CONDITION fixes it,
     an unspecified side takes the other side's condition. Raises StatsError naming what is missing."""
     (sys_a, cond_a), (sys_b, cond_b) = parse_side(a), parse_side(b)
+    if sys_a == sys_b and (cond_a is None or cond_b is None or cond_a == cond_b):
+        raise StatsError(f"A and B are the same ({a} vs {b}): compare two systems, or one system under two "
+                         f"conditions (e.g. {sys_a}/matched {sys_a}/extended)")
     systems = sorted({c.system for c in cells})
     for system in (sys_a, sys_b):
         if system not in systems:
@@ -159,11 +163,11 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
     fixed = cond_a or cond_b
     conditions = [fixed] if fixed else [k for k in CONDITIONS if any(c.condition == k for c in cells)]
     pairs = []
-    for corpus_name in [corpus] if corpus else CORPORA:
+    for corpus_name in [corpus] if corpus else corpus_order(c.corpus for c in cells):
         for condition in conditions:
             pair = by_key.get((sys_a, cond_a or condition, corpus_name)), by_key.get((sys_b, cond_b or condition,
                                                                                       corpus_name))
-            if all(pair) and pair[0] is not pair[1]:
+            if all(pair):
                 pairs.append(pair)
     if not pairs:
         where = f" on {corpus}" if corpus else ""
@@ -171,16 +175,30 @@ def requested_pairs(cells: Sequence[Cell], a: str, b: str, corpus: Optional[str]
     return pairs
 
 
+def paper_of(cell: Cell) -> Optional[float]:
+    """The paper's UAR of a cell under the one pool rule (:func:`.paper.paper_figure`)."""
+    return paper_figure(cell.system, cell.condition, cell.corpus, list(cell.pool) if cell.pools else None)
+
+
 def paper_difference(a: Cell, b: Cell) -> Optional[float]:
-    """The paper's UAR(b) - UAR(a) where it publishes both cells (same corpus), else None."""
-    pa, pb = paper_uar(a.system, a.condition, a.corpus), paper_uar(b.system, b.condition, b.corpus)
+    """The paper's UAR(b) - UAR(a) where it publishes both cells (same corpus) and both were trained on the
+    paper's pool, else None."""
+    pa, pb = paper_of(a), paper_of(b)
     return pb - pa if pa is not None and pb is not None and a.corpus == b.corpus else None
+
+
+def side_entry(cell: Cell) -> dict:
+    """One side of a comparison: system, condition and, when not the paper's three corpora, the training pool."""
+    entry = {"system": cell.system, "condition": cell.condition}
+    label = pool_label(cell.condition, cell.pool)
+    if label:
+        entry["pool"] = label
+    return entry
 
 
 def comparison_entry(a: Prepared, b: Prepared, config: StatsConfig) -> dict:
     """B - A on the same test utterances as JSON (``available`` false with the ``reason`` when not comparable)."""
-    entry = {"test_corpus": a.cell.corpus, "a": {"system": a.cell.system, "condition": a.cell.condition},
-             "b": {"system": b.cell.system, "condition": b.cell.condition},
+    entry = {"test_corpus": a.cell.corpus, "a": side_entry(a.cell), "b": side_entry(b.cell),
              "paper_diff": paper_difference(a.cell, b.cell), "available": False, "reason": None}
     entry["reason"] = a.reason or b.reason
     if entry["reason"] is None and (a.cell.corpus != b.cell.corpus or a.test_set != b.test_set):
@@ -202,6 +220,19 @@ def apply_holm(comparisons: List[dict], alpha: float) -> int:
     return len(available)
 
 
+def comparison_label(entry: Mapping) -> str:
+    """``B − A on CORPUS`` (``System: extended − matched on RAVDESS`` when both sides are one system)."""
+    a, b, corpus = entry["a"], entry["b"], display_name(entry["test_corpus"])
+    if a["system"] == b["system"]:
+        return f"{a['system']}: {b['condition']} − {a['condition']} on {corpus}"
+    return f"{side_text(b)} − {side_text(a)} on {corpus}"
+
+
+def holm_family(comparisons: Sequence[Mapping]) -> List[str]:
+    """The comparisons Holm's correction ran across (the available ones), as labels."""
+    return [comparison_label(c) for c in comparisons if c["available"]]
+
+
 def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config: StatsConfig = StatsConfig(),
                speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
     """Intervals of ``cells`` and the comparisons ``pairs`` (B - A), Holm-corrected together, as JSON."""
@@ -212,7 +243,8 @@ def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config
     comparisons = [comparison_entry(prepared[key_of(a)], prepared[key_of(b)], config) for a, b in pairs]
     return {"format": STATS_FORMAT, "version": STATS_VERSION, "method": describe_method(config),
             "cells": [cell_entry(prepared[key_of(c)], config) for c in sorted(cells, key=table_order)],
-            "comparisons": comparisons, "family_size": apply_holm(comparisons, config.alpha)}
+            "comparisons": comparisons, "family_size": apply_holm(comparisons, config.alpha),
+            "family": holm_family(comparisons)}
 
 
 def table_statistics(cells: Sequence[Cell], config: StatsConfig = StatsConfig(),
@@ -236,7 +268,8 @@ def p_text(p: float) -> str:
 
 
 def side_text(side: Mapping) -> str:
-    return f"{side['system']} {side['condition']}"
+    pool = f" ({side['pool']})" if side.get("pool") else ""
+    return f"{side['system']} {side['condition']}{pool}"
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> List[str]:
@@ -248,7 +281,7 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> List
 def interval_grid(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> List[str]:
     """Pooled UAR [interval] laid out like the leaderboard (rows = systems, columns = corpus x condition)."""
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in stats["cells"]}
-    header = ["System"] + [f"{CORPUS_DISPLAY[col['corpus']]} {col['condition']}" for col in columns]
+    header = ["System"] + [f"{display_name(col['corpus'])} {col['condition']}" for col in columns]
     body = [[system] + [interval_text(by_key.get((system, col["corpus"], col["condition"]))) for col in columns]
             for system in rows]
     level = round(100 * stats["method"]["confidence"])
@@ -268,8 +301,9 @@ def comparison_rows(stats: Mapping, with_cells: bool) -> Tuple[List[str], List[L
         (["paper B − A"] if paper else [])
     body = []
     for c in stats["comparisons"]:
-        corpus = CORPUS_DISPLAY[c["test_corpus"]]
-        row = ([c["a"]["system"], corpus, f"{c['b']['condition']} − {c['a']['condition']}"] if within
+        corpus = display_name(c["test_corpus"])
+        pool = f" ({c['b']['pool']})" if c["b"].get("pool") else ""
+        row = ([c["a"]["system"], corpus, f"{c['b']['condition']}{pool} − {c['a']['condition']}"] if within
                else [corpus, side_text(c["a"]), side_text(c["b"])])
         if with_cells:
             row += [interval_text(cell_of(c["a"], c["test_corpus"])), interval_text(cell_of(c["b"], c["test_corpus"]))]
@@ -298,11 +332,12 @@ def method_notes(stats: Mapping) -> List[str]:
         f"utterances of a speaker (exact over all 2^S swaps when 2^S ≤ {m['resamples']}, else {m['resamples']} "
         f"random swaps). p (Holm): Holm's correction across the {family} comparison(s) of this table; "
         f"*: survives it at α = {m['alpha']:g}.",
+        family_note(stats),
     ]
     exact = sorted({(c["test_corpus"], c["n_speakers"]) for c in stats["comparisons"] if c["available"] and c["exact"]},
-                   key=lambda cs: CORPORA.index(cs[0]))
+                   key=lambda cs: corpus_rank(cs[0]))
     if exact:
-        floors = "; ".join(f"{CORPUS_DISPLAY[corpus]} {n} speakers: {p_text(2 / 2 ** n)}" for corpus, n in exact)
+        floors = "; ".join(f"{display_name(corpus)} {n} speakers: {p_text(2 / 2 ** n)}" for corpus, n in exact)
         notes.append(f"Smallest p an exact test can give (2/2^S): {floors}. Holm's first threshold here is "
                      f"{m['alpha']:g}/{family} = {p_text(m['alpha'] / max(family, 1))}.")
     sources = sorted({s for c in stats["cells"] if c["available"] for s in c["speaker_sources"]})
@@ -311,6 +346,13 @@ def method_notes(stats: Mapping) -> List[str]:
     reasons = dict.fromkeys(e["reason"] for e in stats["cells"] + stats["comparisons"] if not e["available"])
     notes += [f"n/a: {reason}" for reason in reasons]
     return notes
+
+
+def family_note(stats: Mapping) -> str:
+    """Which comparisons Holm corrected over: the same pair gets another Holm p in another family."""
+    family = stats.get("family") or holm_family(stats["comparisons"])
+    return (f"Holm family ({len(family)} comparison(s); another command or selection corrects over another family, "
+            f"so its Holm p differs): " + ("; ".join(family) if family else "none") + ".")
 
 
 def render_table_statistics(stats: Mapping, rows: Sequence[str], columns: Sequence[Mapping[str, str]]) -> str:

@@ -54,6 +54,18 @@ def manifest_speakers(data_dir: Path) -> Dict[str, str]:
     return {u.id: u.speaker for u in load_manifest(data_dir)}
 
 
+def documented_differences(data_dir: Path) -> Dict[str, List[str]]:
+    """corpus -> how its copy in ``data_dir`` differs from the published corpus (``prepare``'s manifest meta)."""
+    from ..core.io_utils import read_json
+    from ..core.manifest import META
+
+    path = Path(data_dir) / META
+    try:
+        return dict(read_json(path).get("documented_differences") or {}) if path.is_file() else {}
+    except ValueError:
+        return {}  # load_manifest names a broken meta file
+
+
 def resolve_speakers(rows: Sequence[Mapping], corpus: str, given: Optional[Mapping[str, str]] = None,
                      given_name: str = FROM_MAP, source: str = "result") -> Tuple[List[str], List[str]]:
     """(speaker per prediction row, how they were found); :class:`SpeakerError` names ``source`` when any is unknown."""

@@ -12,9 +12,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.io_utils import atomic_open
 
@@ -31,6 +31,7 @@ class Job:
 
     name: str
     command: str
+    outputs: Tuple[str, ...] = ()  # result files the job writes: read back when it finishes (see ``on_done``)
 
 
 @dataclass
@@ -133,14 +134,19 @@ def run_one(job: Job, index: int, log_dir: Path, children: Optional[Children] = 
     return code
 
 
-def run_local(jobs: Sequence[Job], log_dir: Path, nj: int, desc: str) -> None:
+#: Called with each job and its exit status as it finishes (the command prints what it wrote).
+OnDone = Callable[[Job, Optional[int]], None]
+
+
+def run_local(jobs: Sequence[Job], log_dir: Path, nj: int, desc: str, on_done: Optional[OnDone] = None) -> None:
     """Up to ``nj`` jobs at a time; on an interrupt, the running jobs are stopped and none starts."""
     children = Children()
     pool = ThreadPoolExecutor(max_workers=max(1, nj))
     try:
-        futures = [pool.submit(run_one, job, k, log_dir, children) for k, job in enumerate(jobs, 1)]
-        for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="job"):
-            pass
+        futures = {pool.submit(run_one, job, k, log_dir, children): job for k, job in enumerate(jobs, 1)}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="job"):
+            if on_done is not None:
+                on_done(futures[future], future.result())
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         children.stop()
@@ -177,8 +183,9 @@ def run_slurm(jobs: Sequence[Job], log_dir: Path, nj: int, name: str, sbatch: st
 
 
 def launch(jobs: Sequence[Job], log_dir: Path, cmd: str = "local", nj: int = 1, name: str = "study",
-           sbatch: str = "sbatch", sbatch_args: Sequence[str] = ()) -> LaunchReport:
-    """Run ``jobs`` with launcher ``cmd`` and wait; failed jobs (non-zero or no exit status) are reported."""
+           sbatch: str = "sbatch", sbatch_args: Sequence[str] = (), on_done: Optional[OnDone] = None) -> LaunchReport:
+    """Run ``jobs`` with launcher ``cmd`` and wait; failed jobs (non-zero or no exit status) are reported;
+    ``on_done(job, exit status)`` after each job (slurm: after the array)."""
     if cmd not in LAUNCHERS:
         raise LaunchError(f"unknown launcher {cmd!r}; choose one of {', '.join(LAUNCHERS)}")
     if isinstance(nj, bool) or not isinstance(nj, int) or nj < 1:
@@ -191,9 +198,12 @@ def launch(jobs: Sequence[Job], log_dir: Path, cmd: str = "local", nj: int = 1, 
     if not jobs:
         return report
     if cmd == "local":
-        run_local(jobs, log_dir, nj, name)
+        run_local(jobs, log_dir, nj, name, on_done)
     else:
         run_slurm(jobs, log_dir, nj, name, sbatch, sbatch_args)
+        for k, job in enumerate(jobs, 1):
+            if on_done is not None:
+                on_done(job, read_code(rc_path(log_dir, k)))
     for k, job in enumerate(jobs, 1):
         code = read_code(rc_path(log_dir, k))
         if code != 0:

@@ -19,8 +19,8 @@ from ..augment.spec import check_degrade, parse_spec
 from ..core.folds import FOLDS
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides, s3prl_overrides,
-                          svm_system_name, variant_tags)
+from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides,
+                          layers_tag, s3prl_overrides, safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -67,6 +67,15 @@ def older_than(paths: Sequence[Path], since: float) -> List[Path]:
     return stale
 
 
+def renamed_systems(results: Path) -> List[Tuple[Path, Path]]:
+    """(old, new) for each system folder of ``results`` (and of its ``seed<S>/`` folders) that an older version
+    named in a way that is not shell-safe (``HuBERT-Linear[dann]``): the study's jobs look for the new name."""
+    results = Path(results)
+    roots = [results] + sorted(p for p in results.glob("seed*") if p.is_dir()) if results.is_dir() else []
+    return [(folder, folder.with_name(safe_system_name(folder.name))) for root in roots
+            for folder in sorted(root.iterdir()) if folder.is_dir() and safe_system_name(folder.name) != folder.name]
+
+
 @dataclass
 class Plan:
     """A stage's jobs still to run, how many were found done, and outputs made from another manifest."""
@@ -88,9 +97,9 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",), augment: Optional[str] = None,
              augment_copies: int = 1, degrade: Sequence[str] = ()) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM[corpus-norm]``), and an ``augment`` SPEC adds
-    the augmented rows (``eGeMAPS-SVM[aug-speed+noise-x2]``: matched+aug, extended+aug); each ``degrade`` SPEC
-    a row of the plain system tested on degraded audio (``eGeMAPS-SVM[test-noise-snr10]``)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``), and an ``augment`` SPEC adds
+    the augmented rows (``eGeMAPS-SVM_aug-speed+noise-x2``: matched+aug, extended+aug); each ``degrade`` SPEC
+    a row of the plain system tested on degraded audio (``eGeMAPS-SVM_test-noise-snr10``)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
@@ -111,7 +120,8 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
         for fold in (["all"] if whole else folds):
             fold_list = FOLDS if fold == "all" else [fold]
             expected = [result_path(results, system, condition, c, k) for c in corpora for k in fold_list]
-            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold)),
+            plan.add(Job(f"{system}.{condition}.fold{fold}", package_command(*base, "--fold", fold),
+                         tuple(map(str, expected))),
                      all_exist(expected), older_than(expected, since))
     return plan
 
@@ -174,14 +184,16 @@ class DnnSettings:
     augment: Optional[str] = None  # SPEC of the extra augmented rows (datarc.augment, seed 0 as extract's)
     augment_copies: int = 1
     degrade: Tuple[str, ...] = ()  # test-degradation SPECs: each trained run is also evaluated on degraded audio
+    layers: Optional[Tuple[int, ...]] = None  # modelrc.layers (None: every hidden state, the paper's)
 
 
 def dnn_system(settings: DnnSettings, head: str, variant: str = "plain", augmented: bool = False) -> str:
-    """Table row of a run, domain variants tagged (``HuBERT-Linear[corpus-norm,dann]``), augmented rows too
-    (``HuBERT-Linear[aug-speed+noise-x2]``)."""
+    """Table row of a run, domain variants and a layer selection tagged (``HuBERT-Linear_corpus-norm_dann_L4-8``),
+    augmented rows too (``HuBERT-Linear_aug-speed+noise-x2``), as the expert names the results it writes."""
     norm, dann = VARIANTS[variant]
     spec = parse_spec(settings.augment) if augmented else None
-    tags = variant_tags(norm, dann) + (augment_tags(spec.short(), settings.augment_copies) if spec else ())
+    tags = (variant_tags(norm, dann) + layers_tag(settings.layers)
+            + (augment_tags(spec.short(), settings.augment_copies) if spec else ()))
     return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=tags,
                            ckpt=None if settings.upstream_name else settings.ckpt)
 
@@ -211,6 +223,8 @@ def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus:
         datarc["normalisation"] = norm
     if dann:
         modelrc["dann.enabled"] = True
+    if settings.layers:
+        modelrc["layers"] = list(settings.layers)
     keys = expert_overrides(datarc, results_dir=str(results or settings.results), system_name=system, modelrc=modelrc)
     if settings.steps:
         quarter = max(settings.steps // 4, 1)
@@ -233,7 +247,7 @@ def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) 
 
 
 def degrade_command(settings: DnnSettings, expdir: Path, spec: str) -> str:
-    """Evaluate a run's dev-best checkpoint on degraded test audio (live upstream; its own ``[test-...]`` row)."""
+    """Evaluate a run's dev-best checkpoint on degraded test audio (live upstream; its own ``_test-...`` row)."""
     overrides = s3prl_overrides(expert_overrides({"test_degrade": spec}))
     return package_command("run-downstream", "-m", "evaluate", "-e", Path(expdir) / "dev-best.ckpt", "-t", "test",
                            "--device", settings.device, "-o", overrides)
@@ -262,7 +276,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         if not variant_applies(variant, condition, settings.cache is None):
             continue
         system = dnn_system(settings, head, variant, augmented)
-        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + ("-aug" if augmented else "")
+        folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + "".join(
+            f"-{t}" for t in layers_tag(settings.layers)) + ("-aug" if augmented else "")  # another experiment
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora)] if condition == "extended" else [(c, [c]) for c in corpora]
         for (test_corpus, tested), fold, seed in product([r for r in runs if r[1]], folds, seeds):
@@ -278,11 +293,12 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             command = dnn_command(settings, expdir, seed, overrides)
             degraded = [(d, [result_path(results, row, condition, c, fold) for c in tested])
                         for d, row in degraded_systems(system, settings.degrade)]
-            todo = [d for d, paths in degraded if not all_exist(paths) or older_than(paths, since)]
+            todo = [(d, paths) for d, paths in degraded if not all_exist(paths) or older_than(paths, since)]
             if todo and all_exist(expected) and not stale:  # trained: only the degraded evaluations are left
-                plan.add(Job(name + ".degrade", " && ".join(degrade_command(settings, expdir, d) for d in todo)),
-                         False)
+                plan.add(Job(name + ".degrade", " && ".join(degrade_command(settings, expdir, d) for d, _ in todo),
+                             tuple(str(p) for _, paths in todo for p in paths)), False)
                 continue
             command = " && ".join([command] + [degrade_command(settings, expdir, d) for d, _ in degraded])
-            plan.add(Job(name, command), all_exist(expected) and not todo, stale)
+            outputs = tuple(map(str, expected)) + tuple(str(p) for _, paths in degraded for p in paths)
+            plan.add(Job(name, command, outputs), all_exist(expected) and not todo, stale)
     return plan

@@ -1,5 +1,6 @@
 """Packing: a results folder into one submission bundle (zip) in the format of :mod:`.format`."""
 import json
+import os
 import tempfile
 import zipfile
 from datetime import datetime, timezone
@@ -7,15 +8,17 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..core.folds import CONDITIONS
-from ..core.io_utils import atomic_open
-from ..core.labels import CORPORA, LABELS
-from ..results.cells import Cell, collect_pairs, load_checked
+from ..core.io_utils import WriteError, atomic_open
+from ..core.labels import LABELS, corpus_order
+from ..results.cells import Cell, cell_key, collect_pairs, load_checked, seed_of
 from ..results.leaderboard import summary
+from ..results.provenance import provenance
 from ..results.schema import package_versions
 from ..results.significance import table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SPEAKERS_TXT, SUMMARY_MD, result_member,
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SEED_FOLDERS_SINCE, SPEAKERS_TXT,
+                     SUMMARY_MD, result_member,
                      run_record, sha256_bytes, speaker_lines, summary_markdown, superb_lines, superb_member)
 
 #: Distributions whose versions the bundle records (those installed).
@@ -43,13 +46,10 @@ def check_complete(cells: List[Cell]) -> None:
         raise BundleError("a submission needs every fold of every cell:\n  " + "\n  ".join(incomplete))
 
 
-def check_one_seed(cells: List[Cell]) -> None:
-    """Members are named by fold only, so a bundle holds one seed per cell."""
-    several = [f"{c.system} {c.condition} {c.corpus} has seeds {', '.join(map(str, c.seeds))}"
-               for c in cells if len(c.seeds) > 1]
-    if several:
-        raise BundleError("a bundle holds one seed per cell; pack each seed's results separately:\n  "
-                          + "\n  ".join(several))
+def member_seed(result: Mapping, cells: List[Cell]) -> Optional[int]:
+    """The seed folder of a result's members: its init seed when its cell has several seeds, else none."""
+    several = {(c.system, c.condition, c.corpus) for c in cells if len(c.seeds) > 1}
+    return seed_of(result) if cell_key(result)[:3] in several else None
 
 
 def test_speakers(pairs: List[Tuple[Path, dict]], speakers: Optional[Mapping[str, str]]) -> Dict[str, str]:
@@ -73,9 +73,10 @@ def bundle_files(pairs: List[Tuple[Path, dict]], cells: List[Cell], table: Mappi
     files: Dict[str, bytes] = {}
     for path, result in pairs:
         check_names(str(path), result)
-        files[result_member(result)] = path.read_bytes()
-        files[superb_member(result, "predict")] = superb_lines(result, "prediction").encode()
-        files[superb_member(result, "truth")] = superb_lines(result, "label").encode()
+        seed = member_seed(result, cells)
+        files[result_member(result, seed)] = path.read_bytes()
+        files[superb_member(result, "predict", seed)] = superb_lines(result, "prediction").encode()
+        files[superb_member(result, "truth", seed)] = superb_lines(result, "label").encode()
     files[SUMMARY_MD] = summary_markdown(table).encode()
     if plots:
         from ..results.plots import plot_all  # matplotlib only when plots are wanted
@@ -89,14 +90,16 @@ def bundle_files(pairs: List[Tuple[Path, dict]], cells: List[Cell], table: Mappi
 def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, files: Mapping[str, bytes]) -> dict:
     """bundle.json: everything needed to check and reproduce the submission."""
     return {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION if any(len(c.seeds) > 1 for c in cells) else SEED_FOLDERS_SINCE - 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_versions": package_versions(*VERSION_DISTS),
+        "provenance": provenance(),
         "fold_file_sha256": table["fold_file_sha256"], "labels": list(LABELS),
         "systems": list(dict.fromkeys(c.system for c in cells)),
         "conditions": [k for k in CONDITIONS if any(c.condition == k for c in cells)],
-        "corpora": [k for k in CORPORA if any(c.corpus == k for c in cells)],
-        "runs": [run_record(r) for r in sorted(results, key=result_member)],
+        "corpora": list(corpus_order(c.corpus for c in cells)),
+        "runs": [run_record(r) for r in sorted(results, key=lambda r: (result_member(r), str(seed_of(r))))],
         "summary": table,
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
     }
@@ -114,11 +117,11 @@ def write_bundle(out: Path, meta: Mapping, files: Mapping[str, bytes]) -> Path:
 def build_bundle(results_dir: Path, out: Path, plots: bool = True, config: StatsConfig = StatsConfig(),
                  speakers: Optional[Mapping[str, str]] = None) -> dict:
     """Pack ``results_dir`` into ``out`` with the speaker-level statistics (``speakers``: id -> speaker from the
-    manifest, for results that do not record them); refuse incomplete cells, mixed fold files and duplicates."""
+    manifest, for results that do not record them); refuse incomplete cells, mixed fold files and duplicates.
+    A cell with several init seeds keeps each seed's folds in a ``seed<S>/`` folder."""
     pairs = load_checked(results_dir)
     cells = collect_pairs(pairs)
     check_complete(cells)
-    check_one_seed(cells)
     statistics = table_statistics(cells, config, speakers, "manifest")
     table = summary(cells, pairs[0][1]["fold_file_sha256"], statistics)
     files = bundle_files(pairs, cells, table, plots)
@@ -126,3 +129,24 @@ def build_bundle(results_dir: Path, out: Path, plots: bool = True, config: Stats
     meta = bundle_index([result for _, result in pairs], cells, table, files)
     write_bundle(out, meta, files)
     return meta
+
+
+def submit_bundle(results_dir: Path, out: Path, plots: bool = True, config: StatsConfig = StatsConfig(),
+                  speakers: Optional[Mapping[str, str]] = None, data_dir: Optional[Path] = None):
+    """:func:`build_bundle` into a hidden file beside ``out``, validated, and moved to ``out`` only when valid (a
+    rejected bundle never lies at ``out``; an older bundle there is kept). Returns (index, validation)."""
+    from .validate import validate_bundle  # the validator reads bundles; packing does not need it otherwise
+
+    out = Path(out)
+    staged = out.with_name(f".{out.name}.pending")
+    try:
+        meta = build_bundle(results_dir, staged, plots, config, speakers)
+        found = validate_bundle(staged, data_dir)
+        if found.ok:
+            os.replace(staged, out)
+    except WriteError as err:  # name the file the user asked for, not the hidden one
+        raise WriteError(err.errno, str(err.strerror).replace(str(staged), str(out))) from None
+    finally:
+        if staged.exists():
+            staged.unlink()
+    return meta, found

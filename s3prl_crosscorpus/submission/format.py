@@ -8,6 +8,8 @@ Layout of a bundle (one zip)::
     <system>/<condition>/<corpus>/fold<k>.json    the result files (metrics, configs, seeds travel with them)
     <system>/<condition>/<corpus>/test_fold<k>_predict.txt   SUPERB style "<utt_id> <label>" lines
     <system>/<condition>/<corpus>/test_fold<k>_truth.txt
+    <system>/<condition>/<corpus>/seed<S>/...     version 3: the same three files per init seed S, in a cell
+                                                  with several seeds (a cell with one seed has no seed folder)
     plots/*.png                                   optional
 
 Version 2 adds the speaker-level statistics (``summary.statistics`` in bundle.json, rendered in
@@ -16,39 +18,44 @@ Both packing (:mod:`.bundle`) and validation (:mod:`.validate`) follow this modu
 """
 import hashlib
 import re
-from typing import Mapping
+from typing import Mapping, Optional
 
+from ..core.names import safe_system_name
 from ..results.leaderboard import METRICS, render_markdown
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
-BUNDLE_VERSION = 2
-#: Versions the validator reads; version 1 has no statistics and no speakers.txt.
-KNOWN_VERSIONS = (1, 2)
+BUNDLE_VERSION = 3
+#: Versions the validator reads; version 1 has no statistics and no speakers.txt, versions 1-2 no seed folders.
+KNOWN_VERSIONS = (1, 2, 3)
 STATISTICS_SINCE = 2
+#: A bundle with seed folders is version 3; one without them is written as version 2, which older validators read.
+SEED_FOLDERS_SINCE = 3
 #: The bundle's index member: what it holds and the sha256 of every other member.
 BUNDLE_INDEX = "bundle.json"
 SUMMARY_MD = "summary.md"
 SPEAKERS_TXT = "speakers.txt"
 PLOTS_DIR = "plots"
 #: A result, predict or truth member: ``<system>/<condition>/<corpus>/fold<k>.json`` or ``.../test_fold<k>_<kind>.txt``.
-FOLD_MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/"
+FOLD_MEMBER = re.compile(r"^(?P<system>[^/]+)/(?P<condition>[^/]+)/(?P<corpus>[^/]+)/(?:seed(?P<seed>-?\d+)/)?"
                          r"(?:fold(?P<fold>\d+)\.json|test_fold(?P<sfold>\d+)_(?P<kind>predict|truth)\.txt)$")
 #: Fields of the index and their JSON types.
 INDEX_KEYS = {"format": str, "format_version": int, "created": str, "package_versions": dict,
               "fold_file_sha256": str, "runs": list, "summary": dict, "files": dict}
 
 
-def cell_dir(system: str, condition: str, corpus: str) -> str:
-    return f"{system}/{condition}/{corpus}"
+def cell_dir(system: str, condition: str, corpus: str, seed: Optional[int] = None) -> str:
+    """A cell's folder; ``seed``: the folder of one init seed of a cell with several."""
+    return f"{system}/{condition}/{corpus}" + ("" if seed is None else f"/seed{seed}")
 
 
-def result_member(result: Mapping) -> str:
-    return f"{cell_dir(result['system'], result['condition'], result['test_corpus'])}/fold{result['fold']}.json"
+def result_member(result: Mapping, seed: Optional[int] = None) -> str:
+    folder = cell_dir(safe_system_name(result["system"]), result["condition"], result["test_corpus"], seed)
+    return f"{folder}/fold{result['fold']}.json"
 
 
-def superb_member(result: Mapping, kind: str) -> str:
+def superb_member(result: Mapping, kind: str, seed: Optional[int] = None) -> str:
     """``test_fold<k>_predict.txt`` / ``test_fold<k>_truth.txt``, s3prl's emotion-task names."""
-    folder = cell_dir(result["system"], result["condition"], result["test_corpus"])
+    folder = cell_dir(safe_system_name(result["system"]), result["condition"], result["test_corpus"], seed)
     return f"{folder}/test_fold{result['fold']}_{kind}.txt"
 
 
@@ -63,10 +70,14 @@ def speaker_lines(speakers: Mapping[str, str]) -> str:
 
 
 def run_record(result: Mapping) -> dict:
-    """What reproduces one fold: seed, chosen hyperparameters, configuration, versions, sizes."""
-    return {key: result.get(key) for key in ("system", "family", "features", "head", "condition", "test_corpus",
-                                             "fold", "train_corpora", "seed", "hyperparameters", "config",
-                                             "dev", "sizes", "versions")}
+    """What reproduces one fold: seeds, chosen hyperparameters, configuration, versions, sizes."""
+    record = {key: result.get(key) for key in ("system", "family", "features", "head", "condition", "test_corpus",
+                                               "fold", "train_corpora", "seed", "hyperparameters", "config",
+                                               "dev", "sizes", "versions")}
+    record["system"] = safe_system_name(record["system"])  # older results' names map to the shell-safe ones
+    if "init_seed" in result:  # absent from results (and bundles) written before it
+        record["init_seed"] = result["init_seed"]
+    return record
 
 
 def summary_markdown(table: Mapping) -> str:

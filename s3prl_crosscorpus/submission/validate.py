@@ -4,7 +4,6 @@ Each rule is one function over the opened bundle that returns explanations (memb
 wrong). The zip and bundle-index rules come first: without them nothing else can be read.
 """
 import json
-import math
 import zipfile
 import zlib
 from collections import Counter, defaultdict
@@ -16,23 +15,27 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from ..core.folds import FOLDS, test_ids
 from ..core.labels import LABELS
 from ..core.manifest import load_manifest
+from ..core.names import safe_system_name
 from ..core.metrics import scores
 from ..core.corpora import Utterance
-from ..results.cells import Cell, collect_cells, fold_hash_problems, installed_fold_warning, pool_problems
+from ..results.cells import (Cell, collect_cells, fold_hash_problems, installed_fold_warning,
+                             pool_problems, seed_of)
 from ..results.leaderboard import METRICS, summary
-from ..results.schema import ResultError, validate_result
+from ..results.provenance import provenance_lines as record_lines
+# One source of truth: the readers of result folders (leaderboard, plot, compare, submit) recompute with these too.
+from ..results.schema import TOLERANCE, ResultError, close, metric_differences, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
 from ..results.speakers import speaker_from_id
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SPEAKERS_TXT,
-                     STATISTICS_SINCE, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SEED_FOLDERS_SINCE,
+                     SPEAKERS_TXT, STATISTICS_SINCE, SUMMARY_MD, run_record, sha256_bytes, summary_markdown)
 
-TOLERANCE = 1e-6  # on metrics as fractions; summary values are in % so they get 100x
 #: Recomputed statistics use the same code, data and seed: they must agree to rounding (values in %, p).
 STATS_TOLERANCE = 1e-9
 SHOWN = 5  # ids listed in one message
 
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
-FoldKey = Tuple[CellKey, int]
+#: (cell, seed folder (None: none), fold); dicts keyed by it keep the members' name order (None and ints do not sort).
+FoldKey = Tuple[CellKey, Optional[int], int]
 
 
 def show(ids) -> str:
@@ -47,16 +50,22 @@ class Bundle:
     path: Path
     members: Dict[str, bytes]
     meta: dict
-    #: (cell, fold) -> {"result": member, "predict": member, "truth": member}
+    #: (cell, seed folder, fold) -> {"result": member, "predict": member, "truth": member}; cells by the shell-safe
+    #: system name (a bundle of an older version names its folders the old way)
     fold_members: Dict[FoldKey, Dict[str, str]] = field(default_factory=dict)
+    #: shell-safe system name -> the folder names that map to it (two: a clash)
+    folder_names: Dict[str, Set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in sorted(self.members):
             match = FOLD_MEMBER.match(name)
             if match:
-                key = (match["system"], match["condition"], match["corpus"])
+                system = safe_system_name(match["system"])
+                self.folder_names.setdefault(system, set()).add(match["system"])
+                key = (system, match["condition"], match["corpus"])
                 kind = "result" if match["fold"] else match["kind"]
-                self.fold_members.setdefault((key, int(match["fold"] or match["sfold"])), {})[kind] = name
+                seed = None if match["seed"] is None else int(match["seed"])
+                self.fold_members.setdefault((key, seed, int(match["fold"] or match["sfold"])), {})[kind] = name
 
     def lines(self, name: str) -> List[Tuple[str, str]]:
         """(utt_id, label) pairs of a predict/truth member; malformed lines are skipped (rule_superb_files explains)."""
@@ -67,17 +76,18 @@ class Bundle:
         """Every predict/truth member, in name order."""
         return sorted(name for kinds in self.fold_members.values() for kind, name in kinds.items() if kind != "result")
 
-    def cells(self) -> Dict[CellKey, Dict[int, Dict[str, str]]]:
-        by_cell: Dict[CellKey, Dict[int, Dict[str, str]]] = defaultdict(dict)
-        for (key, fold), kinds in sorted(self.fold_members.items()):
-            by_cell[key][fold] = kinds
+    def cells(self) -> Dict[CellKey, Dict[Optional[int], Dict[int, Dict[str, str]]]]:
+        """cell -> seed folder (None: none) -> fold -> its members."""
+        by_cell: Dict[CellKey, Dict[Optional[int], Dict[int, Dict[str, str]]]] = defaultdict(dict)
+        for (key, seed, fold), kinds in self.fold_members.items():
+            by_cell[key].setdefault(seed, {})[fold] = kinds
         return by_cell
 
     @cached_property
     def result_problems(self) -> Dict[FoldKey, List[str]]:
         """Per fold with a result file: why it is unusable (empty when it is schema-valid and in place)."""
         return {fold_key: check_result(self.members[kinds["result"]], kinds["result"], *fold_key)
-                for fold_key, kinds in sorted(self.fold_members.items()) if "result" in kinds}
+                for fold_key, kinds in self.fold_members.items() if "result" in kinds}
 
     @cached_property
     def valid_results(self) -> Dict[FoldKey, dict]:
@@ -108,7 +118,7 @@ class Bundle:
     def recomputed(self) -> Dict[FoldKey, dict]:
         """metrics.scores of every fold whose predict/truth files are well formed, agree on ids, use known labels."""
         found = {}
-        for fold_key, kinds in sorted(self.fold_members.items()):
+        for fold_key, kinds in self.fold_members.items():
             if "predict" not in kinds or "truth" not in kinds:
                 continue
             if self.superb_problems[kinds["predict"]] or self.superb_problems[kinds["truth"]]:
@@ -218,18 +228,21 @@ def rule_no_unlisted_files(b: Bundle) -> List[str]:
             for name in sorted(set(b.members) - set(b.meta["files"]))]
 
 
-def check_result(data: bytes, name: str, key: CellKey, fold: int) -> List[str]:
-    """A result member follows the schema, lies where its content says, and its test size matches."""
+def check_result(data: bytes, name: str, key: CellKey, seed: Optional[int], fold: int) -> List[str]:
+    """A result member follows the schema, lies where its content says (a seed folder: its init seed), and its
+    test size matches."""
     try:
         result = json.loads(data)
         validate_result(result, name)
     except (ValueError, UnicodeDecodeError) as err:  # ResultError is a ValueError
         return [str(err) if isinstance(err, ResultError) else f"{name}: not valid JSON ({err})"]
     problems = []
-    claimed = (result["system"], result["condition"], result["test_corpus"])
+    claimed = (safe_system_name(result["system"]), result["condition"], result["test_corpus"])
     if (claimed, result["fold"]) != (key, fold):
         problems.append(f"{name}: the file says {'/'.join(claimed)} fold {result['fold']} but lies at "
                         f"{'/'.join(key)} fold {fold}")
+    if seed is not None and seed_of(result) != seed:
+        problems.append(f"{name}: the file's init seed is {seed_of(result)} but it lies in folder seed{seed}")
     if result["sizes"]["test"] != len(result["predictions"]):
         problems.append(f"{name}: sizes.test is {result['sizes']['test']} but it holds "
                         f"{len(result['predictions'])} predictions")
@@ -245,8 +258,7 @@ def rule_all_folds(b: Bundle) -> List[str]:
     """Every cell (in the summary or the zip) has folds 1-5, each with result, predict and truth files."""
     problems = []
     cells = b.cells()
-    listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
-              if isinstance(c, dict)}
+    listed = {reported_key(c) for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
     # str keys: a tampered summary cell may lack a field (None), which must be reported, not crash the sort.
     for key in sorted(listed | set(cells), key=lambda k: tuple(map(str, k))):
         where = "/".join(map(str, key))
@@ -255,16 +267,24 @@ def rule_all_folds(b: Bundle) -> List[str]:
             continue
         if key not in listed:
             problems.append(f"{where}: in the zip but not in the summary of {BUNDLE_INDEX}")
-        extra = sorted(set(cells[key]) - set(FOLDS))
-        if extra:
-            problems.append(f"{where}: fold(s) {', '.join(map(str, extra))} do not exist (folds are 1-5)")
-        for fold in FOLDS:
-            kinds = cells[key].get(fold, {})
-            lacking = [kind for kind in ("result", "predict", "truth") if kind not in kinds]
-            if len(lacking) == 3:
-                problems.append(f"{where}: fold {fold} is missing")
-            elif lacking:
-                problems.append(f"{where}: fold {fold} lacks its {' and '.join(lacking)} file(s)")
+        if b.version < SEED_FOLDERS_SINCE and any(seed is not None for seed in cells[key]):
+            problems.append(f"{where}: seed folders need bundle format version {SEED_FOLDERS_SINCE} "
+                            f"(this one is {b.version})")
+        if None in cells[key] and len(cells[key]) > 1:
+            problems.append(f"{where}: holds folds both in seed folders and outside them; a cell with several "
+                            f"seeds keeps every seed in its seed<S>/ folder")
+        for seed, folds in cells[key].items():
+            at = where + ("" if seed is None else f"/seed{seed}")
+            extra = sorted(set(folds) - set(FOLDS))
+            if extra:
+                problems.append(f"{at}: fold(s) {', '.join(map(str, extra))} do not exist (folds are 1-5)")
+            for fold in FOLDS:
+                kinds = folds.get(fold, {})
+                lacking = [kind for kind in ("result", "predict", "truth") if kind not in kinds]
+                if len(lacking) == 3:
+                    problems.append(f"{at}: fold {fold} is missing")
+                elif lacking:
+                    problems.append(f"{at}: fold {fold} lacks its {' and '.join(lacking)} file(s)")
     return problems
 
 
@@ -289,7 +309,7 @@ def superb_file_problems(b: Bundle, name: str) -> List[str]:
 def rule_superb_files(b: Bundle) -> List[str]:
     """Predict and truth files are '<id> <label>' lines, each id once, the same ids, as in the result file."""
     problems = [problem for name in b.superb_members() for problem in b.superb_problems[name]]
-    for (key, fold), kinds in sorted(b.fold_members.items()):
+    for fold_key, kinds in b.fold_members.items():
         if "predict" not in kinds or "truth" not in kinds:
             continue
         predicted, truth = dict(b.lines(kinds["predict"])), dict(b.lines(kinds["truth"]))
@@ -298,7 +318,7 @@ def rule_superb_files(b: Bundle) -> List[str]:
                             + "; ".join(f"{what}: {show(ids)}" for what, ids in
                                         (("not predicted", truth.keys() - predicted.keys()),
                                          ("not in the truth file", predicted.keys() - truth.keys())) if ids))
-        result = b.valid_results.get((key, fold))
+        result = b.valid_results.get(fold_key)
         if result is not None:
             rows = {row["id"]: (row["label"], row["prediction"]) for row in result["predictions"]}
             lines = {i: (truth.get(i), predicted.get(i)) for i in truth.keys() | predicted.keys()}
@@ -320,28 +340,41 @@ def rule_labels_known(b: Bundle) -> List[str]:
     return problems
 
 
+def tested_whole(b: Bundle, key: CellKey, seed: Optional[int], folds: Dict[int, Dict[str, str]]) -> bool:
+    """A test-only corpus (too few speakers for folds): no fold trains on it and every fold tests all of it."""
+    results = [b.valid_results.get((key, seed, fold)) for fold in folds]
+    if not results or any(r is None or key[2] in r["train_corpora"] for r in results):
+        return False
+    return len({frozenset(u for u, _ in b.lines(kinds["truth"])) for kinds in folds.values() if "truth" in kinds}) == 1
+
+
 def rule_folds_disjoint(b: Bundle) -> List[str]:
-    """No utterance is tested in two folds of the same cell."""
+    """No utterance is tested in two folds of the same cell and seed (except a test-only corpus, tested whole)."""
     problems = []
-    for key, folds in sorted(b.cells().items()):
-        seen: Dict[str, List[int]] = defaultdict(list)
-        for fold, kinds in folds.items():
-            for utt, _ in b.lines(kinds["truth"]) if "truth" in kinds else []:
-                seen[utt].append(fold)
-        shared = {utt: fs for utt, fs in seen.items() if len(set(fs)) > 1}
-        if shared:
-            example = sorted(shared)[0]
-            problems.append(f"{'/'.join(key)}: {len(shared)} utterance(s) are tested in more than one fold, "
-                            f"e.g. {example} in folds {', '.join(map(str, sorted(set(shared[example]))))}")
+    for key, seeds in sorted(b.cells().items()):
+        for seed, folds in seeds.items():
+            if tested_whole(b, key, seed, folds):
+                continue
+            seen: Dict[str, List[int]] = defaultdict(list)
+            for fold, kinds in folds.items():
+                for utt, _ in b.lines(kinds["truth"]) if "truth" in kinds else []:
+                    seen[utt].append(fold)
+            shared = {utt: fs for utt, fs in seen.items() if len(set(fs)) > 1}
+            if shared:
+                example = sorted(shared)[0]
+                where = "/".join(key) + ("" if seed is None else f"/seed{seed}")
+                problems.append(f"{where}: {len(shared)} utterance(s) are tested in more than one fold, "
+                                f"e.g. {example} in folds {', '.join(map(str, sorted(set(shared[example]))))}")
     return problems
 
 
 def rule_same_test_sets(b: Bundle) -> List[str]:
     """Every system and condition is tested on the same utterances of a corpus and fold."""
     groups: Dict[Tuple[str, int], Dict[frozenset, List[str]]] = defaultdict(lambda: defaultdict(list))
-    for ((system, condition, corpus), fold), kinds in sorted(b.fold_members.items()):
+    for ((system, condition, corpus), seed, fold), kinds in b.fold_members.items():
         if "truth" in kinds:
-            groups[(corpus, fold)][frozenset(i for i, _ in b.lines(kinds["truth"]))].append(f"{system}/{condition}")
+            who = f"{system}/{condition}" + ("" if seed is None else f" seed {seed}")
+            groups[(corpus, fold)][frozenset(i for i, _ in b.lines(kinds["truth"]))].append(who)
     problems = []
     for (corpus, fold), by_set in sorted(groups.items()):
         if len(by_set) > 1:
@@ -354,32 +387,18 @@ def rule_same_test_sets(b: Bundle) -> List[str]:
     return problems
 
 
-def close(a, b, tol: float) -> bool:
-    """Equal within ``tol``; None only equals None; anything that is not a number never equals."""
-    if a is None or b is None:
-        return a is b
-    try:
-        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
-    except (TypeError, ValueError):
-        return False
-
-
-def metric_differences(reported: Mapping, ours: Mapping) -> List[str]:
-    """Which reported metrics differ from the recomputed ones."""
-    differ = [f"{m} {reported[m]:.6f} reported, {ours[m]:.6f} recomputed" for m in METRICS
-              if not close(reported[m], ours[m], TOLERANCE)]
-    if reported["confusion_matrix"] != ours["confusion_matrix"] or reported["n"] != ours["n"]:
-        differ.append("confusion matrix differs")
-    differ += [f"recall of {lab} differs" for lab in LABELS
-               if not close(reported["per_class_recall"][lab], ours["per_class_recall"][lab], TOLERANCE)]
-    return differ
+def reported_key(cell: Mapping) -> Tuple:
+    """(system, condition, test corpus) of a summary cell, the system by its shell-safe name."""
+    system = cell.get("system")
+    return (safe_system_name(system) if isinstance(system, str) else system, cell.get("condition"),
+            cell.get("test_corpus"))
 
 
 def rule_metrics_recomputed(b: Bundle) -> List[str]:
     """Metrics in each result file equal those recomputed from its predict and truth files."""
     results = b.valid_results
     problems = []
-    for fold_key, ours in sorted(b.recomputed.items()):
+    for fold_key, ours in b.recomputed.items():
         if fold_key in results:
             differ = metric_differences(results[fold_key]["metrics"], ours)
             if differ:
@@ -415,10 +434,9 @@ def rendered_summary(table: Mapping) -> Optional[str]:
 
 def rule_summary_matches(b: Bundle) -> List[str]:
     """The summary in bundle.json and summary.md equal what the predictions give; runs match the results."""
-    usable = [dict(result, metrics=b.recomputed[key]) for key, result in sorted(b.valid_results.items())
+    usable = [dict(result, metrics=b.recomputed[key]) for key, result in b.valid_results.items()
               if key in b.recomputed]
-    reported = {(c.get("system"), c.get("condition"), c.get("test_corpus")): c
-                for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
+    reported = {reported_key(c): c for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
     problems = []
     # Cells with a broken or missing fold are explained by the fold rules; comparing them here would only repeat it.
     for cell in summary(collect_cells(usable), b.meta["fold_file_sha256"])["cells"] if usable else []:
@@ -434,7 +452,8 @@ def rule_summary_matches(b: Bundle) -> List[str]:
         problems.append(f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}")
     order = lambda run: json.dumps(run, sort_keys=True)
     runs = sorted((run_record(r) for r in b.valid_results.values()), key=order)
-    listed = {order(run) for run in b.meta["runs"]}
+    listed = {order(dict(run, system=safe_system_name(run["system"])) if isinstance(run, dict)
+                    and isinstance(run.get("system"), str) else run) for run in b.meta["runs"]}
     unlisted = [f"{r['system']}/{r['condition']}/{r['test_corpus']} fold {r['fold']}" for r in runs
                 if order(r) not in listed]
     if unlisted:
@@ -451,7 +470,7 @@ def rule_speakers_file(b: Bundle) -> List[str]:
         return [f"{SPEAKERS_TXT}: missing (format version {b.version} bundles carry it)"]
     problems = superb_file_problems(b, SPEAKERS_TXT) if b.members[SPEAKERS_TXT] else []
     disagree: Dict[str, List[str]] = defaultdict(list)
-    for ((_, _, corpus), _), result in sorted(b.valid_results.items()):
+    for ((_, _, corpus), _, _), result in b.valid_results.items():
         for row in result["predictions"]:
             listed = b.speakers.get(row["id"])
             if listed is not None and row.get("speaker", listed) != listed:
@@ -466,14 +485,14 @@ def rule_speakers_file(b: Bundle) -> List[str]:
 def recomputed_cells(b: Bundle) -> List[Cell]:
     """Cells of the valid results with the predictions and metrics of their checked predict/truth files."""
     usable = []
-    for key, result in sorted(b.valid_results.items()):
+    for key, result in b.valid_results.items():
         if key not in b.recomputed:
             continue
         kinds = b.fold_members[key]
         predicted = dict(b.lines(kinds["predict"]))
         rows = [{"id": utt, "label": label, "prediction": predicted[utt]} for utt, label in b.lines(kinds["truth"])]
         usable.append(dict(result, metrics=b.recomputed[key], predictions=rows))
-    return collect_cells(usable, [b.fold_members[key]["result"] for key in sorted(b.valid_results) if key in b.recomputed])
+    return collect_cells(usable, [b.fold_members[key]["result"] for key in b.valid_results if key in b.recomputed])
 
 
 #: Figures of a statistics cell and comparison that must match; reasons and speaker sources are wording.
@@ -516,6 +535,8 @@ def rule_statistics_match(b: Bundle) -> List[str]:
     except (KeyError, TypeError, ValueError) as err:  # StatsError is a ValueError
         return [f"{where}: method (resamples, seed, confidence, alpha) missing or invalid ({err})"]
     cells = recomputed_cells(b)
+    for cell in cells:  # the random streams are keyed by the name the statistics were computed under
+        cell.system = min(b.folder_names.get(cell.system, {cell.system}))
     listed = {(c.get("system"), c.get("condition"), c.get("test_corpus")) for c in b.meta["summary"]["cells"]
               if isinstance(c, dict)}
     if any(not c.complete for c in cells) or {key_of(c) for c in cells} != listed:
@@ -553,9 +574,15 @@ def numpy_hint(b: Bundle, problems: List[str]) -> List[str]:
     return []
 
 
+def rule_one_folder_per_system(b: Bundle) -> List[str]:
+    """Two folders whose names map to the same shell-safe system name would be read as one system."""
+    return [f"folders {' and '.join(sorted(names))} are both system {system}; keep one"
+            for system, names in sorted(b.folder_names.items()) if len(names) > 1]
+
+
 def rule_one_fold_file(b: Bundle) -> List[str]:
     """One fold-file hash in bundle.json, its summary and every valid result."""
-    items = [(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())]
+    items = [(b.fold_members[key]["result"], result) for key, result in b.valid_results.items()]
     items.append((BUNDLE_INDEX, {"fold_file_sha256": b.meta["fold_file_sha256"]}))
     items.append((f"{BUNDLE_INDEX} summary", {"fold_file_sha256": b.meta["summary"].get("fold_file_sha256")}))
     return fold_hash_problems(items)
@@ -563,13 +590,13 @@ def rule_one_fold_file(b: Bundle) -> List[str]:
 
 def rule_one_pool_per_cell(b: Bundle) -> List[str]:
     """Every fold of a (system, condition, test corpus) trained on the same corpus pool."""
-    return pool_problems([(b.fold_members[key]["result"], result) for key, result in sorted(b.valid_results.items())])
+    return pool_problems([(b.fold_members[key]["result"], result) for key, result in b.valid_results.items()])
 
 
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
     rule_file_hashes, rule_no_unlisted_files, rule_results_valid, rule_all_folds, rule_superb_files,
     rule_labels_known, rule_folds_disjoint, rule_same_test_sets, rule_metrics_recomputed, rule_summary_matches,
-    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell,
+    rule_one_fold_file, rule_speakers_file, rule_statistics_match, rule_one_pool_per_cell, rule_one_folder_per_system,
 )
 
 
@@ -578,16 +605,17 @@ def rule_test_sets_match_manifest(b: Bundle, utts: Sequence[Utterance], data_dir
     path_to_id = {u.path: u.id for u in utts}
     expected: Dict[Tuple[str, int], Set[str]] = {}
     present = {u.corpus for u in utts}
-    absent = sorted({key[2] for key, _ in b.fold_members} - present)
+    absent = sorted({key[2] for key, _, _ in b.fold_members} - present)
     problems = [f"{data_dir}: the manifest holds no {corpus} utterances, so the bundle's {corpus} test sets cannot "
                 f"be checked against it (prepare it with --{corpus} ROOT)" for corpus in absent]
-    for (key, fold), kinds in sorted(b.fold_members.items()):
+    for fold_key, kinds in b.fold_members.items():
+        key, _, fold = fold_key
         corpus = key[2]
         if "truth" not in kinds or fold not in FOLDS or corpus in absent:
             continue
         if (corpus, fold) not in expected:
             expected[(corpus, fold)] = set(test_ids(utts, corpus, fold))
-        result = b.valid_results.get((key, fold), {})
+        result = b.valid_results.get(fold_key, {})
         excluded = {path_to_id.get(e["path"]) for e in result.get("excluded", [])}
         ids = {i for i, _ in b.lines(kinds["truth"])}
         missing, extra = expected[(corpus, fold)] - ids - excluded, ids - expected[(corpus, fold)]
@@ -641,3 +669,27 @@ def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
         problems += rule_speakers_match_manifest(bundle, utts, data_dir)
     warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
     return Validation(problems, [warning] if warning else [], bundle)
+
+
+def provenance_lines(bundle: Optional[Bundle]) -> List[str]:
+    """Who packed the bundle and what made its results (package versions, commits, machines), for ``validate``."""
+    if bundle is None:
+        return []
+    lines = []
+    if isinstance(bundle.meta.get("provenance"), dict):
+        lines += ["packed by: " + line for line in record_lines(bundle.meta["provenance"])]
+    made: Counter = Counter()
+    for kinds in bundle.fold_members.values():
+        try:
+            record = json.loads(bundle.members[kinds["result"]]).get("provenance") if "result" in kinds else None
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            continue
+        if isinstance(record, dict):
+            made[(record.get("package_version"), record.get("git_commit") or "unknown", record.get("cpu"),
+                  ", ".join(record.get("gpus") or []) or "no GPU")] += 1
+        elif "result" in kinds:
+            made[None] += 1
+    for key, n in sorted(made.items(), key=lambda kv: -kv[1]):
+        lines.append(f"results: {n} made without a provenance record" if key is None else
+                     f"results: {n} made by s3prl-crosscorpus {key[0]} (git {key[1]}) on {key[2]}; {key[3]}")
+    return lines

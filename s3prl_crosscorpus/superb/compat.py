@@ -225,6 +225,23 @@ def quiet_espnet_notice() -> bool:
     return True
 
 
+# --- 9. s3prl's progress bars in logs -----------------------------------------------------------
+# s3prl's runner draws an "overall" bar with a nested "train" bar (and one per evaluation) with plain
+# tqdm: in a job log that is a line of carriage returns per epoch (tens of thousands of characters)
+# and `[A` cursor escapes. Its bars become the project's (core.progress): tqdm on a terminal, a plain
+# line every 30 s otherwise.
+def plain_progress_in_logs() -> bool:
+    """Make s3prl's runner draw its bars with core.progress.Progress."""
+    import s3prl.downstream.runner as runner
+
+    from ..core.progress import Progress
+
+    if runner.tqdm is Progress:
+        return False
+    runner.tqdm = Progress
+    return True
+
+
 WORKAROUNDS = (
     quiet_espnet_notice,
     torchaudio_without_extension,
@@ -233,6 +250,7 @@ WORKAROUNDS = (
     namespace_loadable,
     cpu_ddp,
     ddp_progress,
+    plain_progress_in_logs,
 )
 
 

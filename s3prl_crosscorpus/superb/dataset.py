@@ -17,7 +17,7 @@ from ..core.normalise import NORMS
 from ..core.audio import load_audio
 from ..core.corpora import Utterance
 from ..core.folds import DEFAULT_SEED, FoldError, Split, check_request, make_split
-from ..core.labels import CORPORA, LABEL_TO_INDEX, LABELS
+from ..core.labels import CORPORA, LABEL_TO_INDEX, LABELS, corpus_order
 from ..core.manifest import ManifestError, load_manifest
 
 SPLITS = ("train", "dev", "test")
@@ -74,7 +74,7 @@ class DataSettings:
 
 def pool_of(settings: DataSettings, present: Mapping[str, int]) -> Tuple[str, ...]:
     """The training pool: ``datarc.corpora`` when given, else every corpus in the manifest (as the SVM)."""
-    return tuple(settings.corpora) or tuple(c for c in CORPORA if present.get(c))
+    return tuple(settings.corpora) or corpus_order(c for c in present if present.get(c))
 
 
 def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]]:
@@ -84,13 +84,20 @@ def load_experiment(settings: DataSettings) -> Tuple[Split, Dict[str, Utterance]
     manifest, fold-file mismatch, a pool corpus absent from the manifest, or an empty set.
     """
     try:
-        check_request(settings.condition, settings.fold, settings.test_corpus, settings.corpora or CORPORA)
+        test = settings.test_corpus
+        check_request(settings.condition, settings.fold, test,
+                      settings.corpora or CORPORA + ((test,) if test and test not in CORPORA else ()))
         utts = load_manifest(Path(settings.data_dir))
         present = Counter(u.corpus for u in utts)
         pool = pool_of(settings, present)
         missing = [c for c in pool if not present[c]]
         if settings.test_corpus and not present[settings.test_corpus]:
             missing.append(settings.test_corpus)
+        unknown = [c for c in missing if c not in CORPORA]
+        if unknown:
+            raise ConfigError(f"{settings.data_dir}: unknown corpus {unknown[0]!r}: the manifest holds "
+                              f"{', '.join(corpus_order(present))}; prepare it (e.g. prepare --csv "
+                              f"{unknown[0]}=FILE) or fix datarc")
         if missing:
             raise ConfigError(f"{settings.data_dir}: the manifest has no utterances of {', '.join(missing)} "
                               f"(corpus pool {list(settings.corpora)}; manifest holds {dict(present)}); "

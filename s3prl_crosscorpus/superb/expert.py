@@ -18,13 +18,14 @@ from torch import Tensor, nn
 from torch.distributed import is_initialized
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
+from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
 from ..core.audio import audio_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.folds import Split
 from ..core.io_utils import atomic_open
-from ..core.labels import CORPORA, LABELS
+from ..core.labels import CORPORA, LABELS, corpus_order
+from ..core.manifest import manifest_digest
 from ..core.metrics import degenerate_warnings, scores
 from ..core.names import DOWNSTREAM, HEADS, add_tags, augment_tags, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
@@ -49,7 +50,7 @@ def expected_results(results_dir: str, upstream: str, head: str, condition: str,
     """The result files a run writes: one per test corpus (every pool corpus when ``test_corpus`` is empty);
     ``ckpt`` is the upstream's ``-k`` (it names Hugging Face upstreams); ``tags``: :func:`core.names.variant_tags`
     of the run's normalisation and DANN."""
-    tested = [test_corpus] if test_corpus else [c for c in CORPORA if c in corpora]
+    tested = [test_corpus] if test_corpus else list(corpus_order(corpora))
     name = dnn_system_name(upstream_label(upstream, ckpt), head, system, tags)
     return [result_path(Path(results_dir), name, condition, corpus, int(fold)) for corpus in tested]
 
@@ -139,7 +140,7 @@ def uar_summary(truth: Sequence[str], predict: Sequence[str], corpora: Sequence[
     summary = {"all": scores(truth, predict)}
     if len(set(corpora)) < 2:
         return summary
-    for corpus in CORPORA:
+    for corpus in corpus_order(corpora):
         picked = [k for k, c in enumerate(corpora) if c == corpus]
         if picked:
             summary[corpus] = scores([truth[k] for k in picked], [predict[k] for k in picked])
@@ -207,6 +208,10 @@ class DownstreamExpert(nn.Module):
                         check_material(spec, list(by_id.values()))
                     except SpecError as err:
                         raise ConfigError(f"downstream_expert.datarc: {err}") from None
+            beyond = sorted(set(self.split.train_corpora) - set(CORPORA))
+            if self.dann.enabled and beyond:  # the corpus head has one output per paper corpus (built above)
+                raise ConfigError(f"DANN's corpus classifier covers {', '.join(CORPORA)} only; the pool holds "
+                                  f"{', '.join(beyond)}: train without dann or on the paper's corpora")
             used = [by_id[i] for name in SPLITS for i in getattr(self.split, name)]
             self.excluded = {i: Excluded(by_id[i], name, reason) for i, reason in self.utterance_problems(used).items()
                              for name in SPLITS if i in getattr(self.split, name)}
@@ -445,7 +450,7 @@ class DownstreamExpert(nn.Module):
                          "test_seconds": seconds},
                 excluded=self._excluded_for(corpus),
                 versions=package_versions("torch", "torchaudio", "s3prl"), config=self._run_config(),
-                warnings=warnings)
+                warnings=warnings, init_seed=self.init_seed)
             result["dev"].update(step=int(self.best["step"]), per_corpus=dict(self.best.get("per_corpus", {})))
             path = result_path(self.results_dir(), result["system"], self.split.condition, corpus, self.split.fold)
             written.append(write_result(path, result))
@@ -476,6 +481,7 @@ class DownstreamExpert(nn.Module):
     def _run_config(self) -> dict:
         ckpt = self.run_args.get("upstream_ckpt")
         config = {"data_dir": self.settings.data_dir, "corpora": list(self.pool),
+                  "manifest_sha256": manifest_digest(Path(self.settings.data_dir)),  # what the result was made from
                   "expdir": str(self.expdir), "checkpoint": self.run_args.get("init_ckpt"),
                   "upstream": self.run_args.get("upstream"), "upstream_ckpt": ckpt}
         sha256, revision = checkpoint_identity(str(self.run_args.get("upstream")), ckpt)

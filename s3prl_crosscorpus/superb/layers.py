@@ -14,41 +14,8 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 from s3prl.downstream.runner import Runner
 from s3prl.upstream.interfaces import Featurizer
 
+from ..core.names import ALL_LAYERS, parse_layers  # noqa: F401  (re-exported: the parser lives with the names)
 from .dataset import ConfigError
-
-#: Values of ``modelrc.layers`` that mean every hidden state.
-ALL_LAYERS = (None, "", "all")
-
-
-def parse_layers(value: Any) -> Optional[Tuple[int, ...]]:
-    """``modelrc.layers`` as a tuple of hidden-state indices (None: every layer); ValueError when malformed."""
-    if value in ALL_LAYERS:
-        return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int):
-            layers: Sequence[int] = [value]
-        elif isinstance(value, (list, tuple)):
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise ValueError
-            layers = list(value)
-        else:
-            text = str(value).replace(" ", "")
-            if "-" in text and "," not in text:
-                first, last = (int(part) for part in text.split("-"))
-                if last < first:
-                    raise ValueError
-                layers = list(range(first, last + 1))
-            else:
-                layers = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(f"modelrc.layers={value!r}: give one layer (6), a range ('4-8') or a list ([0, 4, 8] "
-                         "or '0,4,8') of hidden-state indices") from None
-    if not layers or min(layers) < 0 or len(set(layers)) != len(layers):
-        raise ValueError(f"modelrc.layers={value!r}: layer indices must be distinct and 0 or more")
-    return tuple(layers)
-
 
 def layers_of(config: Mapping[str, Any]) -> Optional[Tuple[int, ...]]:
     """The selection of a runner config (``downstream_expert.modelrc.layers``)."""

@@ -211,7 +211,7 @@ class HFUpstream(nn.Module):
         found, expected = read_json(config_path).get("model_type"), self.model_class.config_class.model_type
         if found != expected:
             hint = next((f"; use -u {name}" for name, cls in HF_UPSTREAMS.items()
-                         if getattr(cls.model_class.config_class, "model_type", None) == found), "")
+                         if getattr(getattr(cls.model_class, "config_class", None), "model_type", None) == found), "")
             raise UpstreamError(f"{self.source.describe()} holds a {found!r} model, not the {expected!r} model "
                                 f"that -u {self.name} loads{hint}")
 
@@ -228,28 +228,38 @@ class HFUpstream(nn.Module):
     default_hint = ("; if the model was trained on raw waveforms (e.g. HuBERT base, do_normalize false), add its "
                     f"{PREPROCESSOR} to the folder")
 
+    #: What reads a folder's ``PREPROCESSOR`` (hf_auto: the class the file names).
+    extractor_class: Any = Wav2Vec2FeatureExtractor
+    #: What ``from_pretrained`` raises for a folder it cannot load (AutoModel: KeyError for an unknown model type).
+    load_errors: Tuple[Type[Exception], ...] = (OSError, ValueError)
+
     @classmethod
     def make_extractor(cls, folder: Path) -> Tuple[Any, str]:
         """(extractor, origin) of a model folder, without a warning: its ``PREPROCESSOR`` or the standard one."""
         if (Path(folder) / PREPROCESSOR).is_file():
-            return Wav2Vec2FeatureExtractor.from_pretrained(str(folder)), PREPROCESSOR
+            return cls.extractor_class.from_pretrained(str(folder)), PREPROCESSOR
         return default_extractor(), STANDARD_EXTRACTOR
 
-    def load_model(self) -> PreTrainedModel:
-        """The model in eval mode, refusing a checkpoint that leaves weights randomly initialised."""
+    def load_weights(self) -> PreTrainedModel:
+        """``model_class.from_pretrained`` of the source, refusing a checkpoint that leaves weights randomly
+        initialised (missing, or of another shape)."""
         where = str(self.source.folder) if self.source.hub_id is None else self.source.hub_id
         kwargs = {} if self.source.hub_id is None else {"revision": self.source.revision}
         try:
             model, info = self.model_class.from_pretrained(where, output_loading_info=True, **kwargs)
-        except (OSError, ValueError) as err:
+        except self.load_errors as err:
             raise UpstreamError(f"cannot load {self.model_class.__name__} from {self.source.describe()}: {err}") \
                 from err
         wrong = sorted(k for k in info["missing_keys"] if not k.endswith(OPTIONAL_WEIGHTS))
         wrong += sorted(str(k) for k in info.get("mismatched_keys") or ())
         if wrong:
-            raise UpstreamError(f"{self.source.describe()}: {len(wrong)} weights of {self.model_class.__name__} "
+            raise UpstreamError(f"{self.source.describe()}: {len(wrong)} weights of {type(model).__name__} "
                                 f"are missing or mismatched (first: {wrong[0]}); they would be random")
-        return model.eval()
+        return model
+
+    def load_model(self) -> PreTrainedModel:
+        """The model in eval mode (see :meth:`load_weights`)."""
+        return self.load_weights().eval()
 
     @property
     def num_layers(self) -> int:
@@ -450,24 +460,12 @@ class HFAuto(HFUpstream):
         if found in OWN_UPSTREAM:
             raise UpstreamError(f"{self.source.describe()} holds a {found!r} model: use -u {OWN_UPSTREAM[found]}")
 
-    @classmethod
-    def make_extractor(cls, folder: Path) -> Tuple[Any, str]:
-        if (Path(folder) / PREPROCESSOR).is_file():
-            return AutoFeatureExtractor.from_pretrained(str(folder)), PREPROCESSOR
-        return default_extractor(), STANDARD_EXTRACTOR
+    model_class, extractor_class = AutoModel, AutoFeatureExtractor
+    load_errors = (OSError, ValueError, KeyError)
 
     def load_model(self) -> PreTrainedModel:
-        where = str(self.source.folder) if self.source.hub_id is None else self.source.hub_id
-        kwargs = {} if self.source.hub_id is None else {"revision": self.source.revision}
-        try:
-            model, info = AutoModel.from_pretrained(where, output_loading_info=True, **kwargs)
-        except (OSError, ValueError, KeyError) as err:
-            raise UpstreamError(f"cannot load a transformers model from {self.source.describe()} with AutoModel: "
-                                f"{err}") from err
-        wrong = sorted(k for k in info["missing_keys"] if not k.endswith(OPTIONAL_WEIGHTS))
-        if wrong:
-            raise UpstreamError(f"{self.source.describe()}: {len(wrong)} weights of {type(model).__name__} are "
-                                f"missing (first: {wrong[0]}); they would be random")
+        """The audio encoder of the loaded model (:meth:`load_weights`), probed for its layers and frame rate."""
+        model = self.load_weights()
         encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
         self.model_name = type(model).__name__
         self.input_name = getattr(encoder, "main_input_name", None)

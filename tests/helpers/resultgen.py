@@ -23,12 +23,14 @@ def noisy(system: str, fold: int, labels: Sequence[str], rng: random.Random) -> 
 
 def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(SYSTEMS),
                   conditions: Sequence[str] = ("matched", "extended"), corpora: Sequence[str] = CORPORA,
-                  folds: Sequence[int] = FOLDS, predictor: Predictor = noisy, seed: int = 0) -> List[Path]:
+                  folds: Sequence[int] = FOLDS, predictor: Predictor = noisy, seed: int = 0,
+                  init_seed: Optional[int] = None) -> List[Path]:
     """One schema-valid result file per (system, condition, corpus, fold), on the shared folds' test sets.
 
-    The results record each utterance's speaker (make_result reads it from the corpus' id convention)."""
+    The results record each utterance's speaker (make_result reads it from the corpus' id convention);
+    ``init_seed`` (None: not recorded, as results written before it) names the run among a cell's seeds."""
     label_of = {u.id: u.label for u in utterances}
-    rng = random.Random(seed)
+    rng = random.Random(seed if init_seed is None else f"{seed}/{init_seed}")
     paths = []
     for fold in folds:
         for condition in conditions:
@@ -41,6 +43,7 @@ def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(
                         system=system, family=family, features=features, head=head, split=split,
                         test_corpus=corpus, seed=seed, hyperparameters={"C": 1.0, "fold": fold}, dev_uar=0.5,
                         ids=split.test, labels=labels, predictions=predictor(system, fold, labels, rng),
-                        config={"note": "test"}, versions={"s3prl_crosscorpus": "test", "python": "3"})
+                        config={"note": "test"}, versions={"s3prl_crosscorpus": "test", "python": "3"},
+                        init_seed=init_seed)
                     paths.append(write_result(result_path(results_dir, system, condition, corpus, fold), result))
     return paths

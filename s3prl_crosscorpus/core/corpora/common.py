@@ -117,8 +117,11 @@ def wav_problem(path: Path) -> Optional[str]:
 
 
 def make_utterance(read: CorpusRead, path: Path, utt_id: str, speaker: str, gender: str,
-                   label: Optional[str], source_label: str) -> Optional[Utterance]:
-    """Probe the wav header and build a record; broken or excluded files go to ``left_out``."""
+                   label: Optional[str], source_label: str, language: Optional[str] = None) -> Optional[Utterance]:
+    """Probe the wav header and build a record; broken or excluded files go to ``left_out``.
+
+    ``language``: the corpus' language code; the paper corpora take theirs from labels.CORPUS_LANGUAGE.
+    """
     if label is None:
         read.leave_out(path, f"class not used: {source_label}")
         return None
@@ -129,7 +132,7 @@ def make_utterance(read: CorpusRead, path: Path, utt_id: str, speaker: str, gend
     info = sf.info(str(path))
     utt = Utterance(
         id=f"{read.corpus}_{utt_id}", corpus=read.corpus, path=str(path.resolve()),
-        speaker=speaker, gender=gender, language=CORPUS_LANGUAGE[read.corpus],
+        speaker=speaker, gender=gender, language=language or CORPUS_LANGUAGE[read.corpus],
         label=label, source_label=source_label, sample_rate=int(info.samplerate),
         channels=int(info.channels), num_frames=int(info.frames),
     )

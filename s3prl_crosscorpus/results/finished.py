@@ -1,0 +1,34 @@
+"""What a finished study job wrote, in one line per cell: its UAR and any warning, for the stage's progress output."""
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core.io_utils import read_json
+
+
+def job_lines(name: str, code: Optional[int], outputs: Sequence[str]) -> List[str]:
+    """``done NAME: SYSTEM CONDITION -> CORPUS UAR x% (k folds) ! warning`` per (system, condition, corpus)."""
+    if code != 0:
+        return [f"failed {name} (exit {code if code is not None else 'unknown'}); its log says why"]
+    cells: Dict[Tuple[str, str, str], List[dict]] = defaultdict(list)
+    unreadable = 0
+    for path in outputs:
+        try:
+            result = read_json(Path(path))
+            cells[(result["system"], result["condition"], result["test_corpus"])].append(result)
+        except (OSError, ValueError, KeyError, TypeError):
+            unreadable += 1
+    lines = []
+    for (system, condition, corpus), results in cells.items():
+        uar = 100.0 * float(np.mean([r["metrics"]["uar"] for r in results]))
+        folds = sorted(int(r["fold"]) for r in results)
+        what = f"fold {folds[0]}" if len(folds) == 1 else f"mean of {len(folds)} folds"
+        warnings = sorted({w for r in results for w in r.get("warnings") or []})
+        mark = (" ! " + "; ".join(warnings)) if warnings else ""
+        lines.append(f"done {system} {condition} -> {corpus}: UAR {uar:.2f}% ({what}){mark}")
+    if unreadable or not lines:
+        lines.append(f"done {name}: {unreadable or len(outputs)} of its {len(outputs)} result file(s) not readable"
+                     if outputs else f"done {name}")
+    return lines
