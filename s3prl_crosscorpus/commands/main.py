@@ -26,6 +26,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "probe": ("s3prl_crosscorpus.commands.probe", "how much corpus identity the features carry (corpus probe)"),
     "predict": ("s3prl_crosscorpus.commands.predict", "emotion of new audio files from a trained model"),
     "study": ("s3prl_crosscorpus.commands.study", "plan and run one stage of recipes/run.sh (svm, extract, dnn)"),
+    "augment": ("s3prl_crosscorpus.commands.augment", "check an augmentation SPEC (--augment) and print its meaning"),
     "launch": ("s3prl_crosscorpus.commands.launch", "run a file of jobs locally (N at a time) or as a slurm array"),
 }
 
