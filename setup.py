@@ -38,6 +38,8 @@ setup(
         "jinja2>=3.0",  # the HTML report's template
         "audformat>=1.0",  # prepare --audformat (audb-published corpora)
         "transformers>=5.0",  # Hugging Face upstreams (HuBERT, wav2vec2, WavLM, data2vec)
+        "audiomentations>=0.43",  # --augment pitch (PitchShift); docs/augmentation.md
+        "pyroomacoustics>=0.10",  # --augment reverb: simulated room impulse responses
     ],
     # test: the suite (hypothesis: property tests; mkdocs: tests/test_docs.py builds docs/).
     # mutation: mutation testing (setup.cfg [mutmut], docs/development.md); not needed to run the suite.

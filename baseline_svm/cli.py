@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from s3prl_crosscorpus import __version__
+from s3prl_crosscorpus.augment.spec import SpecError, check_degrade, describe_parameters, parse_spec
 from s3prl_crosscorpus.core.folds import CONDITIONS, DEFAULT_SEED, FOLDS
 from s3prl_crosscorpus.core.labels import CORPORA, corpus_name_problem
 from s3prl_crosscorpus.core.normalise import NORMS
@@ -97,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="feature cache (default DATA_DIR/cache/opensmile)")
     p.add_argument("--no-save-model", action="store_true", help="do not write fold<k>.model.skops files")
+    p.add_argument("--augment", default=None, metavar="SPEC",
+                   help="augment the training utterances (never dev or test): name[:key=value...][,name...] "
+                        "applied in order to every copy; system name gets _aug-...-xK. Names and defaults: "
+                        + "; ".join(describe_parameters()))
+    p.add_argument("--test-degrade", default=None, metavar="SPEC",
+                   help="evaluate on degraded test audio (noise, reverb, telephone; e.g. noise:snr=10): the system "
+                        "name gets _test-..., its own cells, never mixed with clean ones")
+    p.add_argument("--augment-copies", type=positive_int, default=1, metavar="K",
+                   help="augmented copies per training utterance, added to the plain ones (default %(default)s)")
     r = commands.add_parser("resave-model", help="re-write an old pickled fold<k>.model.joblib you trust as skops",
                             description="Load an old (pickle/joblib) model file, which can run code when loaded: "
                                         "only for a file you made. Write it as a skops file that loads without "
@@ -139,6 +149,20 @@ def run_command(argv: Optional[List[str]] = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         return 0
+    try:
+        spec = parse_spec(args.augment)
+    except SpecError as err:  # before any work
+        print(f"error: --augment: {err}", file=sys.stderr)
+        return 2
+    try:
+        degrade = parse_spec(args.test_degrade)
+        if degrade is not None:
+            check_degrade(degrade)
+            if args.norm != "global":
+                raise SpecError("needs --norm global (per-group statistics would come from clean audio)")
+    except SpecError as err:
+        print(f"error: --test-degrade: {err}", file=sys.stderr)
+        return 2
     config = RunConfig(
         data_dir=args.data, out=args.out, feature_set=args.feature_set, condition=args.condition,
         test_corpus=args.test_corpus, folds=parse_folds(args.fold), seed=args.seed, corpora=args.corpora,
@@ -147,6 +171,7 @@ def run_command(argv: Optional[List[str]] = None) -> int:
         save_models=not args.no_save_model, skip_done=args.fold == ALL,
         search=args.search, select=args.select, cv_folds=args.cv_folds, norm=args.norm,
         train_pools=tuple(args.train or ()),
+        augment=spec, augment_copies=args.augment_copies, test_degrade=degrade,
     )
     if args.train and args.condition != "transfer":
         print(f"error: --train chooses the training corpora of condition transfer, not {args.condition}",
@@ -154,6 +179,9 @@ def run_command(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         report = run(config)
+    except SpecError as err:  # a noise/RIR folder inside the corpora: before any extraction
+        print(f"error: --augment/--test-degrade: {err}", file=sys.stderr)
+        return 2
     except (ManifestError, FoldError, FeatureError, CorpusError, ResultError, ModelError, SearchMemoryError,
             WriteError) as err:  # WriteError: a result or model that cannot be written (full disk...), named
         print(f"error: {err}", file=sys.stderr)

@@ -22,11 +22,15 @@ from s3prl_crosscorpus.core.folds import (DEFAULT_SEED, FOLDS, TRANSFER, Split, 
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import LABELS, corpus_order
 from s3prl_crosscorpus.core.manifest import load_manifest, manifest_digest, manifest_path
-from s3prl_crosscorpus.core.names import svm_system_name
+from s3prl_crosscorpus.augment.plan import check_material
+from s3prl_crosscorpus.augment.spec import Spec, spec_warnings
+from s3prl_crosscorpus.core.names import augment_tags, svm_system_name
 from s3prl_crosscorpus.core.metrics import degenerate_warnings, uar
 from s3prl_crosscorpus.results.schema import (ResultError, make_result, package_versions, result_path,
                                               validate_result, write_result)
 
+from .augmented import (CopyExtraction, check_degrade, copy_rows, degraded_copies, extract_copies, split_copies,
+                        split_key)
 from .features import FEATURE_SETS, Extraction, check_feature_set, describe, extract, opensmile_version
 from .model import (DEFAULT_CV_FOLDS, GRIDS, MODEL_SUFFIX, SEARCHES, SELECTIONS, ModelError, SVMEmotionClassifier,
                     labels_and_probabilities, save_model)
@@ -59,10 +63,15 @@ class RunConfig:
     cv_folds: int = DEFAULT_CV_FOLDS
     norm: str = "global"  # or "corpus", "speaker" (transductive)
     train_pools: Tuple[Tuple[str, ...], ...] = ()  # transfer: the matrix rows (default each corpus, and the pool)
+    augment: Optional[Spec] = None  # training copies: K per training utterance, never dev or test
+    augment_copies: int = 1
+    test_degrade: Optional[Spec] = None  # evaluate on degraded test audio: its own system row
 
     @property
     def system(self) -> str:
-        return svm_system_name(self.feature_set, self.norm, self.select)
+        tags = augment_tags(self.augment.short() if self.augment else "", self.augment_copies,
+                            self.test_degrade.short() if self.test_degrade else "")
+        return svm_system_name(self.feature_set, self.norm, self.select, tags)
 
     @property
     def cache(self) -> Path:
@@ -82,6 +91,8 @@ class RunReport:
     written: List[Path] = field(default_factory=list)
     skipped: List[Path] = field(default_factory=list)
     extraction: Optional[Extraction] = None
+    augmented: Optional[CopyExtraction] = None
+    degraded: Optional[CopyExtraction] = None
 
 
 @dataclass
@@ -91,10 +102,15 @@ class Rows:
     ids: Dict[str, List[str]]
     X: Dict[str, np.ndarray]
     y: Dict[str, List[str]]
+    augmented_ids: List[str] = field(default_factory=list)  # source utterance of each augmented training row
 
 
 def check_config(config: RunConfig) -> None:
     check_feature_set(config.feature_set)
+    if config.test_degrade is not None:
+        check_degrade(config.test_degrade)
+        if config.norm != "global":
+            raise ValueError("--test-degrade needs --norm global (per-group statistics would come from clean audio)")
     for name, value, allowed in (("grid", config.grid, tuple(GRIDS)), ("search", config.search, SEARCHES),
                                  ("selection", config.select, SELECTIONS), ("normalisation", config.norm, NORMS)):
         if value not in allowed:
@@ -154,11 +170,12 @@ def stale_reason(path: Path, config: RunConfig, job: Job) -> Optional[str]:
     hyper = result.get("hyperparameters", {})
     found = {"fold_file_sha256": result.get("fold_file_sha256"), "seed": result.get("seed"),
              "features": result.get("features"), "train_corpora": result.get("train_corpora"),
-             "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight")}
+             "grid": (hyper.get("grid") or {}).get("name"), "class_weight": hyper.get("class_weight"),
+             "augment": ((result.get("config") or {}).get("augment") or {}).get("identity")}
     expected = {"fold_file_sha256": job.split.fold_file_sha256 or fold_file_sha256(), "seed": config.seed,
                 "features": config.feature_set,
                 "train_corpora": list(job.split.train_corpora), "grid": config.grid,
-                "class_weight": config.class_weight}
+                "class_weight": config.class_weight, "augment": config.augment.identity() if config.augment else None}
     for key, value in expected.items():
         if found[key] != value:
             return f"{key} is {found[key]!r}, this run needs {value!r}"
@@ -252,6 +269,20 @@ def job_rows(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features:
     return rows
 
 
+def add_augmented(rows: Rows, copies: Sequence, augmented: CopyExtraction, by_id: Dict[str, Utterance],
+                  config: RunConfig, stats: Optional[Statistics]) -> Rows:
+    """Append the split's augmented training copies (normalised with their speaker's/corpus' statistics)."""
+    aug_ids, X = copy_rows(copies, augmented)
+    if not aug_ids:
+        return rows
+    if stats is not None:
+        X = apply_statistics(X, [norm_group(by_id[i], config.norm) for i in aug_ids], stats)
+    rows.X["train"] = np.vstack([rows.X["train"], X])
+    rows.y["train"] = list(rows.y["train"]) + [by_id[i].label for i in aug_ids]
+    rows.augmented_ids = aug_ids
+    return rows
+
+
 def speaker_of(ids: Sequence[str], by_id: Dict[str, Utterance]) -> List[str]:
     return [f"{by_id[i].corpus}/{by_id[i].speaker}" for i in ids]
 
@@ -263,7 +294,8 @@ def fit_job(job: Job, config: RunConfig, rows: Rows, by_id: Dict[str, Utterance]
                                      n_jobs=config.n_jobs, progress=True)
     try:
         return estimator.fit(rows.X["train"], rows.y["train"], X_dev=rows.X["dev"], y_dev=rows.y["dev"],
-                             groups=speaker_of(rows.ids["train"], by_id), groups_dev=speaker_of(rows.ids["dev"], by_id))
+                             groups=speaker_of(rows.ids["train"] + rows.augmented_ids, by_id),
+                             groups_dev=speaker_of(rows.ids["dev"], by_id))
     except (ModelError, SearchMemoryError) as err:
         raise ModelError(f"{config.system} {config.condition} fold {job.split.fold}: {err}") from err
 
@@ -334,7 +366,8 @@ def grid_edge_warnings(estimator: SVMEmotionClassifier, config: RunConfig) -> Li
 
 def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmotionClassifier,
                       by_id: Dict[str, Utterance], features: Extraction, timings: Mapping[str, float],
-                      sizes: Optional[Mapping[str, int]] = None) -> List[Path]:
+                      sizes: Optional[Mapping[str, int]] = None, augmented: Optional[CopyExtraction] = None
+                      ) -> List[Path]:
     """Predict the test rows and write one result per test corpus (``sizes``: utterances per norm group)."""
     split = job.split
     start = time.perf_counter()
@@ -346,6 +379,7 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     # The DNN's guard, same thresholds: both dev UARs above are measured on the dev rows.
     warnings = degenerate_warnings(dev_uar, len(dev_predicted), dev_predicted) + grid_edge_warnings(estimator, config)
     warnings += small_group_warnings(rows.ids["train"] + rows.ids["dev"], by_id, sizes, config.norm, "training")
+    warnings += spec_warnings(config.augment)
     for warning in warnings:
         tqdm.write(f"WARNING: {config.system} {config.condition} fold {split.fold}: {warning}; the result is marked")
     model_path = model_file(config, job)
@@ -383,6 +417,9 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
                 "split_sha256": {"train": ids_digest(rows.ids["train"]), "dev": ids_digest(rows.ids["dev"]),
                                  "test": ids_digest(ids)},
                 ("dev_uar_grid" if config.select == "dev" else "cv_uar_grid"): grid_table(estimator),
+                **({"augment": augment_record(config, rows, augmented)} if config.augment else {}),
+                **({"test_degrade": {**config.test_degrade.provenance(), "seed": config.seed}}
+                   if config.test_degrade else {}),
             })
         written.append(write_result(result_file(config, corpus, split), result))
         tqdm.write(f"{config.system} {config.condition} fold {split.fold} train {'+'.join(split.train_corpora)}"
@@ -391,17 +428,46 @@ def write_job_results(job: Job, config: RunConfig, rows: Rows, estimator: SVMEmo
     return written
 
 
+def degrade_test(rows: Rows, copies: Mapping, degraded: CopyExtraction, by_id: Dict[str, Utterance]) -> Rows:
+    """The test rows from the degraded audio (ids whose degraded copy failed drop out, named on stderr)."""
+    keep = [i for i in rows.ids["test"] if i in copies and copies[i].key in degraded.vectors]
+    rows.ids["test"] = keep
+    rows.X["test"] = (np.stack([degraded.vectors[copies[i].key] for i in keep]).astype(np.float32) if keep
+                      else np.zeros((0, rows.X["train"].shape[1]), dtype=np.float32))
+    rows.y["test"] = [by_id[i].label for i in keep]
+    return rows
+
+
+def augment_record(config: RunConfig, rows: Rows, augmented: Optional[CopyExtraction]) -> dict:
+    """The result's provenance of the augmentation: SPEC, identity, copies, seed and what was used."""
+    record = {**config.augment.provenance(), "copies": config.augment_copies, "seed": config.seed,
+              "train_rows": len(rows.augmented_ids), "augmented_utterances": len(set(rows.augmented_ids))}
+    if augmented is not None:
+        record["extraction"] = {"extracted": augmented.extracted, "cached": augmented.cached,
+                                "failed": len(augmented.failed), "seconds": augmented.seconds}
+    return record
+
+
 def run_job(job: Job, config: RunConfig, by_id: Dict[str, Utterance], features: Extraction,
-            stats: Optional[Statistics] = None, sizes: Optional[Mapping[str, int]] = None) -> List[Path]:
-    """Choose C/gamma, refit on train, predict the test ids, write one result per test corpus."""
+            stats: Optional[Statistics] = None, sizes: Optional[Mapping[str, int]] = None,
+            copies: Sequence = (), augmented: Optional[CopyExtraction] = None,
+            degraded: Optional[CopyExtraction] = None, degraded_by_id: Optional[Mapping] = None) -> List[Path]:
+    """Choose C/gamma, refit on train (plus its augmented copies), predict the test ids, write one result per
+    test corpus."""
     rows = job_rows(job, config, by_id, features, stats)
+    if augmented is not None:
+        rows = add_augmented(rows, copies, augmented, by_id, config, stats)
+    if degraded is not None:
+        rows = degrade_test(rows, degraded_by_id or {}, degraded, by_id)
     estimator = fit_job(job, config, rows, by_id)
     if estimator.on_edge():
         tqdm.write(f"warning: {config.system} {config.condition} fold {job.split.fold}: chosen "
                    f"{' and '.join(estimator.on_edge())} on the edge of the {config.grid} grid "
                    f"(recorded as hyperparameters.on_grid_edge)", file=sys.stderr)
     timings = {"extraction": features.seconds, "search": estimator.search_seconds_, "fit": estimator.fit_seconds_}
-    return write_job_results(job, config, rows, estimator, by_id, features, timings, sizes)
+    if augmented is not None:
+        timings["augmented_extraction"] = augmented.seconds
+    return write_job_results(job, config, rows, estimator, by_id, features, timings, sizes, augmented)
 
 
 def pending_jobs(utts: Sequence[Utterance], config: RunConfig, report: RunReport) -> List[Job]:
@@ -427,6 +493,9 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
     check_config(config)
     utts = list(load_manifest(config.data_dir) if utts is None else utts)
     by_id = {u.id: u for u in utts}
+    for spec in (config.augment, config.test_degrade):
+        if spec is not None:
+            check_material(spec, utts)
     report = RunReport()
     todo = pending_jobs(utts, config, report)
     if not todo:
@@ -440,8 +509,30 @@ def run(config: RunConfig, utts: Optional[Sequence[Utterance]] = None) -> RunRep
                    f"test audio included (transductive; recorded in the results)")
     stats = norm_statistics(utts, report.extraction, config.norm)
     sizes = norm_sizes(utts, report.extraction, config.norm)
+    copies: Dict = {}
+    if config.augment is not None:
+        for warning in spec_warnings(config.augment):
+            tqdm.write(warning, file=sys.stderr)
+        copies = split_copies(config.augment, config.augment_copies, config.seed, [j.split for j in todo], by_id,
+                              list(report.extraction.vectors))
+        report.augmented = extract_copies([c for cs in copies.values() for c in cs], config.feature_set,
+                                          cache_dir=config.cache, n_jobs=config.n_jobs)
+        tqdm.write(f"augmented {config.augment.canonical()} x{config.augment_copies}: "
+                   f"{report.augmented.extracted} extracted, {report.augmented.cached} from cache, "
+                   f"{len(report.augmented.failed)} failed, {report.augmented.seconds:.1f} s")
+    degraded_by_id: Dict = {}
+    if config.test_degrade is not None:
+        test_ids = sorted({i for job in todo for i in job.split.test})
+        degraded_by_id = degraded_copies(config.test_degrade, config.seed, test_ids, by_id,
+                                         list(report.extraction.vectors))
+        report.degraded = extract_copies(list(degraded_by_id.values()), config.feature_set, cache_dir=config.cache,
+                                         n_jobs=config.n_jobs)
+        tqdm.write(f"degraded test audio {config.test_degrade.canonical()}: {report.degraded.extracted} extracted, "
+                   f"{report.degraded.cached} from cache, {len(report.degraded.failed)} failed")
     for job in tqdm(todo, desc=f"{config.system} {config.condition}", unit="model", disable=len(todo) < 2):
-        report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes))
+        report.written.extend(run_job(job, config, by_id, report.extraction, stats, sizes,
+                                      copies.get(split_key(job.split), ()), report.augmented,
+                                      report.degraded, degraded_by_id))
     return report
 
 

@@ -15,6 +15,7 @@
 #   recipes/run.sh --study study.yaml              # corpora, pool, conditions, systems from one YAML (docs/study-file.md)
 # With --study, the file's settings come first; a flag for a setting the file also sets is refused (the bundle
 # records the file as the study that ran); other flags (--stage, --out, --nj, --device, ...) work as usual.
+#   recipes/run.sh --augment speed,noise --augment-copies 2   # + augmented rows (docs/augmentation.md)
 # "auto" defaults: with corpus roots the paper's settings; without them the synthetic default's.
 # Outputs, all under --out: corpora/ (synthetic), data/, results/, cache/, exp/, logs/, leaderboard.*,
 # plots/, report.html, bundle.zip.
@@ -57,6 +58,9 @@ setting CACHE yes "yes: extract the upstream once and train from the cache; no: 
 setting DEVICE auto "cuda or cpu (auto: cuda when present)" word
 setting CMD local "launcher: local (up to --nj jobs here) or slurm (sbatch --wait job arrays)" "choice local slurm"
 setting NJ 1 "parallel jobs of a stage (extraction: cache shards)" count
+setting AUGMENT "" "augmentation SPEC of the extra augmented rows, e.g. speed,noise (empty: none; docs/augmentation.md)"
+setting AUGMENT_COPIES 1 "augmented copies per training utterance" count
+setting TEST_DEGRADE "" "rows of both systems tested on degraded audio, one per SPEC, e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone'"
 setting SBATCH_ARGS "" "more sbatch options with --cmd slurm, e.g. '--partition=gpu --gres=gpu:1'"
 setting STATS_RESAMPLES auto "speaker-bootstrap resamples of the statistics (auto: the commands' default)" 'int|auto'
 setting STATS_SEED auto "seed of the statistics' resampling (auto: the commands' default)" 'int|auto'
@@ -82,6 +86,14 @@ stats_args=()
 if [ "$STAGE" -gt "$STOP_STAGE" ]; then
   echo "$(basename "$0"): error: --stage $STAGE is after --stop-stage $STOP_STAGE: nothing to run" >&2; exit 2
 fi
+# A bad --augment SPEC (unknown name or parameter, empty noise folder...): one error line before any work.
+if [ -n "$AUGMENT" ]; then
+  cacheable=(); [ "$CACHE" = yes ] && cacheable=(--cacheable)
+  python3 -m s3prl_crosscorpus augment "$AUGMENT" --copies "$AUGMENT_COPIES" "${cacheable[@]}" >/dev/null || exit 2
+fi
+for spec in $TEST_DEGRADE; do
+  python3 -m s3prl_crosscorpus augment "$spec" --degrade >/dev/null || exit 2
+done
 # Ctrl-C: one line (unless the interrupted command already said it) and exit 130; every stage resumes.
 trap 'code=$?; [ "$code" = 130 ] || echo "interrupted; finished work is kept; re-run the same command to resume" >&2; exit 130' INT
 
@@ -106,6 +118,7 @@ case "$CACHE" in yes|no) ;; *) echo "$(basename "$0"): --cache is yes or no, got
 CACHE_DIR=$OUT/cache/$UPSTREAM${CKPT:+-$(basename "$CKPT" | sed 's/\.[^.]*$//')}
 launcher=(--cmd "$CMD" --nj "$NJ" --sbatch-args "$SBATCH_ARGS")
 pool=(); [ -n "$CORPORA" ] && pool=(--corpora "$CORPORA")
+augment=(); [ -n "$AUGMENT" ] && augment=(--augment "$AUGMENT" --augment-copies "$AUGMENT_COPIES")
 # Workers inside each SVM job: the cores shared among the parallel jobs.
 # (NJ is a checked whole number >= 1; the arithmetic is bash's, no value is pasted into code.)
 CORES=$(nproc 2>/dev/null || echo 1)
@@ -182,7 +195,7 @@ if stage 1 && runs svm; then
   say "1: SVM ($FEATURE_SETS; $CONDITIONS; grid $SVM_GRID)"
   "${S3X[@]}" study svm --data "$DATA" --results "$RESULTS" "${pool[@]}" --folds "$FOLDS" \
     --conditions "$CONDITIONS" --feature-sets "$FEATURE_SETS" --grid "$SVM_GRID" --n-jobs "$SVM_WORKERS" \
-    --svm-norms "$SVM_NORMS" --train-pools "$TRAIN_POOLS" \
+    --svm-norms "$SVM_NORMS" --train-pools "$TRAIN_POOLS" "${augment[@]}" ${TEST_DEGRADE:+--test-degrade "$TEST_DEGRADE"} \
     --logs "$LOGS/stage1" "${launcher[@]}"
 fi
 
@@ -190,7 +203,7 @@ if stage 2 && [ "$CACHE" = yes ] && runs dnn; then
   say "2: extract $UPSTREAM once into $CACHE_DIR"
   ensure_upstream
   "${S3X[@]}" study extract --data "$DATA" --cache "$CACHE_DIR" --upstream "$UPSTREAM" ${CKPT:+--ckpt "$CKPT"} \
-    --device "$DEVICE" --logs "$LOGS/stage2" "${launcher[@]}"
+    --device "$DEVICE" "${augment[@]}" --logs "$LOGS/stage2" "${launcher[@]}"
 fi
 
 if stage 3 && runs dnn; then
@@ -204,6 +217,8 @@ if stage 3 && runs dnn; then
   [ -n "$STEPS" ] && dnn+=(--steps "$STEPS")
   [ -n "$LAYERS" ] && dnn+=(--layers "$LAYERS")
   [ "$CACHE" = yes ] && dnn+=(--cache "$CACHE_DIR")
+  dnn+=("${augment[@]}")
+  [ -n "$TEST_DEGRADE" ] && dnn+=(--test-degrade "$TEST_DEGRADE")
   "${S3X[@]}" study dnn --data "$DATA" --results "$RESULTS" "${pool[@]}" "${dnn[@]}" --logs "$LOGS/stage3" \
     "${launcher[@]}"
 fi

@@ -18,8 +18,10 @@ ALLOWED = {
     "s3prl_crosscorpus.results": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results"},
     "s3prl_crosscorpus.submission": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results",
                                      "s3prl_crosscorpus.submission"},
+    "s3prl_crosscorpus.augment": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.augment"},
     "s3prl_crosscorpus.report": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "s3prl_crosscorpus.report"},
-    "baseline_svm": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "baseline_svm"},
+    "baseline_svm": {"s3prl_crosscorpus.core", "s3prl_crosscorpus.results", "s3prl_crosscorpus.augment",
+                     "baseline_svm"},
 }
 
 
@@ -132,7 +134,8 @@ def test_argument_parsing_only_in_command_modules():
 
 @pytest.mark.parametrize("module", ["baseline_svm", "baseline_svm.run", "s3prl_crosscorpus.core",
                                     "s3prl_crosscorpus.core.manifest", "s3prl_crosscorpus.core.folds",
-                                    "s3prl_crosscorpus.results.leaderboard", "s3prl_crosscorpus.submission.validate"])
+                                    "s3prl_crosscorpus.results.leaderboard", "s3prl_crosscorpus.submission.validate",
+                                    "s3prl_crosscorpus.augment.plan", "baseline_svm.augmented"])
 def test_core_and_svm_load_neither_torch_nor_s3prl(module):
     code = (f"import sys, {module}\n"
             "heavy = sorted(m for m in ('torch', 's3prl', 'torchaudio', 'transformers') if m in sys.modules)\n"

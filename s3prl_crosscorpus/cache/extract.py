@@ -11,15 +11,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
 
+from ..augment.plan import AugmentError, apply_plan, draw_plan, plan_key
 from ..core.audio import TARGET_RATE, AudioError, length_problem, load_audio
 from ..core.corpora import Utterance
 from ..core.io_utils import read_json, sha256_file
 from ..core.manifest import load_manifest
+from .augmented import CopySpec, check_augment_owner
 from .format import (DEFAULT_SHARD_SIZE, HEADER, CacheError, ShardPlan, UpstreamKey, check_disk_space,
                      check_features, check_manifest, check_owner, estimate_bytes, estimate_frames, human_bytes,
                      prepare_root, read_header, remove_stale, samples_at_16k, shard_paths, shard_problem, write_shard)
@@ -177,6 +179,7 @@ class ExtractReport:
     audio_seconds: float = 0.0
     seconds: float = 0.0
     estimate: Optional[DiskEstimate] = None
+    extractor: Optional["UpstreamExtractor"] = None  # reused for the next augmented copy
 
 
 def audio_hashes(utts: Sequence[Utterance], desc: str, quiet: bool) -> Dict[str, str]:
@@ -188,8 +191,9 @@ class AudioStream:
     """Decoded audio of the utterances to extract, in order; decoding overlaps the forward when
     ``workers`` > 0 (a torch DataLoader)."""
 
-    def __init__(self, utts: Sequence[Utterance], workers: int):
+    def __init__(self, utts: Sequence[Utterance], workers: int, plans: Optional[Mapping[str, Sequence]] = None):
         self.utts, self.workers = list(utts), workers
+        self.plans = dict(plans or {})  # id -> augmentation plan of this copy (augmented caches)
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -199,7 +203,9 @@ class AudioStream:
         utt = self.utts[k]
         try:
             wav = load_audio(utt.path)
-        except AudioError as err:
+            if utt.id in self.plans:
+                wav = apply_plan(wav, self.plans[utt.id])
+        except (AudioError, AugmentError) as err:
             return utt.id, None, str(err)
         return utt.id, wav, length_problem(len(wav), utt.path)
 
@@ -216,7 +222,7 @@ class AudioStream:
 def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None, *, device: str = "auto",
             shard_size: Optional[int] = None, rank: Optional[int] = None, world_size: Optional[int] = None,
             workers: Optional[int] = None, full_check: bool = True, extractor: Optional[UpstreamExtractor] = None,
-            quiet: bool = False) -> ExtractReport:
+            quiet: bool = False, augment: Optional[CopySpec] = None) -> ExtractReport:
     """Extract this rank's share of the manifest into ``out``; return what was done (``quiet``: no progress bars).
 
     ``shard_size`` None: the existing cache's (resume), else DEFAULT_SHARD_SIZE; another size than an
@@ -238,17 +244,21 @@ def extract(data_dir: Path, out: Path, upstream: str, ckpt: Optional[str] = None
     plan = ShardPlan.from_ids((u.id for u in utts), check_shard_size(out, shard_size))
     check_manifest(out, plan, str(data_dir))
     frames = estimated_frames(utts, key.downsample_rate)
-    report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size))
+    report = ExtractReport(rank, world_size, plan.for_rank(rank, world_size), extractor=extractor)
     report.estimate = disk_estimate(out, plan, frames, key)
     logger.info(f"{extractor.describe()}: {key.num_layers} layers x {key.hidden_size}, 1 frame per "
                 f"{key.downsample_rate} samples, on {extractor.device}")
     logger.info(report.estimate.describe(key, out))
-    prepare_root(out, key, plan, extra={"data": str(Path(data_dir).resolve()), "ckpt": extractor.stored_ckpt(),
-                                        "upstream_info": extractor.info()})
+    extra = {"data": str(Path(data_dir).resolve()), "ckpt": extractor.stored_ckpt(), "upstream_info": extractor.info()}
+    if augment is not None:
+        check_augment_owner(out, augment)
+        extra["augment"] = augment.record()
+    prepare_root(out, key, plan, extra=extra)
 
     by_id = {u.id: u for u in utts}
-    todo = plan_work(out, plan, report, by_id, key, full_check, quiet)
-    run_shards(out, plan, todo, by_id, key, extractor, workers, report, quiet)
+    plans: Dict[str, List] = {}
+    todo = plan_work(out, plan, report, by_id, key, full_check, quiet, augment, plans)
+    run_shards(out, plan, todo, by_id, key, extractor, workers, report, quiet, plans)
     report.seconds = time.perf_counter() - start
     logger.info(f"rank {rank}/{world_size}: wrote {len(report.written)} shards, kept {len(report.skipped)} "
                 f"complete ones ({report.utterances} utterances, {report.audio_seconds:.0f} s of audio "
@@ -273,10 +283,19 @@ def check_shard_size(out: Path, requested: Optional[int]) -> int:
 
 
 def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str, Utterance],
-              key: UpstreamKey, full_check: bool, quiet: bool) -> Dict[int, List[Tuple[str, str]]]:
-    """This rank's shards that must be (re)done -> their (id, audio sha256) rows; complete ones are skipped."""
+              key: UpstreamKey, full_check: bool, quiet: bool, augment: Optional[CopySpec] = None,
+              plans: Optional[Dict[str, List]] = None) -> Dict[int, List[Tuple[str, str]]]:
+    """This rank's shards that must be (re)done -> their (id, audio sha256) rows; complete ones are skipped.
+    An augmented copy's rows hold the copy's key (audio sha256, SPEC, drawn plan) instead, its plans go to
+    ``plans``."""
     mine = [by_id[i] for k in report.shards for i in plan.shards[k]]
     hashes = audio_hashes(mine, f"rank {report.rank}: hashing audio", quiet)
+    if augment is not None:
+        for utt_id, digest in list(hashes.items()):
+            drawn = draw_plan(augment.spec, digest, augment.copy, augment.seed)
+            hashes[utt_id] = plan_key(digest, augment.spec, drawn)
+            if plans is not None:
+                plans[utt_id] = drawn
     todo = {}
     for k in report.shards:
         expected = [(i, hashes[i]) for i in plan.shards[k]]
@@ -293,11 +312,11 @@ def plan_work(out: Path, plan: ShardPlan, report: ExtractReport, by_id: Dict[str
 
 def run_shards(out: Path, plan: ShardPlan, todo: Dict[int, List[Tuple[str, str]]], by_id: Dict[str, Utterance],
                key: UpstreamKey, extractor: UpstreamExtractor, workers: int, report: ExtractReport,
-               quiet: bool) -> None:
+               quiet: bool, plans: Optional[Mapping[str, Sequence]] = None) -> None:
     """Forward every utterance of the shards in ``todo`` and write each shard when its last one is done."""
     order = [(k, utt_id, audio_sha) for k in sorted(todo) for utt_id, audio_sha in todo[k]]
     seconds = sum(by_id[i].seconds for _, i, _ in order)
-    stream = AudioStream([by_id[i] for _, i, _ in order], workers)
+    stream = AudioStream([by_id[i] for _, i, _ in order], workers, plans)
     bar = tqdm(total=seconds, unit="s audio", desc=f"rank {report.rank}: extracting", disable=quiet,
                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]")
     pending: List[Tuple[str, str, np.ndarray]] = []

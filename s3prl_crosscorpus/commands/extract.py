@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on resume trust a shard whose size and header match, without re-hashing it")
     parser.add_argument("--rank", type=int, help="this process's share (default: $RANK from torchrun, else 0)")
     parser.add_argument("--world-size", type=int, help="number of shares (default: $WORLD_SIZE, else 1)")
+    parser.add_argument("--augment", metavar="SPEC", help="extract K augmented copies of every utterance instead, "
+                        "into OUT/aug-<id>-seed<S>/copy<k>/ (docs/augmentation.md; babble needs the live upstream)")
+    parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="copies (default 1)")
+    parser.add_argument("--augment-seed", type=int, default=0, metavar="S", help="seed of the draws (default 0)")
     return parser
 
 
@@ -66,11 +70,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..core.audio import AudioError
     from ..core.manifest import ManifestError
 
+    from ..augment.plan import check_material
+    from ..augment.spec import SpecError, check_copies, parse_spec
+    from ..core.manifest import load_manifest
+    from ..cache.augmented import CopySpec, check_cacheable, copy_roots
+
+    try:
+        spec = parse_spec(args.augment)
+        if spec is not None:
+            check_cacheable(spec)
+            check_copies(args.augment_copies)
+            check_material(spec, load_manifest(args.data))
+    except ManifestError as err:
+        print(f"extract: error: {err}", file=sys.stderr)
+        return 2
+    except SpecError as err:  # before any work
+        print(f"extract: error: --augment: {err}", file=sys.stderr)
+        return 2
+    targets = ([(args.out, None)] if spec is None else
+               [(root, CopySpec(spec, k, args.augment_seed))
+                for k, root in enumerate(copy_roots(args.out, spec, args.augment_seed, args.augment_copies))])
     try:
         with log_to_stderr():
-            extract(args.data, args.out, args.upstream, args.ckpt, device=args.device, shard_size=args.shard_size,
-                    rank=args.rank, world_size=args.world_size, workers=args.workers,
-                    full_check=not args.quick_check)
+            extractor = None
+            for out, augment in targets:
+                report = extract(args.data, out, args.upstream, args.ckpt, device=args.device,
+                                 shard_size=args.shard_size, rank=args.rank, world_size=args.world_size,
+                                 workers=args.workers, full_check=not args.quick_check, extractor=extractor,
+                                 augment=augment)
+                extractor = report.extractor
     except (CacheError, ManifestError, AudioError, OSError) as err:  # OSError: e.g. an audio file gone
         print(f"extract: error: {err}", file=sys.stderr)
         return 2  # bad input (manifest, audio, cache), named; as every other command

@@ -27,6 +27,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, str]] = {
     "predict": ("s3prl_crosscorpus.commands.predict", "emotion of new audio files from a trained model"),
     "study": ("s3prl_crosscorpus.commands.study", "plan and run one stage of recipes/run.sh (svm, extract, dnn)"),
     "study-file": ("s3prl_crosscorpus.commands.study_file", "check a study YAML; print the settings run.sh --study uses"),
+    "augment": ("s3prl_crosscorpus.commands.augment", "check an augmentation SPEC (--augment) and print its meaning"),
     "launch": ("s3prl_crosscorpus.commands.launch", "run a file of jobs locally (N at a time) or as a slurm array"),
 }
 

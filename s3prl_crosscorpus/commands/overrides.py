@@ -16,7 +16,8 @@ DATARC: Dict[str, Callable[[str], Any]] = {
     "corpora": lambda v: [c.strip() for c in v.split(",") if c.strip()], "fold": int, "seed": int,
     "train_corpora": lambda v: [c.strip() for c in v.split(",") if c.strip()] or None,
     "balance": str, "train_batch_size": int, "eval_batch_size": int, "num_workers": int,
-    "normalisation": str,
+    "normalisation": str, "augment.spec": str, "augment.copies": int, "augment.seed": int,
+    "test_degrade": str,
 }
 #: Settings of the expert outside datarc; ``head`` is ``modelrc.head``.
 EXPERT: Dict[str, Callable[[str], Any]] = {"results_dir": lambda v: v or None, "system_name": lambda v: v or None}

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from ..augment.spec import SpecError, check_copies
 from ..core.folds import CONDITIONS, FOLDS, FoldError
 from ..core.labels import corpus_name_problem
 from ..core.manifest import ManifestError
@@ -90,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=lambda t: checked(words(t), list(VARIANTS), "variant"), default=["plain"],
                         help=f"DNN rows per domain variant ({', '.join(VARIANTS)}); DANN runs in extended/loco "
                              "only, normalisation from the cache only")
+    parser.add_argument("--augment", default=None, metavar="SPEC",
+                        help="also run every row with augmented training copies (svm: baseline-svm run --augment; "
+                             "extract: the copies into the cache; dnn: datarc.augment)")
+    parser.add_argument("--augment-copies", type=int, default=1, metavar="K", help="augmented copies per training "
+                                                                                    "utterance (default 1)")
+    parser.add_argument("--test-degrade", type=lambda t: t.split(), default=[], metavar="'SPEC ...'",
+                        help="svm, dnn: also test each trained row on degraded audio, one row per SPEC "
+                             "(e.g. 'noise:snr=20 noise:snr=10 noise:snr=0 reverb telephone')")
     parser.add_argument("--layers", type=layers_option, default=None,
                         help="DNN layer selection (modelrc.layers): one layer (6), a range (4-8) or a list (0,4,8) of "
                              "hidden states; system names get _L6, _L4-8, _L0+4+8 (default: every layer, weighted)")
@@ -109,13 +118,16 @@ def plan_stage(args: argparse.Namespace):
     pool = tuple(args.corpora) if args.corpora else manifest_corpora(args.data)
     if args.stage == "svm":
         return svm_plan(args.data, args.results, args.feature_sets, args.conditions, args.folds, args.grid, pool,
-                        args.n_jobs, norms=args.svm_norms, train_pools=args.train_pools)
+                        args.n_jobs, norms=args.svm_norms, train_pools=args.train_pools, augment=args.augment,
+                        augment_copies=args.augment_copies, degrade=args.test_degrade)
     if args.stage == "extract":
-        return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device)
+        return extract_plan(args.data, args.cache, args.upstream, args.ckpt, args.nj, args.device,
+                            args.augment, args.augment_copies)
     settings = DnnSettings(data=args.data.resolve(), results=args.results.resolve(), exp=args.exp.resolve(),
                            upstream=args.upstream, config=args.config.resolve(), pool=pool, ckpt=args.ckpt,
                            cache=args.cache.resolve() if args.cache else None, upstream_name=args.upstream_name,
-                           steps=args.steps, device=args.device, layers=args.layers)
+                           steps=args.steps, device=args.device, augment=args.augment,
+                           augment_copies=args.augment_copies, degrade=tuple(args.test_degrade), layers=args.layers)
     return dnn_plan(settings, args.heads, args.conditions, args.folds, args.seeds, args.matched_corpora,
                     args.variants, args.train_pools)
 
@@ -159,8 +171,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.stage in ("svm", "dnn"):
         rename_old_systems(args.results, args.dry_run)
     try:
+        check_copies(args.augment_copies)
         plan = plan_stage(args)
-    except (ManifestError, FoldError) as err:
+    except (ManifestError, FoldError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if plan.stale:

@@ -154,10 +154,42 @@ def layers_tag(layers: Optional[Sequence[int]] = None) -> Tuple[str, ...]:
     return ("L" + "+".join(str(k) for k in layers),)
 
 
-def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev") -> str:
+#: Prefixes of the system-name tags of training augmentation and of a degraded test.
+AUGMENT_TAG, DEGRADE_TAG = "aug-", "test-"
+
+
+def augment_tags(augment: str = "", copies: int = 1, degrade: str = "") -> Tuple[str, ...]:
+    """System-name tags of signal augmentation, ``aug-speed+noise-x2`` (``augment`` is the SPEC's short form,
+    ``copies`` per training utterance), and of a degraded test, ``test-noise-snr10``: their own rows and cells."""
+    return tuple(([f"{AUGMENT_TAG}{augment}-x{copies}"] if augment else [])
+                 + ([f"{DEGRADE_TAG}{degrade}"] if degrade else []))
+
+
+def without_augment(system: str) -> str:
+    """The system a row with an ``aug-...`` tag augments: the same name without that tag (tags in brackets,
+    ``X[corpus-norm,aug-speed-x2]``, or after ``_``, ``X_corpus-norm_aug-speed-x2``)."""
+    match = re.fullmatch(r"(.*)\[(.*)\]", system)
+    if match:
+        tags = [t for t in match.group(2).split(",") if not t.startswith(AUGMENT_TAG)]
+        return match.group(1) + (f"[{','.join(tags)}]" if tags else "")
+    return "_".join(part for part in system.split("_") if not part.startswith(AUGMENT_TAG))
+
+
+def add_tags(system: str, tags: Sequence[str]) -> str:
+    """``system`` with ``tags`` added after its own (``HuBERT-Linear_dann`` + ``test-noise`` ->
+    ``HuBERT-Linear_dann_test-noise``; an old bracket name is made shell-safe first); tags it already holds are
+    not repeated."""
+    safe = safe_system_name(system)
+    held = safe.split(TAG_SEPARATOR)
+    return tagged_name(safe, [t for t in tags if t not in held])
+
+
+def svm_system_name(feature_set: str, norm: str = "global", select: str = "dev",
+                    augment: Sequence[str] = ()) -> str:
     """SVM leaderboard row: ``eGeMAPS-SVM`` for the paper's protocol, variants tagged, e.g.
-    ``eGeMAPS-SVM_speaker-norm``, ``eGeMAPS-SVM_group-cv``."""
-    tags = list(variant_tags(norm)) + ([select] if select != "dev" else [])
+    ``eGeMAPS-SVM_speaker-norm``, ``eGeMAPS-SVM_group-cv``, ``eGeMAPS-SVM_aug-speed+noise-x2``
+    (``augment``: :func:`augment_tags`)."""
+    tags = list(variant_tags(norm)) + ([select] if select != "dev" else []) + list(augment)
     return tagged_name(SVM_SYSTEMS.get(feature_set, feature_set), tags)
 
 

@@ -10,9 +10,12 @@ makes the classes imbalanced.
 """
 import hashlib
 import io
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -149,11 +152,27 @@ def voiced(emotion: str, voice: Voice, rate: int, seed: int, name: str, channel:
     return audio if channel is None else apply_channel(audio, rate, channel, rng_for(seed, name, "channel"))
 
 
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends: soundfile encodes to memory through a cffi callback, where a
+    KeyboardInterrupt is swallowed ("Exception ignored from cffi callback") and surfaces as an AssertionError
+    traceback instead of the one-line interrupt. Main thread only (signal masks are per thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending Ctrl-C is raised here, as usual
+
+
 def write_wav(path: Path, audio: np.ndarray, rate: int, channels: int = 1) -> None:
     """16-bit PCM WAV, atomically: no partial file on a full disk (WriteError naming ``path``)."""
     data = np.stack([audio, 0.9 * audio], axis=1) if channels == 2 else audio
     buffer = io.BytesIO()  # the same bytes as sf.write(path, ...); encoded in memory so that the OS write is ours
-    sf.write(buffer, data, rate, subtype="PCM_16", format="WAV")
+    with sigint_deferred():
+        sf.write(buffer, data, rate, subtype="PCM_16", format="WAV")
     write_file(path, buffer.getvalue())
 
 

@@ -44,7 +44,7 @@ def forest_figure(comparisons: Sequence[Mapping], alpha: float) -> Figure:
 def report_figures(cells: Sequence[Cell], table: Mapping) -> Dict[str, object]:
     """forest, chart and confusion (key ``system/condition/corpus`` -> URI) of the report."""
     stats = table.get("statistics") or {"comparisons": [], "method": {"alpha": 0.05}}
-    figures: Dict[str, object] = {"chart": data_uri(comparison_figure(table))}
+    figures: Dict[str, object] = {"chart": data_uri(comparison_figure(table)), "forest": None}
     if any(c["available"] for c in stats["comparisons"]):
         figures["forest"] = data_uri(forest_figure(stats["comparisons"], stats["method"]["alpha"]))
     figures["confusion"] = {

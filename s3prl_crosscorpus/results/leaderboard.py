@@ -200,7 +200,7 @@ def stats_columns(statistics: Mapping, cell: Mapping) -> dict:
         row.update(n_seeds=len(entry["seeds"]), seed_std=entry["seed_std"], n_speakers=entry["n_speakers"],
                    pooled_uar=entry["uar"], pooled_ci_low=entry["ci"][0], pooled_ci_high=entry["ci"][1])
     versus = next((c for c in statistics["comparisons"] if c["available"] and c["a"]["condition"] == "matched"
-                   and (c["b"]["system"], c["b"]["condition"], c["test_corpus"]) == key), None)
+                   and c["a"]["system"] == c["b"]["system"] and (c["b"]["system"], c["b"]["condition"], c["test_corpus"]) == key), None)
     if versus:
         row.update(vs_matched_diff=versus["diff"], vs_matched_ci_low=versus["ci"][0],
                    vs_matched_ci_high=versus["ci"][1], vs_matched_p=versus["p"], vs_matched_p_holm=versus["p_holm"],

@@ -2,7 +2,8 @@
 
 For every complete cell: the pooled UAR over all test utterances with a 95% speaker-bootstrap
 interval. Comparisons of two cells on the same test utterances: extended vs matched and loco vs
-matched of each system automatically (:func:`automatic_pairs`), any two on request
+matched of each system, and pooling vs augmentation of each augmented system, automatically
+(:func:`automatic_pairs`), any two on request
 (:func:`requested_pairs`); Holm's correction runs across the comparisons of one table. The
 numerical methods are in :mod:`.stats`; this module gathers counts from cells, names what cannot be
 computed and renders the figures.
@@ -13,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import CONDITIONS, is_transfer_label
 from ..core.labels import LABEL_TO_INDEX, LABELS, corpus_order, corpus_rank, display_name
-from ..core.names import safe_system_name
+from ..core.names import safe_system_name, without_augment
 from .cells import Cell, table_order
 from .paper import paper_figure, pool_label
 from .speakers import FROM_MAP, SpeakerError, resolve_speakers
@@ -124,6 +125,23 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
         matched = by_key.get((cell.system, "matched", cell.corpus))
         if is_transfer_label(cell.condition) and matched is not None:
             pairs.append((matched, cell))
+    return pairs + augment_pairs(cells)
+
+
+def augment_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
+    """Pooling against augmentation, for every ``..._aug-...`` system and corpus: ``extended − matched+aug``
+    (A = the augmented matched cell, B = the plain system's extended cell) and ``extended+aug − extended``."""
+    by_key = {key_of(c): c for c in cells}
+    pairs = []
+    for cell in sorted(cells, key=table_order):
+        base = without_augment(cell.system)
+        if base == cell.system:
+            continue
+        plain_extended = by_key.get((base, "extended", cell.corpus))
+        if cell.condition == "matched" and plain_extended is not None:
+            pairs.append((cell, plain_extended))
+        if cell.condition == "extended" and plain_extended is not None:
+            pairs.append((plain_extended, cell))
     return pairs
 
 

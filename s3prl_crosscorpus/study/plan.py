@@ -15,11 +15,12 @@ from itertools import product
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from ..augment.spec import check_degrade, parse_spec
 from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, transfer_rows
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
-from ..core.names import (DOWNSTREAM, VARIANTS, dnn_system_name, expert_overrides, layers_tag, s3prl_overrides,
-                          safe_system_name, svm_system_name, variant_tags)
+from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides,
+                          layers_tag, s3prl_overrides, safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
 from .launch import Job
 
@@ -108,15 +109,24 @@ def expected_results(results: Path, system: str, condition: str, row: Optional[S
 def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions: Sequence[str],
              folds: Sequence[int], grid: str, pool: Sequence[str], n_jobs: int = 1,
              extra: Sequence[str] = (), norms: Sequence[str] = ("global",),
-             train_pools: Sequence[Sequence[str]] = ()) -> Plan:
+             train_pools: Sequence[Sequence[str]] = (), augment: Optional[str] = None,
+             augment_copies: int = 1, degrade: Sequence[str] = ()) -> Plan:
     """Stage 1: the SVM cells (each writes one result per test corpus and fold); each normalisation in
-    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``); transfer: one job per matrix
-    row (``train_pools``, default each corpus and the whole pool)."""
+    ``norms`` beyond ``global`` is an extra row (``eGeMAPS-SVM_corpus-norm``), and an ``augment`` SPEC adds
+    the augmented rows (``eGeMAPS-SVM_aug-speed+noise-x2``: matched+aug, extended+aug); each ``degrade`` SPEC
+    a row of the plain system tested on degraded audio (``eGeMAPS-SVM_test-noise-snr10``); transfer: one job
+    per matrix row (``train_pools``, default each corpus and the whole pool)."""
     plan = Plan([])
     since = manifest_time(data)
     whole = sorted(folds) == list(FOLDS)
-    for condition, feature_set, norm in product(conditions, feature_sets, norms):
-        system = svm_system_name(feature_set, norm)
+    spec = parse_spec(augment)
+    variants = [((), [])] + ([(augment_tags(spec.short(), augment_copies),
+                                ["--augment", augment, "--augment-copies", str(augment_copies)])] if spec else [])
+    variants += [(augment_tags(degrade=check_degrade(parse_spec(d)).short()), ["--test-degrade", d]) for d in degrade]
+    for condition, feature_set, norm, (tags, aug) in product(conditions, feature_sets, norms, variants):
+        if "--test-degrade" in aug and norm != "global":
+            continue  # degraded tests take the paper's global normalisation only
+        system = svm_system_name(feature_set, norm, augment=tags)
         corpora = tested_corpora(condition, pool)
         if not corpora:
             continue
@@ -124,7 +134,8 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
             fold_list = FOLDS if fold == "all" else [fold]
             base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
                     "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
-                    "--corpora", ",".join(pool), "--norm", norm, *extra] + (["--train", ",".join(row)] if row else [])
+                    "--corpora", ",".join(pool), "--norm", norm, *aug, *extra]
+            base += ["--train", ",".join(row)] if row else []
             name = condition_label(condition, row or ())
             expected = expected_results(results, system, condition, row, corpora, fold_list, pool)
             plan.add(Job(f"{system}.{name}.fold{fold}", package_command(*base, "--fold", fold),
@@ -133,8 +144,10 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
     return plan
 
 
-def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], shards: int, device: str) -> Plan:
-    """Stage 2: the upstream over the manifest once, in ``shards`` disjoint shares (nothing when complete)."""
+def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], shards: int, device: str,
+                 augment: Optional[str] = None, augment_copies: int = 1) -> Plan:
+    """Stage 2: the upstream over the manifest once, in ``shards`` disjoint shares (nothing when complete);
+    with ``augment``, then its K augmented copies (``extract --augment``), each complete one skipped."""
     from ..cache.extract import shard_looks_done
     from ..cache.format import ShardPlan
 
@@ -156,6 +169,18 @@ def extract_plan(data: Path, cache: Path, upstream: str, ckpt: Optional[str], sh
         if ckpt:
             args += ["-k", ckpt]
         plan.add(Job(f"extract.{rank}of{shards}", package_command(*args)), complete)
+    spec = parse_spec(augment)
+    if spec is not None:
+        from ..cache.augmented import check_cacheable, copy_roots
+
+        roots = copy_roots(Path(cache), check_cacheable(spec), 0, augment_copies)
+        done = all((r / HEADER).exists() and all(shard_looks_done(r, k) for k in range(len(shard_plan)))
+                   for r in roots)
+        for rank in range(shards):
+            args = ["extract", "-u", upstream, "--data", data, "--out", cache, "--device", device, "--rank",
+                    str(rank), "--world-size", str(shards), "--augment", augment, "--augment-copies",
+                    str(augment_copies)] + (["-k", ckpt] if ckpt else [])
+            plan.add(Job(f"extract-aug.{rank}of{shards}", package_command(*args)), done)
     return plan
 
 
@@ -174,15 +199,20 @@ class DnnSettings:
     upstream_name: Optional[str] = None  # name in system names (default from the upstream)
     steps: Optional[int] = None  # None: the config's runner.total_steps
     device: str = "cpu"
+    augment: Optional[str] = None  # SPEC of the extra augmented rows (datarc.augment, seed 0 as extract's)
+    augment_copies: int = 1
+    degrade: Tuple[str, ...] = ()  # test-degradation SPECs: each trained run is also evaluated on degraded audio
     layers: Optional[Tuple[int, ...]] = None  # modelrc.layers (None: every hidden state, the paper's)
 
 
-def dnn_system(settings: DnnSettings, head: str, variant: str = "plain") -> str:
+def dnn_system(settings: DnnSettings, head: str, variant: str = "plain", augmented: bool = False) -> str:
     """Table row of a run, domain variants and a layer selection tagged (``HuBERT-Linear_corpus-norm_dann_L4-8``),
-    as the expert names the results it writes."""
+    augmented rows too (``HuBERT-Linear_aug-speed+noise-x2``), as the expert names the results it writes."""
     norm, dann = VARIANTS[variant]
-    return dnn_system_name(settings.upstream_name or settings.upstream, head,
-                           tags=variant_tags(norm, dann) + layers_tag(settings.layers),
+    spec = parse_spec(settings.augment) if augmented else None
+    tags = (variant_tags(norm, dann) + layers_tag(settings.layers)
+            + (augment_tags(spec.short(), settings.augment_copies) if spec else ()))
+    return dnn_system_name(settings.upstream_name or settings.upstream, head, tags=tags,
                            ckpt=None if settings.upstream_name else settings.ckpt)
 
 
@@ -200,13 +230,15 @@ def variant_applies(variant: str, condition: str, live: bool) -> bool:
 
 def dnn_overrides(settings: DnnSettings, head: str, condition: str, test_corpus: Optional[str], fold: int,
                   system: str, results: Optional[Path] = None, variant: str = "plain",
-                  train: Optional[Sequence[str]] = None) -> str:
+                  train: Optional[Sequence[str]] = None, augmented: bool = False) -> str:
     """The run's s3prl ``-o`` string (quoted safely by the shared builder); ``train``: a transfer run's corpora."""
     norm, dann = VARIANTS[variant]
     datarc = dict(data_dir=str(settings.data), condition=condition, test_corpus=test_corpus,
                   corpora=list(settings.pool), fold=fold)
     if train:
         datarc["train_corpora"] = list(train)
+    if augmented:
+        datarc.update({"augment.spec": settings.augment, "augment.copies": settings.augment_copies})
     modelrc: dict = {"head": head}
     if norm != "global":
         datarc["normalisation"] = norm
@@ -235,6 +267,18 @@ def dnn_command(settings: DnnSettings, expdir: Path, seed: int, overrides: str) 
     return f"{train} && {test}"
 
 
+def degrade_command(settings: DnnSettings, expdir: Path, spec: str) -> str:
+    """Evaluate a run's dev-best checkpoint on degraded test audio (live upstream; its own ``_test-...`` row)."""
+    overrides = s3prl_overrides(expert_overrides({"test_degrade": spec}))
+    return package_command("run-downstream", "-m", "evaluate", "-e", Path(expdir) / "dev-best.ckpt", "-t", "test",
+                           "--device", settings.device, "-o", overrides)
+
+
+def degraded_systems(system: str, degrade: Sequence[str]) -> List[Tuple[str, str]]:
+    """(SPEC, system row) of each degradation of ``system``."""
+    return [(d, add_tags(system, augment_tags(degrade=check_degrade(parse_spec(d)).short()))) for d in degrade]
+
+
 def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[str], folds: Sequence[int],
              seeds: Sequence[int], matched: Optional[Sequence[str]] = None,
              variants: Sequence[str] = ("plain",), train_pools: Sequence[Sequence[str]] = ()) -> Plan:
@@ -244,12 +288,17 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
     plan = Plan([])
     since = manifest_time(settings.data)
     tag = settings.upstream_name or settings.upstream
-    for head, variant, condition in product(heads, variants, conditions):
+    spec = parse_spec(settings.augment)
+    if spec is not None and settings.cache is not None:
+        from ..cache.augmented import check_cacheable
+
+        check_cacheable(spec)
+    for head, variant, condition, augmented in product(heads, variants, conditions, [False] + [True] * bool(spec)):
         if not variant_applies(variant, condition, settings.cache is None):
             continue
-        system = dnn_system(settings, head, variant)
+        system = dnn_system(settings, head, variant, augmented)
         folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + "".join(
-            f"-{t}" for t in layers_tag(settings.layers))  # another selection is another experiment
+            f"-{t}" for t in layers_tag(settings.layers)) + ("-aug" if augmented else "")  # another experiment
         corpora = tested_corpora(condition, settings.pool, matched)
         runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools)] \
             if condition in ("extended", TRANSFER) else [(c, [c], None) for c in corpora]
@@ -259,11 +308,21 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             label = f"{condition_label(condition, row or ())}-{test_corpus or 'all'}"
             expdir = settings.exp / folder / label / f"fold{fold}" / f"seed{seed}"
             expected = expected_results(results, system, condition, row, tested, [fold], settings.pool)
-            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant, row)
+            overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant, row,
+                                      augmented=augmented)
             name = f"{folder}.{label}.fold{fold}.seed{seed}"
             stale = older_than(expected, since)
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest
-            plan.add(Job(name, dnn_command(settings, expdir, seed, overrides), tuple(map(str, expected))),
-                     all_exist(expected), stale)
+            command = dnn_command(settings, expdir, seed, overrides)
+            degraded = [(d, expected_results(results, degraded_system, condition, row, tested, [fold], settings.pool))
+                        for d, degraded_system in degraded_systems(system, settings.degrade)]
+            todo = [(d, paths) for d, paths in degraded if not all_exist(paths) or older_than(paths, since)]
+            if todo and all_exist(expected) and not stale:  # trained: only the degraded evaluations are left
+                plan.add(Job(name + ".degrade", " && ".join(degrade_command(settings, expdir, d) for d, _ in todo),
+                             tuple(str(p) for _, paths in todo for p in paths)), False)
+                continue
+            command = " && ".join([command] + [degrade_command(settings, expdir, d) for d, _ in degraded])
+            outputs = tuple(map(str, expected)) + tuple(str(p) for _, paths in degraded for p in paths)
+            plan.add(Job(name, command, outputs), all_exist(expected) and not todo, stale)
     return plan

@@ -20,13 +20,17 @@ from torch.nn.utils.rnn import pad_sequence
 
 from ..core.normalise import group_of
 
-from ..cache.format import FeatureCache, UpstreamKey
+from ..augment.plan import draw_plan, plan_key
+from ..augment.spec import SpecError
+from ..cache.augmented import check_cacheable, copy_roots
+from ..cache.format import HEADER, FeatureCache, UpstreamKey
 from ..core.corpora import Utterance
 from ..core.io_utils import sha256_file
 from ..core.labels import LABEL_TO_INDEX
 from ..core.manifest import load_manifest
 from ..domain.frames import FrameStatistics, frame_statistics
-from .dataset import EmotionDataset, Item
+from .augmented import AugmentSettings, version_of
+from .dataset import ConfigError, EmotionDataset, Item
 from .expert import DownstreamExpert
 from .layers import LayerFeaturizer, build_featurizer
 
@@ -102,6 +106,30 @@ class CachedEmotionDataset(EmotionDataset):
         return features, LABEL_TO_INDEX[utt.label], utt.id, utt.corpus
 
 
+class CachedAugmentedDataset(CachedEmotionDataset):
+    """Cached training features, each utterance as its plain features or one augmented copy's, drawn per epoch
+    exactly as the live path draws them (:func:`.augmented.version_of`)."""
+
+    def __init__(self, utterances, cache: FeatureCache, stats, norm: str, copies: Sequence[FeatureCache],
+                 settings: AugmentSettings):
+        super().__init__(utterances, cache, stats, norm)
+        self.copies, self.settings, self.epoch = list(copies), settings, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> Item:
+        utt = self.utterances[index]
+        version = version_of(self.settings.seed, self.epoch, utt.id, self.settings.copies)
+        if version < 0 or utt.id in self.copies[version].excluded:
+            return super().__getitem__(index)
+        features = torch.from_numpy(np.array(self.copies[version].features(utt.id))).float()
+        if self.norm != "global":
+            mean, scale = self.stats[group_of(utt.corpus, utt.speaker, self.norm)]
+            features = (features - mean) / scale
+        return features, LABEL_TO_INDEX[utt.label], utt.id, utt.corpus
+
+
 class CachedDownstreamExpert(DownstreamExpert):
     """The plugin's expert; only the datasets (cached features instead of audio) and the recorded run
     configuration (which cache) differ. Reads ``feature_cache`` and ``feature_cache_check_audio`` from the args."""
@@ -109,6 +137,9 @@ class CachedDownstreamExpert(DownstreamExpert):
     def __init__(self, upstream_dim: int, upstream_rate: int, downstream_expert: Mapping[str, Any],
                  expdir: str, **kwargs: Any):
         super().__init__(upstream_dim, upstream_rate, downstream_expert, expdir, **kwargs)
+        if self.test_degrade is not None:
+            raise ConfigError("datarc.test_degrade needs the degraded test audio: evaluate the checkpoint with the live "
+                              "upstream (run-downstream -m evaluate -e CKPT -o ...datarc.test_degrade=SPEC)")
         utterances = [u for dataset in self.datasets.values() for u in dataset.utterances]
         hashes = ({u.id: sha256_file(u.path) for u in utterances}
                   if kwargs.get("feature_cache_check_audio", True) else None)
@@ -122,6 +153,32 @@ class CachedDownstreamExpert(DownstreamExpert):
                  if norm != "global" else None)
         self.datasets = {name: CachedEmotionDataset(dataset.utterances, self.cache, stats, norm)
                          for name, dataset in self.datasets.items()}
+        if self.augment is not None:  # training only: dev and test read the plain cache
+            train = self.datasets["train"].utterances
+            self.datasets["train"] = CachedAugmentedDataset(train, self.cache, stats, norm,
+                                                            self.augmented_caches(train, hashes), self.augment)
+
+    def augmented_caches(self, train: Sequence[Utterance], hashes: Optional[Mapping[str, str]]) -> List[FeatureCache]:
+        """The K copy caches of ``datarc.augment`` beside the plain cache, each holding every training id (made
+        from the same audio and SPEC, when ``hashes`` of the audio are given)."""
+        try:
+            check_cacheable(self.augment.spec)
+        except SpecError as err:
+            raise ConfigError(f"datarc.augment: {err}") from None
+        roots = copy_roots(self.cache.root, self.augment.spec, self.augment.seed, self.augment.copies)
+        missing = [r for r in roots if not (r / HEADER).exists()]
+        if missing:
+            raise ConfigError(f"datarc.augment: no augmented cache {missing[0]}; extract it first: s3prl-crosscorpus "
+                              f"extract -u {self.cache.key.name} --data DATA --out {self.cache.root} --augment "
+                              f"'{self.augment.spec.canonical()}' --augment-copies {self.augment.copies} "
+                              f"--augment-seed {self.augment.seed}")
+        caches = [FeatureCache(r) for r in roots]
+        spec, seed = self.augment.spec, self.augment.seed
+        for k, cache in enumerate(caches):
+            keys = None if hashes is None else {
+                u.id: plan_key(hashes[u.id], spec, draw_plan(spec, hashes[u.id], k, seed)) for u in train}
+            cache.require([u.id for u in train], keys)
+        return caches
 
     def utterance_problems(self, utterances: Sequence[Utterance]) -> Dict[str, str]:
         """The utterances ``extract`` excluded (named in the cache's shard indexes); no audio is decoded."""

@@ -27,9 +27,12 @@ from ..core.io_utils import atomic_open
 from ..core.labels import CORPORA, LABELS, corpus_order
 from ..core.manifest import manifest_digest
 from ..core.metrics import degenerate_warnings, scores
-from ..core.names import DOWNSTREAM, HEADS, dnn_system_name, layers_tag, variant_tags
+from ..core.names import DOWNSTREAM, HEADS, add_tags, augment_tags, dnn_system_name, layers_tag, variant_tags
 from ..domain.dann import CorpusClassifier, DannConfigError, DannSettings, corpus_loss, dann_lambda
 from ..results.schema import make_result, package_versions, path_of, result_path, write_result
+from ..augment.plan import check_material
+from ..augment.spec import SpecError, spec_warnings
+from .augmented import AugmentedEmotionDataset, DegradedEmotionDataset, augment_settings, degrade_settings
 from .dataset import (SPLITS, ConfigError, DataSettings, EmotionDataset, balanced_sampler, class_weights,
                       collate, load_experiment, pool_of)
 from .heads import build_model
@@ -63,7 +66,8 @@ KNOWN_KEYS: Dict[str, Tuple[str, ...]] = {
     "downstream_expert": ("datarc", "modelrc", "results_dir", "system_name"),
     "downstream_expert.datarc": ("data_dir", "corpora", "condition", "test_corpus", "train_corpora", "fold", "seed",
                                  "balance",
-                                 "train_batch_size", "eval_batch_size", "num_workers", "normalisation"),
+                                 "train_batch_size", "eval_batch_size", "num_workers", "normalisation",
+                                 "augment", "test_degrade"),
     "downstream_expert.modelrc": ("head", "projector_dim", "dann", "layers") + HEADS,
 }
 #: s3prl upstreams that normalise every utterance to zero mean (CMVN) -> the one that keeps the level.
@@ -79,6 +83,8 @@ def check_known_keys(expert: Mapping[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"unknown key {section}.{unknown[0]}; the known keys of {section} are "
                               f"{', '.join(KNOWN_KEYS[section])}")
+    augment_settings(sections["downstream_expert.datarc"].get("augment"))  # its keys and SPEC, before any work
+    degrade_settings(sections["downstream_expert.datarc"].get("test_degrade"))
 
 
 def check_upstream_head(upstream: Optional[str], modelrc: Mapping[str, Any]) -> None:
@@ -177,6 +183,10 @@ class DownstreamExpert(nn.Module):
         self.expert_config = dict(downstream_expert)
         self.run_args = kwargs  # the runner's config sections and command-line args
         self.settings = DataSettings.from_config(downstream_expert["datarc"])
+        predicting = kwargs.get("mode") == "inference"  # noise/RIR folders of training need not be here
+        self.augment = augment_settings(downstream_expert["datarc"].get("augment"), self.settings.seed,
+                                        check_files=not predicting)
+        self.test_degrade = degrade_settings(downstream_expert["datarc"].get("test_degrade"), not predicting)
         self.init_seed = int(kwargs.get("seed", 0))
         check_normalisation_source(self.settings, kwargs.get("feature_cache"))
         self.modelrc = dict(downstream_expert["modelrc"])
@@ -194,6 +204,12 @@ class DownstreamExpert(nn.Module):
         self.split, self.datasets, self.excluded = None, {}, {}
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
+            for spec in (self.augment.spec if self.augment else None, self.test_degrade):
+                if spec is not None:
+                    try:
+                        check_material(spec, list(by_id.values()))
+                    except SpecError as err:
+                        raise ConfigError(f"downstream_expert.datarc: {err}") from None
             beyond = sorted(set(self.split.train_corpora) - set(CORPORA))
             if self.dann.enabled and beyond:  # the corpus head has one output per paper corpus (built above)
                 raise ConfigError(f"DANN's corpus classifier covers {', '.join(CORPORA)} only; the pool holds "
@@ -203,6 +219,12 @@ class DownstreamExpert(nn.Module):
                              for name in SPLITS if i in getattr(self.split, name)}
             self.split = usable_split(self.split, by_id, self.excluded)
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
+            if self.augment is not None:  # training only: dev and test stay plain
+                self.datasets["train"] = AugmentedEmotionDataset(self.datasets["train"].utterances, self.augment,
+                                                                 self.split, by_id)
+            if self.test_degrade is not None:  # evaluation on degraded test audio: its own system row
+                self.datasets["test"] = DegradedEmotionDataset(self.datasets["test"].utterances, self.test_degrade,
+                                                               self.settings.seed)
         present = Counter(u.corpus for u in by_id.values()) if self.split is not None else {}
         self.pool = pool_of(self.settings, present)
         # A plain attribute, not a buffer: DDP would broadcast buffers in the leader-only dev evaluation.
@@ -254,6 +276,8 @@ class DownstreamExpert(nn.Module):
         if split != "train":
             return DataLoader(dataset, batch_size=int(datarc.get("eval_batch_size", 1)), shuffle=False,
                               num_workers=workers, collate_fn=collate)
+        if hasattr(dataset, "set_epoch"):  # augmented training: this epoch's version of each utterance
+            dataset.set_epoch(epoch)
         sampler = None
         generator = torch.Generator().manual_seed(self.init_seed + epoch)
         if self.settings.balance == "sampler":
@@ -395,9 +419,12 @@ class DownstreamExpert(nn.Module):
 
     def system(self) -> str:
         upstream = upstream_label(str(self.run_args.get("upstream")), self.run_args.get("upstream_ckpt"))
-        return dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
+        name = dnn_system_name(upstream, self.model.head_name, self.expert_config.get("system_name"),
                                variant_tags(self.settings.normalisation, self.dann.enabled)
-                               + layers_tag(parse_layers(self.modelrc.get("layers"))))
+                               + layers_tag(parse_layers(self.modelrc.get("layers")))
+                               + (self.augment.tags if self.augment else ()))
+        # Also under a given system_name: degraded results never land in the clean system's cells.
+        return add_tags(name, augment_tags(degrade=self.test_degrade.short())) if self.test_degrade else name
 
     def _write_results(self, records: Mapping[str, list]) -> List[Path]:
         """One shared-schema result per test corpus of the split, from the evaluated checkpoint."""
@@ -409,6 +436,7 @@ class DownstreamExpert(nn.Module):
             rows[corpus].append(k)
         seconds = time.time() - self._eval_started.get("test", time.time())
         warnings = degenerate_warnings(self.best["uar"], len(self.split.dev), self.best.get("dev_classes", LABELS))
+        warnings += spec_warnings(self.augment.spec if self.augment else None)  # pitch carries emotion
         self._log([f"WARNING: {w}; the result is marked" for w in warnings])
         written = []
         for corpus in self.split.test_corpora:
@@ -465,4 +493,8 @@ class DownstreamExpert(nn.Module):
             config["upstream_revision"] = revision
         if self.run_args.get("upstream") in HF_UPSTREAMS and ckpt:
             config["upstream_feature_extractor"] = hf_feature_extractor(str(ckpt), self.run_args.get("upstream"))
+        if self.augment is not None:
+            config["augment"] = self.augment.record()
+        if self.test_degrade is not None:
+            config["test_degrade"] = {**self.test_degrade.provenance(), "seed": self.settings.seed}
         return config
