@@ -178,3 +178,13 @@ def test_plots_draw_one_transfer_matrix_per_system(matrix_results, tmp_path):
     assert png.name == "transfer_GeMAPS-SVM.png" and png.stat().st_size > 0
     texts = [t.get_text() for t in matrix_figure(table, "GeMAPS-SVM").axes[0].texts]
     assert len(texts) == 12 and all("\n[" in t for t in texts)  # every entry with its interval
+
+
+def test_every_registry_corpus_is_shown_by_its_registry_name():
+    from s3prl_crosscorpus.core.corpora.registry import REGISTRY
+    from s3prl_crosscorpus.core.labels import display_name
+    from s3prl_crosscorpus.results.matrix import display
+
+    assert display_name("cremad") == "CREMA-D" and display("msppodcast") == "MSP-Podcast"
+    assert all(display_name(name) == info.display for name, info in REGISTRY.items())
+    assert display_name("mycorpus") == "mycorpus"

@@ -13,7 +13,11 @@ PAPER_CORPORA = CORPORA
 #: What any corpus name must look like (it starts utterance ids, result folders and CLI flags).
 CORPUS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 CORPUS_LANGUAGE: Dict[str, str] = {"emodb": "de", "ravdess": "en", "iemocap": "en"}
-CORPUS_DISPLAY: Dict[str, str] = {"emodb": "EmoDB", "ravdess": "RAVDESS", "iemocap": "IEMOCAP"}
+#: Table names of every known corpus (the registry's CorpusInfo.display reads them from here: one source).
+CORPUS_DISPLAY: Dict[str, str] = {"emodb": "EmoDB", "ravdess": "RAVDESS", "iemocap": "IEMOCAP",
+                                  "cremad": "CREMA-D", "tess": "TESS", "savee": "SAVEE",
+                                  "msppodcast": "MSP-Podcast", "emovo": "EMOVO", "esd": "ESD (English)",
+                                  "shemo": "ShEMO"}
 
 #: EmoDB emotion letter (6th character of the file name) -> source label.
 EMODB_SOURCE: Dict[str, str] = {
@@ -63,5 +67,5 @@ def corpus_name_problem(corpus: object) -> Optional[str]:
 
 
 def display_name(corpus: str) -> str:
-    """The corpus as tables print it (EmoDB, RAVDESS, IEMOCAP; other corpora as named)."""
+    """The corpus as tables print it (EmoDB, CREMA-D, ...: the registry's names; an own corpus as named)."""
     return CORPUS_DISPLAY.get(corpus, corpus)

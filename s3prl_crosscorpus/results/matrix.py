@@ -10,8 +10,7 @@ bundle's summary renders the same matrix.
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import FOLDS, condition_rank, is_transfer_label
-from ..core.labels import CORPUS_DISPLAY
-from ..core.labels import corpus_rank
+from ..core.labels import corpus_rank, display_name
 
 Pool = Tuple[str, ...]
 #: Tag of a matrix entry whose cell has another condition than transfer (the diagonal, matched, has none).
@@ -19,7 +18,7 @@ CONDITION_TAGS: Dict[str, str] = {"matched": "", "extended": " (ext)", "loco": "
 
 
 def display(corpus: str) -> str:
-    return CORPUS_DISPLAY.get(corpus, corpus)
+    return display_name(corpus)
 
 
 def pool_name(pool: Sequence[str]) -> str:
