@@ -20,7 +20,7 @@ from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import Split
 from s3prl_crosscorpus.core.io_utils import WriteError, sha256_file
 
-from .features import FEATURE_SETS, default_jobs, progress_after_first, read_cached, smile_for, write_cached
+from .features import FEATURE_SETS, parallel_outcomes, progress_after_first, read_cached, smile_for, write_cached
 
 AUGMENTED = "augmented"
 
@@ -70,17 +70,10 @@ class CopyExtraction:
 def extract_copies(copies: Sequence[Copy], feature_set: str, cache_dir: Optional[Path] = None,
                    n_jobs: Optional[int] = None, progress: bool = True) -> CopyExtraction:
     """Functionals of every copy (unique by key) in parallel, through the cache."""
-    from joblib import Parallel, delayed
-
     unique = list({c.key: c for c in copies}.values())
     cache = copy_cache(cache_dir)
-    n_jobs = default_jobs() if n_jobs is None or n_jobs < 1 else n_jobs
     start = time.perf_counter()
-    if n_jobs == 1 or len(unique) < 4:
-        outcomes = (process_copy(c, feature_set, cache) for c in unique)
-    else:
-        outcomes = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
-            delayed(process_copy)(c, feature_set, cache) for c in unique)
+    outcomes = parallel_outcomes(process_copy, unique, n_jobs, feature_set, cache)
     result = CopyExtraction()
     paths = {c.key: c.path for c in unique}
     for key, vector, reason, cached in progress_after_first(outcomes, len(unique), f"augmented {feature_set}",

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when not a terminal
@@ -190,24 +190,29 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def parallel_outcomes(work: Callable, items: Sequence, n_jobs: Optional[int], *args) -> Iterable:
+    """``work(item, *args)`` for each item, in order: in this process for one job or a few items, else in
+    ``n_jobs`` joblib workers (default: one per core), as a generator."""
+    from joblib import Parallel, delayed
+
+    n_jobs = default_jobs() if n_jobs is None or n_jobs < 1 else n_jobs
+    if n_jobs == 1 or len(items) < 4:
+        return (work(item, *args) for item in items)
+    return Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
+        delayed(work)(item, *args) for item in items)
+
+
 def extract(paths: Sequence[PathLike], feature_set: str, cache_dir: Optional[PathLike] = None,
             n_jobs: Optional[int] = None, progress: bool = True) -> Extraction:
     """Functionals of every file in parallel (one process per core), through the cache.
 
     Files that fail are printed by name on stderr and listed in ``Extraction.excluded``.
     """
-    from joblib import Parallel, delayed
-
     check_feature_set(feature_set)
     unique = list(dict.fromkeys(str(p) for p in paths))
     cache = None if cache_dir is None else str(cache_dir)
-    n_jobs = default_jobs() if n_jobs is None or n_jobs < 1 else n_jobs
     start = time.perf_counter()
-    if n_jobs == 1 or len(unique) < 4:
-        outcomes = (process_file(p, feature_set, cache) for p in unique)
-    else:
-        outcomes = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
-            delayed(process_file)(p, feature_set, cache) for p in unique)
+    outcomes = parallel_outcomes(process_file, unique, n_jobs, feature_set, cache)
     result = Extraction(feature_set)
     for outcome in progress_after_first(outcomes, len(unique), f"openSMILE {feature_set}", progress):
         result.cached += outcome.cached

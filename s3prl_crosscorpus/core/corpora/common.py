@@ -3,7 +3,7 @@ import os
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import soundfile as sf
 
@@ -71,6 +71,14 @@ def check_root(root: Path, corpus: str, expected: str) -> Path:
     if not root.is_dir():
         raise CorpusError(f"{corpus} root {root} is not a folder (expected {expected})")
     return root.resolve()
+
+
+def folders_named(root: Path, wanted: Callable[[str], bool]) -> List[Path]:
+    """Folders whose name is ``wanted`` in ``root`` and in its direct sub-folders (copies that nest the set once)."""
+    found = [p for p in root.iterdir() if p.is_dir() and wanted(p.name)]
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not wanted(p.name)):
+        found.extend(p for p in sub.iterdir() if p.is_dir() and wanted(p.name))
+    return sorted(found)
 
 
 def is_resource_fork(path: Path) -> bool:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Dict, List
 
-from .common import CorpusError, CorpusRead, check_root, is_resource_fork, make_utterance
+from .common import CorpusError, CorpusRead, check_root, folders_named, is_resource_fork, make_utterance
 
 LANGUAGE = "it"
 LAYOUT = "f1/dis-f1-b1.wav ... m3/tri-m3-n5.wav (speaker folders f1 f2 f3 m1 m2 m3)"
@@ -29,10 +29,7 @@ NAME = re.compile(r"^(?P<emotion>[a-z]{3})-(?P<speaker>[fm]\d)-(?P<sentence>[a-z
 
 def speaker_folders(root: Path) -> List[Path]:
     """Speaker folders in ``root`` and in its direct sub-folders (``EMOVO/f1``)."""
-    found = [p for p in root.iterdir() if p.is_dir() and p.name in EMOVO_SPEAKERS]
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in EMOVO_SPEAKERS):
-        found.extend(p for p in sub.iterdir() if p.is_dir() and p.name in EMOVO_SPEAKERS)
-    return sorted(found)
+    return folders_named(root, lambda name: name in EMOVO_SPEAKERS)
 
 
 def read_emovo(root: Path) -> CorpusRead:

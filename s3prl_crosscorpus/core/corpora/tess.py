@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Dict, List
 
-from .common import CorpusError, CorpusRead, check_root, is_resource_fork, make_utterance
+from .common import CorpusError, CorpusRead, check_root, folders_named, is_resource_fork, make_utterance
 from .ravdess import pick_copy
 
 LANGUAGE = "en"
@@ -33,10 +33,7 @@ FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
 
 def speaker_folders(root: Path) -> List[Path]:
     """``OAF_*``/``YAF_*`` folders in ``root`` and its direct sub-folders (copies nest the set once)."""
-    found = [p for p in root.iterdir() if p.is_dir() and FOLDER.match(p.name)]
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not FOLDER.match(p.name)):
-        found.extend(p for p in sub.iterdir() if p.is_dir() and FOLDER.match(p.name))
-    return sorted(found)
+    return folders_named(root, lambda name: bool(FOLDER.match(name)))
 
 
 def read_tess(root: Path) -> CorpusRead:
