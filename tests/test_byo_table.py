@@ -189,7 +189,8 @@ def test_dnn_dataset_takes_a_csv_corpus_and_records_its_fold_table(tmp_path):
                              "--out", str(out)]) == 0
     split, by_id = load_experiment(DataSettings.from_config({"data_dir": str(out), "condition": "matched",
                                                              "test_corpus": "mine", "fold": 2}))
-    assert split == make_split(load_manifest(out), "matched", 2, "mine")
+    # the DNN's pool is every manifest corpus (as the SVM's), here only "mine"
+    assert split == make_split(load_manifest(out), "matched", 2, "mine", corpora=("mine",))
     assert split.fold_file_sha256 == read_json(out / "manifest.meta.json")["fold_table"]["sha256"]
     item = EmotionDataset.from_split(split, by_id, "test")[0]
     assert item[0].ndim == 1 and by_id[split.test[0]].corpus == "mine"

@@ -86,11 +86,18 @@ def test_reversal_keeps_the_corpus_classifier_from_reading_the_embedding(data_di
 
 
 def test_dann_needs_two_training_corpora_and_tags_the_system(data_dir, tmp_path):
-    with pytest.raises(ConfigError, match="extended or loco"):
-        from s3prl_crosscorpus.superb.expert import validate_config
-        validate_config({"runner": {"eval_dataloaders": ["dev"], "total_steps": 1, "eval_step": 1}, "optimizer": {},
-                         "downstream_expert": {"datarc": {"data_dir": str(data_dir), "test_corpus": "emodb"},
-                                               "modelrc": {"dann": {"enabled": True}}}})
+    from s3prl_crosscorpus.superb.expert import validate_config
+
+    def config(**datarc):
+        return {"runner": {"eval_dataloaders": ["dev"], "total_steps": 1, "eval_step": 1}, "optimizer": {},
+                "downstream_expert": {"datarc": {"data_dir": str(data_dir), "test_corpus": "emodb", **datarc},
+                                      "modelrc": {"dann": {"enabled": True}}}}
+
+    one_corpus = r"needs two or more training corpora: use it with condition extended, loco or a transfer pool"
+    with pytest.raises(ConfigError, match=one_corpus):
+        validate_config(config())  # matched
+    with pytest.raises(ConfigError, match=one_corpus):
+        validate_config(config(condition="transfer", train_corpora="ravdess"))
     assert expert(data_dir, tmp_path, dann=True).system() == "FBANK-Linear_dann"
     assert expert(data_dir, tmp_path, dann=False).system() == "FBANK-Linear"
     plain = expert(data_dir, tmp_path, dann=False)
