@@ -35,6 +35,8 @@ class CorpusInfo:
     paper: bool = False  # one of the paper's three corpora
     #: root -> {utterance id: official partition name}, for corpora that ship one (a declared alternative to folds)
     partitions: Optional[Callable[[Path], Dict[str, str]]] = None
+    #: official split name -> "train", "dev" or "test" (the fold maker's roles; other splits are left out)
+    partition_roles: Optional[Mapping[str, str]] = None
 
     @property
     def total(self) -> Optional[int]:
@@ -81,7 +83,8 @@ _ENTRIES = (
                msppodcast.LAYOUT,
                MappingProxyType(msppodcast.TO_FOUR_CLASS), None, None, None,
                "Lotfian & Busso 2019, IEEE TAC 10(4); release readme; MSP-Podcast corpus page (v1.11: 151,654 "
-               "turns)", partitions=msppodcast.msppodcast_splits),
+               "turns)", partitions=msppodcast.msppodcast_splits,
+               partition_roles=MappingProxyType(msppodcast.OFFICIAL_ROLES)),
     CorpusInfo("emovo", CORPUS_DISPLAY["emovo"], emovo.LANGUAGE, emovo.read_emovo, emovo.LAYOUT,
                MappingProxyType(emovo.TO_FOUR_CLASS), 6, (3, 3), _counts(84, 84, 84, 84),
                "Costantini et al., LREC 2014 (6 actors x 14 sentences x 7 states)"),
@@ -106,6 +109,11 @@ def corpus_info(name: str) -> CorpusInfo:
     if name not in REGISTRY:
         raise KeyError(f"unknown corpus {name!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[name]
+
+
+def partition_roles() -> Dict[str, Mapping[str, str]]:
+    """corpus -> its official split names' roles, for every corpus that ships an official partition."""
+    return {name: info.partition_roles for name, info in REGISTRY.items() if info.partition_roles is not None}
 
 
 def readers() -> Dict[str, Callable[..., CorpusRead]]:
