@@ -36,6 +36,7 @@ setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
 setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)" "choice 1 2 3 4"
 setting SYNTH_REGISTRY "" "synthetic corpora: registry corpora written too, comma-separated (synth --registry)"
+setting OFFICIAL_PARTITION "" "corpora split by their official partition instead of speaker folds, comma-separated (prepare --official-partition; docs/corpus-registry.md)" word
 setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
 setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco transfer)"
 setting TRAIN_POOLS "" "transfer matrix rows, corpora joined by + (empty: each pool corpus, and the whole pool)"
@@ -178,7 +179,8 @@ elif stage 0; then
   # The stamp is the content of stage 0's inputs: the roots, and every file under them with its size and
   # mtime (a wav added, removed or re-made, or the corpora re-synthesised, changes it), and this recipe's
   # version of prepare. Another stamp: the manifest is made again, and stages 1-3 redo what is older than it.
-  stamp=$(inputs_stamp "${roots[@]}")
+  stamp=$(inputs_stamp "${roots[@]}")${OFFICIAL_PARTITION:+ official $OFFICIAL_PARTITION}
+  [ -n "$OFFICIAL_PARTITION" ] && roots+=(--official-partition "$OFFICIAL_PARTITION")
   if [ "$(cat "$DATA/.prepared" 2>/dev/null)" = "$stamp" ] && [ -e "$DATA/manifest.jsonl" ] \
       && [ -e "$OUT/folds.txt" ]; then
     echo "manifest made from the same input files (stamp $DATA/.prepared): kept" >&2

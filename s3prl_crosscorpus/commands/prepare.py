@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..core.corpora import READERS, REGISTRY, CorpusError
+from ..core.corpora.registry import partitioned_corpora
 from ..core.corpora.table import AudformatColumns, parse_label_map, read_audformat, read_csv_corpus
 from ..core.folds import FoldError
 from ..core.io_utils import WriteError
 from ..core.labels import CORPORA, corpus_name_problem, corpus_order
-from ..core.manifest import MANIFEST, ManifestError, partitioned_corpora, prepare, summary
+from ..core.manifest import MANIFEST, ManifestError, prepare, summary
 
 
 def named_path(text: str) -> Tuple[str, Path]:

@@ -6,13 +6,14 @@ from collections import Counter
 from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set
 
 from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
 from .corpora import READERS, REGISTRY, CorpusError, CorpusRead, Utterance
 from .corpora.common import OPTIONAL_FIELD
+from .corpora.registry import partitioned_corpora
 from .corpora.documented import audio_differences
 from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
 from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
@@ -51,11 +52,6 @@ def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
     if twice:
         raise ManifestError(f"{where}: utterance id(s) listed more than once: {', '.join(twice[:5])}"
                             + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
-
-
-def partitioned_corpora() -> Tuple[str, ...]:
-    """The registry corpora that ship an official partition (``prepare --official-partition NAME``)."""
-    return tuple(name for name, info in REGISTRY.items() if info.partitions is not None)
 
 
 def check_official(official: Sequence[str], roots: Mapping[str, Path]) -> None:

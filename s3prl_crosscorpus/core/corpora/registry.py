@@ -111,6 +111,11 @@ def corpus_info(name: str) -> CorpusInfo:
     return REGISTRY[name]
 
 
+def partitioned_corpora() -> Tuple[str, ...]:
+    """The corpora that ship an official partition (``prepare --official-partition NAME``)."""
+    return tuple(name for name, info in REGISTRY.items() if info.partitions is not None)
+
+
 def partition_roles() -> Dict[str, Mapping[str, str]]:
     """corpus -> its official split names' roles, for every corpus that ships an official partition."""
     return {name: info.partition_roles for name, info in REGISTRY.items() if info.partition_roles is not None}
