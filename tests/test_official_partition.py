@@ -261,3 +261,52 @@ def test_svm_on_msp_official_partition_through_the_commands(tmp_path, capsys):
     assert leaderboard_cmd.main([str(results), "--data", str(data), "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert table["cells"][0]["test_corpus"] == "msppodcast" and table["cells"][0]["complete"]
+
+
+# --- study file and run.sh ---------------------------------------------------------------------------------------
+
+STUDY = """corpora:
+  emodb: synthetic
+  msppodcast: {partition: official}
+conditions: [matched]
+systems:
+  svm: {feature_sets: [GeMAPSv01b], grid: coarse}
+"""
+
+
+def test_study_file_partition_key_reaches_run_sh_as_a_prepare_flag(tmp_path, capsys):
+    from s3prl_crosscorpus.commands import study_file
+
+    (tmp_path / "study.yaml").write_text(STUDY)
+    assert study_file.main(["settings", str(tmp_path / "study.yaml")]) == 0
+    words = capsys.readouterr().out.split("\0")
+    settings = dict(zip(words[::2], words[1::2]))
+    assert settings["--official-partition"] == "msppodcast" and settings["--synth-registry"] == "msppodcast"
+    for entry, problem in (("cremad: {root: /x, partition: official}",
+                            "corpora.cremad.partition: cremad has no official partition (corpora with one: "
+                            "msppodcast)"),
+                           ("msppodcast: {csv: m.csv, partition: official}",
+                            "corpora.msppodcast.partition: an official partition is read by msppodcast's reader: "
+                            "give its root ({root: DIR}), not csv"),
+                           ("msppodcast: {root: /x, partition: folds}",
+                            "corpora.msppodcast.partition: must be 'official'")):
+        (tmp_path / "bad.yaml").write_text(STUDY.replace("msppodcast: {partition: official}", entry))
+        assert study_file.main(["check", str(tmp_path / "bad.yaml")]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'bad.yaml'}: {problem}")
+
+
+@pytest.mark.e2e
+def test_run_sh_study_prepares_the_official_partition(tmp_path):
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    (tmp_path / "study.yaml").write_text(STUDY)
+    done = subprocess.run(["bash", str(repo / "recipes" / "run.sh"), "--study", str(tmp_path / "study.yaml"),
+                           "--synth-per-class", "1", "--stop-stage", "0", "--out", str(tmp_path / "out")],
+                          env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    utts = load_manifest(tmp_path / "out" / "data")
+    assert {u.partition for u in utts if u.corpus == "msppodcast"} == {"Train", "Development", "Test1", "Test2"}
+    assert {u.partition for u in utts if u.corpus != "msppodcast"} == {""}
+    assert "OFFICIAL PARTITION: train = Train" in (tmp_path / "out" / "folds.txt").read_text()
