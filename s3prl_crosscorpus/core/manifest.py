@@ -261,8 +261,8 @@ def summary(reads: Sequence[CorpusRead]) -> str:
                      + " ".join(f"{lab} {counts[lab]}" for lab in LABELS)
                      + f"  | {len({u.speaker for u in read.utterances})} speakers, {hours:.2f} h")
         splits = Counter(u.partition for u in read.utterances)
-        if any(splits - Counter({"": splits[""]})):
-            roles = REGISTRY[read.corpus].partition_roles or {} if read.corpus in REGISTRY else {}
+        if any(u.partition for u in read.utterances):
+            roles = (REGISTRY[read.corpus].partition_roles or {}) if read.corpus in REGISTRY else {}
             lines.append("         official partition, utterances per split: "
                          + ", ".join(f"{name or '(none)'} {splits[name]}" + f" ({roles.get(name) or 'in no set'})"
                                      for name in split_order(splits, roles)))
