@@ -155,7 +155,7 @@ if stage 0 && [ -n "$DATA_DIR" ]; then
   say "0: using the prepared $DATA_DIR"
 elif stage 0; then
   if [ $SYNTHETIC = yes ]; then
-    say "0: synthetic EmoDB, RAVDESS and IEMOCAP ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
+    say "0: synthetic EmoDB, RAVDESS, IEMOCAP${SYNTH_REGISTRY:+ and $SYNTH_REGISTRY} ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
     stamp=$OUT/corpora/.complete
     synth_more=(); [ -n "$SYNTH_REGISTRY" ] && synth_more=(--registry "$SYNTH_REGISTRY")
     if [ "$(cat "$stamp" 2>/dev/null)" != "${SYNTH_PER_CLASS}${SYNTH_REGISTRY:+ $SYNTH_REGISTRY}" ]; then

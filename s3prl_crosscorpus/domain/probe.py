@@ -65,10 +65,16 @@ def normalised(X: np.ndarray, utts: Sequence[Utterance], norm: str) -> np.ndarra
     return apply_statistics(X, groups, group_statistics(X, groups))
 
 
+def fold_masks(folds: np.ndarray, fold: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(train, test) row masks of fold ``fold``: fold value 0 (a test-only corpus, an official test set) is
+    tested in every fold and never trained on; -1 (an official training partition) is always trained on."""
+    return (folds != fold) & (folds != 0), (folds == fold) | (folds == 0)
+
+
 def fold_uar(X: np.ndarray, classes: np.ndarray, folds: np.ndarray, fold: int, seed: int = 0) -> float:
     """UAR (over ``classes``: corpora or emotions) of a probe trained off fold ``fold``'s test speakers and
     tested on them."""
-    train, test = folds != fold, folds == fold
+    train, test = fold_masks(folds, fold)
     if len(set(classes[train])) < 2 or not test.any():
         raise ValueError(f"fold {fold}: the probe needs two or more training classes (corpora or emotions) and "
                          "test utterances")
