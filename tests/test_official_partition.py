@@ -309,3 +309,17 @@ def test_run_sh_study_prepares_the_official_partition(tmp_path):
     assert {u.partition for u in utts if u.corpus == "msppodcast"} == {"Train", "Development", "Test1", "Test2"}
     assert {u.partition for u in utts if u.corpus != "msppodcast"} == {""}
     assert "OFFICIAL PARTITION: train = Train" in (tmp_path / "out" / "folds.txt").read_text()
+
+
+def test_the_probe_never_trains_on_an_official_split_in_no_set():
+    import numpy as np
+
+    from s3prl_crosscorpus.domain.probe import fold_masks
+
+    utts = podcast()
+    table = manifest_folds(utts)
+    folds = np.array([folds_module.test_fold_of(u, table) for u in utts])
+    train, test = fold_masks(folds, 2)
+    ids = np.array([u.id for u in utts])
+    assert sorted(ids[train]) == sorted(ids_of(utts, "Train") + ids_of(utts, "Development"))
+    assert sorted(ids[test]) == ids_of(utts, "Test1")  # Test2 is in neither
