@@ -110,8 +110,10 @@ def speaker_leak(corpus: str, utts: Sequence, roles: Mapping[str, str]) -> Optio
               f"--official-partition {corpus} to use speaker folds")
 
 
-def official_partition(corpus: str, utts: Sequence, roles: Optional[Mapping[str, str]]) -> Tuple[Dict[str, str], dict]:
-    """(utterance id -> role, "" when in no set; the fold document's entry) of one corpus' official partition."""
+def official_partition(corpus: str, utts: Sequence, roles: Optional[Mapping[str, str]]
+                       ) -> Tuple[Dict[str, str], dict, Dict[str, List[str]]]:
+    """(utterance id -> role, "" when in no set; the fold document's entry; split -> its speakers) of one corpus'
+    official partition."""
     named = sorted({u.partition for u in utts if u.partition})
     if roles is None:
         raise PartitionError(f"{corpus}: its manifest rows carry official splits ({', '.join(named)}) but {corpus} "
@@ -128,7 +130,7 @@ def official_partition(corpus: str, utts: Sequence, roles: Optional[Mapping[str,
              "utterances": {s: sum(u.partition == s for u in utts) for s in splits},
              "speakers": {s: len(speakers[s]) for s in splits},
              "partition_sha256": hashlib.sha256(lines.encode("utf-8")).hexdigest()}
-    return {u.id: roles.get(u.partition, "") for u in utts}, entry
+    return {u.id: roles.get(u.partition, "") for u in utts}, entry, speakers
 
 
 def fold_table(utts: Sequence, v1_document: Mapping, k: int, v1_sha256: str,
@@ -151,12 +153,14 @@ def fold_table(utts: Sequence, v1_document: Mapping, k: int, v1_sha256: str,
     test_only: Dict[str, str] = {}
     by_role: Dict[str, str] = {}
     official: Dict[str, dict] = {}
+    split_speakers: Dict[str, Dict[str, List[str]]] = {}
     partitioned = {u.corpus for u in utts if u.partition}
     for corpus in corpus_order(others):
         speakers = others[corpus]
         if corpus in partitioned:
             mine = [u for u in utts if u.corpus == corpus]
-            corpus_roles, official[corpus] = official_partition(corpus, mine, roles.get(corpus))
+            corpus_roles, official[corpus], split_speakers[corpus] = official_partition(corpus, mine,
+                                                                                         roles.get(corpus))
             by_role.update(corpus_roles)
             schemes[corpus] = SCHEME_OFFICIAL
             folds[corpus] = {}
@@ -174,8 +178,7 @@ def fold_table(utts: Sequence, v1_document: Mapping, k: int, v1_sha256: str,
         if c in test_only:
             return {"all": sorted(folds[c])}
         if c in official:  # split -> its speakers
-            return {s: sorted({u.speaker for u in utts if u.corpus == c and u.partition == s})
-                    for s in official[c]["roles"]}
+            return split_speakers[c]
         return {str(f): sorted(s for s, g in folds[c].items() if g == f) for f in range(1, k + 1)}
 
     document = {
