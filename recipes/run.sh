@@ -241,7 +241,14 @@ if stage 4; then
   cat "$OUT/leaderboard.md"
 fi
 
-if stage 5; then
+all_folds() {  # true when $FOLDS names each of the five folds
+  [ "$(printf '%s\n' $FOLDS | sort -nu | tr '\n' ' ')" = "1 2 3 4 5 " ]
+}
+
+if stage 5 && ! all_folds; then
+  say "5: submission bundle and validation"
+  echo "note: bundle skipped: a submission needs folds 1-5 of every cell, this study runs fold(s) $FOLDS" >&2
+elif stage 5; then
   say "5: submission bundle and validation"
   if up_to_date "$OUT/bundle.zip" "$OUT/leaderboard.md"; then
     echo "bundle newer than every result: kept" >&2
