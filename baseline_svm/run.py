@@ -18,7 +18,7 @@ from s3prl_crosscorpus.core.progress import Progress as tqdm  # plain lines when
 
 from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import (DEFAULT_SEED, FOLDS, TRANSFER, Split, condition_label, fold_file_sha256,
-                                          make_split, result_condition, test_only_corpora, transfer_rows)
+                                          make_split, manifest_folds, result_condition, transfer_rows)
 from s3prl_crosscorpus.core.io_utils import read_json
 from s3prl_crosscorpus.core.labels import LABELS, corpus_order
 from s3prl_crosscorpus.core.manifest import load_manifest, manifest_digest, manifest_path
@@ -125,14 +125,16 @@ def pool_of(utts: Sequence[Utterance], corpora: Optional[Sequence[str]]) -> Tupl
 def plan(utts: Sequence[Utterance], config: RunConfig) -> List[Job]:
     """Models to train. Extended with test corpus ``all`` trains one model per fold for every corpus."""
     pool = pool_of(utts, config.corpora)
+    test_only = manifest_folds(utts).test_only
     tests = pool if config.test_corpus == ALL else (config.test_corpus,)
     if config.condition == "matched" and config.test_corpus == ALL:  # a test-only corpus has no matched model
-        tests = tuple(c for c in tests if c not in test_only_corpora(utts))
+        tests = tuple(c for c in tests if c not in test_only)
     jobs = []
     if config.condition == TRANSFER:  # one model per (training pool, fold) serves every test corpus
         return [Job(make_split(utts, TRANSFER, fold, None if config.test_corpus == ALL else config.test_corpus,
                                pool, config.seed, train=rows), tests)
-                for fold in config.folds for rows in transfer_rows(pool, config.train_pools)]
+                for fold in config.folds
+                for rows in transfer_rows(pool, config.train_pools, test_only)]
     for fold in config.folds:
         if config.condition == "extended" and config.test_corpus == ALL:
             jobs.append(Job(make_split(utts, "extended", fold, None, pool, config.seed), tests))

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import List, Optional, Sequence, Tuple
 
+from ..core.folds import TRANSFER
 from ..core.labels import CORPORA
 from ..core.studyfile import SYNTHETIC, Study, StudyError, load_study
 
@@ -38,8 +39,9 @@ def run_settings(study: Study) -> Settings:
     found += [("--corpora", words(study.pool), "pool"), ("--conditions", words(study.conditions), "conditions"),
               ("--folds", words(study.folds), "folds"),
               ("--systems", words(s for s in ("svm", "dnn") if getattr(study, s) is not None), "systems")]
-    if study.rows:
-        found.append(("--train-pools", words("+".join(row) for row in study.rows), "transfer.rows"))
+    if TRANSFER in study.conditions:  # empty: run.sh's default rows, which know the manifest's test-only corpora
+        found.append(("--train-pools", words("+".join(row) for row in study.rows) if study.rows_given else "",
+                      "transfer.rows"))
     svm = study.svm or {}
     for key, option in (("feature_sets", "--feature-sets"), ("grid", "--svm-grid"), ("norms", "--svm-norms")):
         if key in svm:

@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from types import MappingProxyType
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .corpora import Utterance
 from .corpora.registry import partition_roles
@@ -73,11 +74,6 @@ def manifest_folds(utts: Sequence[Utterance]) -> FoldTable:
         raise FoldError(str(err)) from None
 
 
-def test_only_corpora(utts: Sequence[Utterance]) -> Tuple[str, ...]:
-    """The manifest's corpora with too few speakers for speaker-independent folds."""
-    return corpus_order(manifest_folds(utts).test_only)
-
-
 @lru_cache(maxsize=None)
 def fold_document(path: Path = FOLD_FILE) -> dict:
     """The parsed fold file (version 1)."""
@@ -95,7 +91,9 @@ class Split:
     train: Tuple[str, ...]
     dev: Tuple[str, ...]
     test: Tuple[str, ...]
-    pool: Tuple[str, ...] = ()  # the declared corpus pool (names transfer results: see condition_of)
+    #: the declared corpus pool less its test-only corpora: what can be trained on (names transfer results: see
+    #: condition_of; a model of every trainable corpus is the extended model, also on a test-only corpus)
+    pool: Tuple[str, ...] = ()
     #: The fold file the split follows: folds_v1.json's hash when the manifest holds only the paper's
     #: corpora (every existing result keeps its hash), else the manifest's folds_v2 table hash.
     fold_file_sha256: str = ""
@@ -111,12 +109,12 @@ def table_order(corpora: Iterable[str]) -> Tuple[str, ...]:
 
 def condition_of(train_corpora: Sequence[str], test_corpus: str, pool: Sequence[str]) -> str:
     """The condition a model trained on ``train_corpora`` (fold-k training partitions) has on ``test_corpus``:
-    matched (the test corpus alone), extended (the whole ``pool``, test corpus in it), loco (the pool less the
-    test corpus), else transfer."""
+    matched (the test corpus alone), extended (the whole ``pool``: the trainable pool, so also on a test-only
+    corpus outside it), loco (the pool less the test corpus), else transfer."""
     train, pool_set = set(train_corpora), set(pool)
     if train == {test_corpus}:
         return "matched"
-    if len(pool_set) > 1 and train == pool_set and test_corpus in pool_set:
+    if len(pool_set) > 1 and train == pool_set:
         return "extended"
     if test_corpus in pool_set and train == pool_set - {test_corpus}:
         return "loco"
@@ -149,17 +147,30 @@ def result_condition(split: "Split", test_corpus: str) -> str:
     return condition_of(split.train_corpora, test_corpus, split.pool or split.test_corpora)
 
 
-def transfer_rows(pool: Sequence[str], rows: Optional[Sequence[Sequence[str]]] = None) -> List[Tuple[str, ...]]:
-    """The training pools of a transfer matrix: ``rows`` as given (pool order inside each), by default each pool
-    corpus alone and, with two or more, the whole pool."""
+def trainable(pool: Sequence[str], test_only: Iterable[str] = ()) -> Tuple[str, ...]:
+    """The pool corpora a model can be trained on: all but the test-only ones."""
+    held = set(test_only)
+    return tuple(c for c in pool if c not in held)
+
+
+def transfer_rows(pool: Sequence[str], rows: Optional[Sequence[Sequence[str]]] = None,
+                  test_only: Mapping[str, str] = MappingProxyType({})) -> List[Tuple[str, ...]]:
+    """The training pools of a transfer matrix: ``rows`` as given (pool order inside each), by default each
+    trainable pool corpus alone and, with two or more, all of them. ``test_only`` (corpus -> why): corpora that
+    are only columns of the matrix; a row naming one is refused."""
     if rows:
         for row in rows:
             outside = [c for c in row if c not in pool]
             if outside or not row:
                 raise FoldError(f"transfer training pool {list(row)}: {', '.join(outside) or 'empty'} is not in "
                                 f"the corpus pool {list(pool)}")
+            held = [c for c in row if c in test_only]
+            if held:
+                raise FoldError(f"transfer training pool {list(row)}: {held[0]} is test-only ({test_only[held[0]]}): "
+                                "it is a column of the matrix, never a row (training on it would leak speakers)")
         return list(dict.fromkeys(tuple(c for c in table_order(pool) if c in row) for row in rows))
-    return [(c,) for c in pool] + ([tuple(pool)] if len(pool) > 1 else [])
+    rows_of = trainable(pool, test_only)
+    return [(c,) for c in rows_of] + ([rows_of] if len(rows_of) > 1 else [])
 
 
 def check_request(condition: str, fold: int, test_corpus: Optional[str], corpora: Sequence[str],
@@ -266,8 +277,10 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
     else:
         train_corpora = tuple(c for c in corpora if c != test_corpus)
     table = manifest_folds(utts)
+    if condition == TRANSFER:
+        transfer_rows(corpora, [train_corpora], table.test_only)  # refuses a row with a test-only corpus
     if condition != "matched":  # a test-only corpus only ever tests a pool that lacks it
-        train_corpora = tuple(c for c in train_corpora if c not in table.test_only)
+        train_corpora = trainable(train_corpora, table.test_only)
     test_corpora = (test_corpus,) if test_corpus else corpora
     train_dev = [train_dev_ids(utts, c, fold, seed, table) for c in train_corpora]
     split = Split(
@@ -275,7 +288,7 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
         train=tuple(i for train, _ in train_dev for i in train),
         dev=tuple(i for _, dev in train_dev for i in dev),
         test=tuple(i for c in test_corpora for i in test_ids(utts, c, fold, table)),
-        pool=corpora,
+        pool=trainable(corpora, table.test_only),
         fold_file_sha256=table.sha256,
         official_tests=tuple((c, "+".join(s for s, r in table.official[c]["roles"].items() if r == "test"))
                              for c in test_corpora if c in table.official),

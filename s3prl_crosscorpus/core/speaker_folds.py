@@ -58,6 +58,11 @@ class FoldTable:
         return self.roles.get(utt_id)
 
 
+def test_only_reason(speakers: int, k: int) -> str:
+    """Why a corpus is test-only, as the fold table and every message say it."""
+    return f"{speakers} speaker(s), fewer than the {k} folds"
+
+
 def assign_folds(speakers: Mapping[str, Tuple[str, int]], k: int) -> Dict[str, int]:
     """speaker -> fold 1..k, gender-balanced and size-balanced; ``speakers`` maps speaker -> (gender, utterances)."""
     sizes = [0] * k
@@ -165,7 +170,7 @@ def fold_table(utts: Sequence, v1_document: Mapping, k: int, v1_sha256: str,
             schemes[corpus] = SCHEME_OFFICIAL
             folds[corpus] = {}
         elif len(speakers) < k:
-            test_only[corpus] = f"{len(speakers)} speaker(s), fewer than the {k} folds"
+            test_only[corpus] = test_only_reason(len(speakers), k)
             schemes[corpus] = SCHEME_TEST_ONLY
             folds[corpus] = {s: 0 for s in speakers}
         else:

@@ -9,13 +9,15 @@ See docs/study-file.md for every key.
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from .corpora.registry import partitioned_corpora
+from .corpora.registry import REGISTRY, partitioned_corpora
 from .folds import (CONDITIONS, FOLDS, TRANSFER, FoldError, condition_label, condition_of, is_transfer_label,
-                    table_order, transfer_rows)
+                    table_order, trainable, transfer_rows)
 from .names import HEADS, SVM_SYSTEMS, VARIANTS, dnn_system_name, svm_system_name, variant_tags
 from .normalise import NORMS
+from .speaker_folds import test_only_reason
 
 #: A corpus name as prepare and the result folders use it.
 CORPUS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -57,10 +59,14 @@ class Study:
     pool: Tuple[str, ...]
     conditions: List[str]
     rows: List[Tuple[str, ...]] = field(default_factory=list)  # transfer matrix rows (empty: none asked)
+    rows_given: bool = False  # the file lists transfer.rows (else the rows are the default: each corpus, the pool)
     folds: List[int] = field(default_factory=lambda: list(FOLDS))
     svm: Optional[Dict[str, Any]] = None
     dnn: Optional[Dict[str, Any]] = None
     statistics: Dict[str, int] = field(default_factory=dict)
+    #: pool corpora with too few documented speakers for folds (registry facts: TESS, SAVEE): matrix columns
+    #: only; an own corpus's speakers are known after `prepare` (see :func:`expected_cells`)
+    test_only: Dict[str, str] = field(default_factory=dict)
 
     @property
     def synthetic(self) -> bool:
@@ -200,7 +206,14 @@ def read_partition(check: Checker, name: str, value: Any) -> bool:
     return True
 
 
-def read_rows(check: Checker, value: Any, pool: Sequence[str]) -> List[Tuple[str, ...]]:
+def documented_test_only(pool: Sequence[str]) -> Dict[str, str]:
+    """Registry corpora of the pool whose documented speakers are too few for folds, and why."""
+    return {c: test_only_reason(REGISTRY[c].speakers, len(FOLDS)) for c in pool
+            if c in REGISTRY and REGISTRY[c].test_only(len(FOLDS))}
+
+
+def read_rows(check: Checker, value: Any, pool: Sequence[str], test_only: Mapping[str, str]
+              ) -> List[Tuple[str, ...]]:
     """``transfer.rows``: each a corpus, ``a+b``, or a list of corpora."""
     if not isinstance(value, list) or not value:
         raise check.fail("transfer.rows", "must be a non-empty list of training pools (emodb, emodb+ravdess, ...)")
@@ -209,7 +222,7 @@ def read_rows(check: Checker, value: Any, pool: Sequence[str]) -> List[Tuple[str
         names = row.split("+") if isinstance(row, str) else row
         rows.append(tuple(check.words(names, f"transfer.rows[{k}]", pool)))
     try:
-        return transfer_rows(pool, rows)
+        return transfer_rows(pool, rows, test_only)
     except FoldError as err:
         raise check.fail("transfer.rows", str(err)) from None
 
@@ -264,16 +277,19 @@ def read_study(data: Any, source: str, base: Path, grids: Optional[Sequence[str]
     names = [c.name for c in corpora]
     pool = table_order(check.words(top["pool"], "pool", names) if "pool" in top else names)
     conditions = check.words(top["conditions"], "conditions", CONDITIONS)
-    if len(pool) < 2 and set(conditions) & {"extended", "loco", TRANSFER}:
-        raise check.fail("conditions", f"extended, loco and transfer need two or more pool corpora; pool is {list(pool)}")
+    test_only = documented_test_only(pool)
+    if len(trainable(pool, test_only)) < 2 and set(conditions) & {"extended", "loco", TRANSFER}:
+        raise check.fail("conditions", "extended, loco and transfer need two or more pool corpora to train on; "
+                         f"pool is {list(pool)}" + (f" ({', '.join(test_only)} test-only)" if test_only else ""))
     rows: List[Tuple[str, ...]] = []
     if "transfer" in top:
         if TRANSFER not in conditions:
             raise check.fail("transfer", "given, but conditions does not list transfer")
         transfer = check.mapping(top["transfer"], "transfer", ("rows",))
-        rows = read_rows(check, transfer["rows"], pool) if "rows" in transfer else []
+        rows = read_rows(check, transfer["rows"], pool, test_only) if "rows" in transfer else []
+    rows_given = bool(rows)
     if TRANSFER in conditions and not rows:
-        rows = transfer_rows(pool)
+        rows = transfer_rows(pool, test_only=test_only)
     given = top.get("folds", list(FOLDS))
     if not isinstance(given, list) or not given:
         raise check.fail("folds", f"must be a list of folds of {list(FOLDS)}, got {given!r}")
@@ -291,7 +307,7 @@ def read_study(data: Any, source: str, base: Path, grids: Optional[Sequence[str]
     return Study(path=Path(source), corpora=corpora, pool=pool, conditions=conditions, rows=rows, folds=folds,
                  svm=read_svm(check, systems["svm"], grids) if "svm" in systems else None,
                  dnn=read_dnn(check, systems["dnn"], names, base) if "dnn" in systems else None,
-                 statistics=statistics)
+                 statistics=statistics, test_only=test_only, rows_given=rows_given)
 
 
 def load_study(path: Path, grids: Optional[Sequence[str]] = None) -> Study:
@@ -306,11 +322,17 @@ def load_study(path: Path, grids: Optional[Sequence[str]] = None) -> Study:
 
 # --- what a study asks for ---------------------------------------------------------------------------------------
 
-def condition_cells(study: Study, condition: str, tested: Sequence[str]) -> Set[Tuple[str, str]]:
-    """(condition name, test corpus) of one condition's cells (transfer: one per matrix row and corpus)."""
+def condition_cells(study: Study, condition: str, tested: Sequence[str], test_only: Mapping[str, str]
+                    ) -> Set[Tuple[str, str]]:
+    """(condition name, test corpus) of one condition's cells (transfer: one per matrix row and corpus; the
+    trainable pool names them); a test-only corpus has no matched cell."""
+    if condition == "matched":
+        return {(condition, c) for c in tested if c not in test_only}
     if condition != TRANSFER:
         return {(condition, c) for c in tested}
-    return {(condition_label(condition_of(row, c, study.pool), row), c) for row in study.rows for c in tested}
+    rows = transfer_rows(study.pool, study.rows if study.rows_given else None, test_only)
+    return {(condition_label(condition_of(row, c, trainable(study.pool, test_only)), row), c)
+            for row in rows for c in tested}
 
 
 def svm_systems(study: Study) -> List[str]:
@@ -320,9 +342,12 @@ def svm_systems(study: Study) -> List[str]:
             for norm in svm.get("norms", ["global"])]
 
 
-def expected_cells(study: Study) -> Dict[str, Set[Tuple[str, str]]]:
+def expected_cells(study: Study, test_only: Mapping[str, str] = MappingProxyType({})
+                   ) -> Dict[str, Set[Tuple[str, str]]]:
     """family -> {(condition name, test corpus)} each of its systems must have. DNN cells need the upstream's
-    name to name the systems, so only their (condition, corpus) set is given (matched: ``matched_corpora``)."""
+    name to name the systems, so only their (condition, corpus) set is given (matched: ``matched_corpora``).
+    ``test_only``: the manifest's test-only corpora, when known, besides the study's documented ones."""
+    test_only = {**study.test_only, **test_only}
     cells: Dict[str, Set[Tuple[str, str]]] = {}
     for family, settings in (("svm", study.svm), ("dnn", study.dnn)):
         if settings is None:
@@ -332,7 +357,7 @@ def expected_cells(study: Study) -> Dict[str, Set[Tuple[str, str]]]:
             tested = list(study.pool)
             if family == "dnn" and condition == "matched":
                 tested = [c for c in study.pool if c in settings.get("matched_corpora", ["iemocap"])]
-            found |= condition_cells(study, condition, tested)
+            found |= condition_cells(study, condition, tested, test_only)
         cells[family] = found
     return cells
 
@@ -344,13 +369,15 @@ def dnn_systems(study: Study, upstream_label: str) -> List[str]:
             for head in dnn.get("heads", list(HEADS)) for variant in dnn.get("variants", ["plain"])]
 
 
-def cell_problems(study: Study, cells: Sequence[Tuple[str, str, str, str]], source: str) -> List[str]:
+def cell_problems(study: Study, cells: Sequence[Tuple[str, str, str, str]], source: str,
+                  test_only: Mapping[str, str] = MappingProxyType({})) -> List[str]:
     """Where (system, family, condition name, test corpus) ``cells`` differ from what ``study`` asks for: a
-    system or cell it does not ask for, or one it asks for that is missing; ``source`` names the study."""
+    system or cell it does not ask for, or one it asks for that is missing; ``source`` names the study;
+    ``test_only``: the manifest's test-only corpora, when known."""
     by_system: Dict[Tuple[str, str], Set[Tuple[str, str]]] = {}
     for system, family, condition, corpus in cells:
         by_system.setdefault((system, family), set()).add((condition, corpus))
-    expected = expected_cells(study)
+    expected = expected_cells(study, test_only)
     problems = []
     svm_wanted = set(svm_systems(study)) if study.svm is not None else set()
     found_svm = {system for system, family in by_system if family == "svm"}

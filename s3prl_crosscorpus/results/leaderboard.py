@@ -66,11 +66,17 @@ def cell_summary(cell: Cell) -> dict:
 
 def table_columns(cells: Sequence[Cell]) -> List[Dict[str, str]]:
     """Each corpus with results: matched and extended, plus loco when some system has it; the paper's three
-    first, then other corpora by name. Transfer cells are drawn in the transfer matrix (:mod:`.matrix`), not here."""
+    first, then other corpora by name. Transfer cells are drawn in the transfer matrix (:mod:`.matrix`), not here.
+    A corpus that no result trains on (a test-only one; known when every result records its training corpora)
+    has no matched column."""
     present = {(c.corpus, c.condition) for c in cells}
+    trained = {corpus for c in cells for pool in c.pools.values() for corpus in pool}
+    pools_known = all(c.pools for c in cells)
     columns = []
     for corpus in corpus_order(c for c, _ in present):
         for condition in (k for k in CONDITIONS if k != TRANSFER):
+            if condition == "matched" and pools_known and corpus not in trained and (corpus, condition) not in present:
+                continue
             if condition != "loco" or (corpus, condition) in present:
                 columns.append({"corpus": corpus, "condition": condition})
     return columns

@@ -47,7 +47,8 @@ class Prepared:
 def describe_method(config: StatsConfig) -> dict:
     """The settings and the methods, recorded with the figures."""
     return {
-        "estimate": "pooled UAR over the test predictions of all folds (each utterance tested once); "
+        "estimate": "pooled UAR over the test predictions of all folds (each utterance tested once; a corpus "
+                    "tested whole in every fold: once per fold, which equals the mean of the folds' UARs); "
                     "with several seeds, the mean over seeds of each seed's pooled UAR",
         "interval": "percentile bootstrap over speakers (speakers drawn with replacement, all their utterances kept)",
         "test": "paired speaker-level randomisation test (a speaker's predictions of the two cells swapped), "
@@ -78,8 +79,18 @@ def seed_rows(cell: Cell, seed: Optional[int], speakers: Optional[Mapping[str, s
     return [rows[i] for i in order], [found[i] for i in order], sorted(how)
 
 
-def prepare(cell: Cell, speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> Prepared:
-    """Per-speaker counts of a complete cell whose seeds share one test set and whose speakers are known."""
+def tested_whole_in_every_fold(cell: Cell, seed: Optional[int]) -> bool:
+    """True when every fold tests the same utterances (a test-only corpus, an official test split). Its rows are
+    then counted once per fold: as every fold has the same class counts, the pooled UAR equals the mean of the
+    folds' UARs, and a speaker's rows of all folds are resampled (or swapped) together."""
+    tests = [frozenset(row["id"] for row in result["predictions"]) for result in cell.runs[seed].values()]
+    return len(tests) > 1 and len(set(tests)) == 1
+
+
+def prepare(cell: Cell, speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP,
+            every_fold: bool = True) -> Prepared:
+    """Per-speaker counts of a complete cell whose seeds share one test set and whose speakers are known;
+    ``every_fold`` false: a corpus tested whole in every fold has none (the rule of bundles before format 4)."""
     where = "/".join(key_of(cell))
     if not cell.complete:
         return Prepared(cell, reason=f"{where}: incomplete (misses fold(s) {', '.join(map(str, cell.missing))})")
@@ -89,7 +100,8 @@ def prepare(cell: Cell, speakers: Optional[Mapping[str, str]] = None, speakers_n
     except SpeakerError as err:
         return Prepared(cell, reason=str(err))
     reference = [(row["id"], row["label"]) for row in rows]
-    if len({utt for utt, _ in reference}) != len(reference):
+    if len({utt for utt, _ in reference}) != len(reference) and not (
+            every_fold and tested_whole_in_every_fold(cell, first)):
         return Prepared(cell, reason=f"{where}: an utterance is tested in more than one fold")
     predictions = {first: [LABEL_TO_INDEX[row["prediction"]] for row in rows]}
     for seed in others:
@@ -238,12 +250,14 @@ def holm_family(comparisons: Sequence[Mapping]) -> List[str]:
 
 
 def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config: StatsConfig = StatsConfig(),
-               speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
-    """Intervals of ``cells`` and the comparisons ``pairs`` (B - A), Holm-corrected together, as JSON."""
+               speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP,
+               every_fold: bool = True) -> dict:
+    """Intervals of ``cells`` and the comparisons ``pairs`` (B - A), Holm-corrected together, as JSON
+    (``every_fold``: see :func:`prepare`)."""
     prepared: Dict[CellKey, Prepared] = {}
     for cell in list(cells) + [c for pair in pairs for c in pair]:
         if key_of(cell) not in prepared:
-            prepared[key_of(cell)] = prepare(cell, speakers, speakers_name)
+            prepared[key_of(cell)] = prepare(cell, speakers, speakers_name, every_fold)
     comparisons = [comparison_entry(prepared[key_of(a)], prepared[key_of(b)], config) for a, b in pairs]
     return {"format": STATS_FORMAT, "version": STATS_VERSION, "method": describe_method(config),
             "cells": [cell_entry(prepared[key_of(c)], config) for c in sorted(cells, key=table_order)],
@@ -252,9 +266,10 @@ def statistics(cells: Sequence[Cell], pairs: Sequence[Tuple[Cell, Cell]], config
 
 
 def table_statistics(cells: Sequence[Cell], config: StatsConfig = StatsConfig(),
-                     speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP) -> dict:
+                     speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP,
+                     every_fold: bool = True) -> dict:
     """Every cell's interval and the automatic comparisons (extended/loco vs matched) of a whole table."""
-    return statistics(cells, automatic_pairs(cells), config, speakers, speakers_name)
+    return statistics(cells, automatic_pairs(cells), config, speakers, speakers_name, every_fold)
 
 
 # --- rendering -------------------------------------------------------------------------------------------------
@@ -328,7 +343,8 @@ def method_notes(stats: Mapping) -> List[str]:
     m = stats["method"]
     level, family = round(100 * m["confidence"]), stats["family_size"]
     notes = [
-        f"Pooled UAR: over the test predictions of all folds (each utterance tested once); several seeds: the mean of "
+        f"Pooled UAR: over the test predictions of all folds (each utterance tested once; a corpus tested whole in "
+        f"every fold, once per fold: the mean of its folds' UARs); several seeds: the mean of "
         f"each seed's pooled UAR. [a, b]: {level}% percentile interval of {m['resamples']} bootstrap resamples of "
         f"speakers (drawn with replacement, all their utterances kept); seed {m['seed']}.",
         f"B − A: difference of pooled UAR in points on the same test utterances, interval from the same paired "

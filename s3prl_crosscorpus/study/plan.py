@@ -13,10 +13,11 @@ import sys
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from types import MappingProxyType
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from ..augment.spec import check_degrade, parse_spec
-from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, transfer_rows
+from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, manifest_folds, trainable, transfer_rows
 from ..core.labels import CORPORA
 from ..core.manifest import load_manifest, manifest_path
 from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides,
@@ -36,12 +37,22 @@ def manifest_corpora(data_dir: Path) -> Tuple[str, ...]:
     return tuple(c for c in CORPORA if c in present)
 
 
-def tested_corpora(condition: str, pool: Sequence[str], matched: Optional[Sequence[str]] = None) -> List[str]:
-    """Test corpora of a condition: every pool corpus (``matched`` may restrict matched runs)."""
-    if condition in ("extended", "loco") and len(pool) < 2:
+def manifest_test_only(data_dir: Path) -> Mapping[str, str]:
+    """The manifest's test-only corpora (too few speakers for folds) and why (none before there is a manifest:
+    its runs would fail with their own message)."""
+    if not manifest_path(Path(data_dir)).is_file():
+        return {}
+    return manifest_folds(load_manifest(Path(data_dir))).test_only
+
+
+def tested_corpora(condition: str, pool: Sequence[str], matched: Optional[Sequence[str]] = None,
+                   test_only: Mapping[str, str] = MappingProxyType({})) -> List[str]:
+    """Test corpora of a condition: every pool corpus (``matched`` may restrict matched runs); a test-only
+    corpus has no matched model."""
+    if condition in ("extended", "loco") and len(trainable(pool, test_only)) < 2:
         return []  # needs a second corpus to train on
-    if condition == "matched" and matched is not None:
-        return [c for c in pool if c in matched]
+    if condition == "matched":
+        return [c for c in trainable(pool, test_only) if matched is None or c in matched]
     return list(pool)
 
 
@@ -92,15 +103,16 @@ class Plan:
             self.stale.extend(stale)
 
 
-def train_rows(condition: str, pool: Sequence[str], train_pools: Sequence[Sequence[str]] = ()
-               ) -> List[Optional[Tuple[str, ...]]]:
+def train_rows(condition: str, pool: Sequence[str], train_pools: Sequence[Sequence[str]] = (),
+               test_only: Mapping[str, str] = MappingProxyType({})) -> List[Optional[Tuple[str, ...]]]:
     """The training pools of a condition's models: the transfer matrix rows, else one None (the condition's)."""
-    return list(transfer_rows(pool, train_pools)) if condition == TRANSFER else [None]
+    return list(transfer_rows(pool, train_pools, test_only)) if condition == TRANSFER else [None]
 
 
 def expected_results(results: Path, system: str, condition: str, row: Optional[Sequence[str]],
                      corpora: Sequence[str], folds: Sequence[int], pool: Sequence[str]) -> List[Path]:
-    """The result files of a condition's models (a transfer row writes each test corpus under its cell's name)."""
+    """The result files of a condition's models (a transfer row writes each test corpus under its cell's name;
+    ``pool``: the trainable pool, which names the cells)."""
     if row is None:
         return [result_path(results, system, condition, c, k) for c in corpora for k in folds]
     return [result_path(results, system, condition_of(row, c, pool), c, k, row) for c in corpora for k in folds]
@@ -118,6 +130,7 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
     per matrix row (``train_pools``, default each corpus and the whole pool)."""
     plan = Plan([])
     since = manifest_time(data)
+    test_only = manifest_test_only(data)
     whole = sorted(folds) == list(FOLDS)
     spec = parse_spec(augment)
     variants = [((), [])] + ([(augment_tags(spec.short(), augment_copies),
@@ -127,17 +140,18 @@ def svm_plan(data: Path, results: Path, feature_sets: Sequence[str], conditions:
         if "--test-degrade" in aug and norm != "global":
             continue  # degraded tests take the paper's global normalisation only
         system = svm_system_name(feature_set, norm, augment=tags)
-        corpora = tested_corpora(condition, pool)
+        corpora = tested_corpora(condition, pool, test_only=test_only)
         if not corpora:
             continue
-        for row, fold in product(train_rows(condition, pool, train_pools), ["all"] if whole else folds):
+        for row, fold in product(train_rows(condition, pool, train_pools, test_only), ["all"] if whole else folds):
             fold_list = FOLDS if fold == "all" else [fold]
             base = ["svm", "run", "--data", data, "--out", results, "--feature-set", feature_set,
                     "--condition", condition, "--test-corpus", "all", "--grid", grid, "--n-jobs", str(n_jobs),
                     "--corpora", ",".join(pool), "--norm", norm, *aug, *extra]
             base += ["--train", ",".join(row)] if row else []
             name = condition_label(condition, row or ())
-            expected = expected_results(results, system, condition, row, corpora, fold_list, pool)
+            expected = expected_results(results, system, condition, row, corpora, fold_list,
+                                        trainable(pool, test_only))
             plan.add(Job(f"{system}.{name}.fold{fold}", package_command(*base, "--fold", fold),
                          tuple(map(str, expected))),
                      all_exist(expected), older_than(expected, since))
@@ -287,6 +301,8 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
     left out of that condition."""
     plan = Plan([])
     since = manifest_time(settings.data)
+    test_only = manifest_test_only(settings.data)
+    names_pool = trainable(settings.pool, test_only)  # names the transfer cells
     tag = settings.upstream_name or settings.upstream
     spec = parse_spec(settings.augment)
     if spec is not None and settings.cache is not None:
@@ -299,15 +315,15 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
         system = dnn_system(settings, head, variant, augmented)
         folder = f"{tag}-{head}" + ("" if variant == "plain" else f"-{variant}") + "".join(
             f"-{t}" for t in layers_tag(settings.layers)) + ("-aug" if augmented else "")  # another experiment
-        corpora = tested_corpora(condition, settings.pool, matched)
-        runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools)] \
+        corpora = tested_corpora(condition, settings.pool, matched, test_only)
+        runs = [(None, corpora, row) for row in train_rows(condition, settings.pool, train_pools, test_only)] \
             if condition in ("extended", TRANSFER) else [(c, [c], None) for c in corpora]
         runs = [r for r in runs if r[1] and not (VARIANTS[variant][1] and r[2] is not None and len(r[2]) < 2)]
         for (test_corpus, tested, row), fold, seed in product(runs, folds, seeds):
             results = seed_results(settings, seed, seeds)
             label = f"{condition_label(condition, row or ())}-{test_corpus or 'all'}"
             expdir = settings.exp / folder / label / f"fold{fold}" / f"seed{seed}"
-            expected = expected_results(results, system, condition, row, tested, [fold], settings.pool)
+            expected = expected_results(results, system, condition, row, tested, [fold], names_pool)
             overrides = dnn_overrides(settings, head, condition, test_corpus, fold, system, results, variant, row,
                                       augmented=augmented)
             name = f"{folder}.{label}.fold{fold}.seed{seed}"
@@ -315,7 +331,7 @@ def dnn_plan(settings: DnnSettings, heads: Sequence[str], conditions: Sequence[s
             if stale or not all_exist(expected):
                 stale += older_than([expdir], since)  # -a would resume a run of another manifest
             command = dnn_command(settings, expdir, seed, overrides)
-            degraded = [(d, expected_results(results, degraded_system, condition, row, tested, [fold], settings.pool))
+            degraded = [(d, expected_results(results, degraded_system, condition, row, tested, [fold], names_pool))
                         for d, degraded_system in degraded_systems(system, settings.degrade)]
             todo = [(d, paths) for d, paths in degraded if not all_exist(paths) or older_than(paths, since)]
             if todo and all_exist(expected) and not stale:  # trained: only the degraded evaluations are left

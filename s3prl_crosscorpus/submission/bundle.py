@@ -5,7 +5,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import CONDITIONS, TRANSFER, is_transfer_label
 from ..core.io_utils import WriteError, atomic_open
@@ -14,12 +14,12 @@ from ..results.cells import Cell, cell_key, collect_pairs, load_checked, seed_of
 from ..results.leaderboard import summary
 from ..results.provenance import provenance
 from ..results.schema import package_versions
-from ..results.significance import table_statistics
+from ..results.significance import table_statistics, tested_whole_in_every_fold
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
 from ..core.studyfile import StudyError, cell_problems, load_study
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, BUNDLE_VERSION, PLOTS_DIR, SEED_FOLDERS_SINCE, SPEAKERS_TXT,
-                     STUDY_YAML, SUMMARY_MD, result_member,
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, EVERY_FOLD_INTERVALS_SINCE, PLOTS_DIR, SEED_FOLDERS_SINCE,
+                     SPEAKERS_TXT, STUDY_YAML, SUMMARY_MD, result_member,
                      run_record, sha256_bytes, speaker_lines, summary_markdown, superb_lines, superb_member)
 
 #: Distributions whose versions the bundle records (those installed).
@@ -93,11 +93,18 @@ def bundle_files(pairs: List[Tuple[Path, dict]], cells: List[Cell], table: Mappi
     return files
 
 
+def bundle_version(cells: Sequence[Cell]) -> int:
+    """The lowest format version that holds these cells, so older validators read what they can."""
+    if any(tested_whole_in_every_fold(c, seed) for c in cells for seed in c.seeds):
+        return EVERY_FOLD_INTERVALS_SINCE
+    return SEED_FOLDERS_SINCE if any(len(c.seeds) > 1 for c in cells) else SEED_FOLDERS_SINCE - 1
+
+
 def bundle_index(results: List[Mapping], cells: List[Cell], table: Mapping, files: Mapping[str, bytes]) -> dict:
     """bundle.json: everything needed to check and reproduce the submission."""
     return {
         "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_VERSION if any(len(c.seeds) > 1 for c in cells) else SEED_FOLDERS_SINCE - 1,
+        "format_version": bundle_version(cells),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_versions": package_versions(*VERSION_DISTS),
         "provenance": provenance(),

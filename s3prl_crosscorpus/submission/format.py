@@ -26,12 +26,16 @@ from ..core.names import safe_system_name
 from ..results.leaderboard import METRICS, render_markdown
 
 BUNDLE_FORMAT = "s3prl-crosscorpus-bundle"
-BUNDLE_VERSION = 3
-#: Versions the validator reads; version 1 has no statistics and no speakers.txt, versions 1-2 no seed folders.
-KNOWN_VERSIONS = (1, 2, 3)
+BUNDLE_VERSION = 4
+#: Versions the validator reads; version 1 has no statistics and no speakers.txt, versions 1-2 no seed folders,
+#: versions 1-3 no intervals for a corpus tested whole in every fold.
+KNOWN_VERSIONS = (1, 2, 3, 4)
 STATISTICS_SINCE = 2
 #: A bundle with seed folders is version 3; one without them is written as version 2, which older validators read.
 SEED_FOLDERS_SINCE = 3
+#: A bundle whose statistics give a corpus tested whole in every fold (test-only, an official test split) its
+#: interval is version 4; one without such a cell is written with the lowest version that holds it.
+EVERY_FOLD_INTERVALS_SINCE = 4
 #: The bundle's index member: what it holds and the sha256 of every other member.
 BUNDLE_INDEX = "bundle.json"
 SUMMARY_MD = "summary.md"

@@ -27,7 +27,7 @@ from ..results.provenance import provenance_lines as record_lines
 from ..results.schema import TOLERANCE, ResultError, close, metric_differences, validate_result
 from ..results.significance import config_from_method, key_of, table_statistics
 from ..results.speakers import speaker_from_id
-from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SEED_FOLDERS_SINCE,
+from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, EVERY_FOLD_INTERVALS_SINCE, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SEED_FOLDERS_SINCE,
                      SPEAKERS_TXT, STATISTICS_SINCE, STUDY_YAML, SUMMARY_MD, run_record, sha256_bytes,
                      summary_markdown)
 
@@ -551,7 +551,8 @@ def rule_statistics_match(b: Bundle) -> List[str]:
               if isinstance(c, dict)}
     if any(not c.complete for c in cells) or {key_of(c) for c in cells} != listed:
         return []  # a broken or missing fold changes every figure of its cell; the fold rules name it
-    ours = table_statistics(cells, config, b.speakers, f"bundle {SPEAKERS_TXT}")
+    ours = table_statistics(cells, config, b.speakers, f"bundle {SPEAKERS_TXT}",
+                            every_fold=b.version >= EVERY_FOLD_INTERVALS_SINCE)
     problems = []
     theirs = {(c.get("system"), c.get("condition"), c.get("test_corpus")): c for c in reported["cells"]
               if isinstance(c, dict)}

@@ -1,0 +1,124 @@
+"""A test-only corpus (TESS: 2 speakers) in an N-corpus study: a column of the transfer matrix, never a row;
+tested whole in every fold, with its speaker-level interval."""
+from pathlib import Path
+
+import pytest
+
+from helpers.resultgen import write_transfer
+from s3prl_crosscorpus.core.folds import FOLDS, FoldError, make_split, result_condition, transfer_rows
+from s3prl_crosscorpus.core.manifest import load_manifest, prepare
+from s3prl_crosscorpus.core.studyfile import StudyError, cell_problems, expected_cells, load_study
+from s3prl_crosscorpus.demo.registry_synth import synthesize_registry
+from s3prl_crosscorpus.results.cells import load_cells
+from s3prl_crosscorpus.results.leaderboard import render_markdown, summary
+from s3prl_crosscorpus.results.matrix import interval_of, system_matrix
+from s3prl_crosscorpus.results.significance import table_statistics
+from s3prl_crosscorpus.results.stats import StatsConfig
+from s3prl_crosscorpus.study.plan import svm_plan
+from s3prl_crosscorpus.submission.bundle import bundle_version
+
+PAPER = ("emodb", "ravdess", "iemocap")
+POOL = PAPER + ("tess",)
+WHY = {"tess": "2 speaker(s), fewer than the 5 folds"}
+
+
+@pytest.fixture(scope="module")
+def with_tess(synth_roots, tmp_path_factory) -> Path:
+    """DATA_DIR of the three synthetic paper corpora and a synthetic TESS in its real layout."""
+    out = tmp_path_factory.mktemp("tess")
+    prepare({**synth_roots, **synthesize_registry(out / "reg", ["tess"], per_class=1)}, out / "data")
+    return out / "data"
+
+
+def test_default_rows_train_on_every_trainable_corpus_and_never_on_a_test_only_one():
+    assert transfer_rows(POOL, test_only=WHY) == [("emodb",), ("ravdess",), ("iemocap",), PAPER]
+    with pytest.raises(FoldError, match=r"\['emodb', 'tess'\]: tess is test-only \(2 speaker\(s\), fewer than the "
+                                        r"5 folds\): it is a column of the matrix, never a row"):
+        transfer_rows(POOL, [("emodb", "tess")], WHY)
+
+
+def test_a_transfer_split_tests_the_test_only_corpus_whole_and_names_the_pool_row_extended(with_tess):
+    utts = load_manifest(with_tess)
+    tess = sorted(u.id for u in utts if u.corpus == "tess")
+    splits = [make_split(utts, "transfer", fold, None, POOL, train=PAPER) for fold in (1, 2)]
+    for split in splits:
+        assert sorted(i for i in split.test if i.startswith("tess_")) == tess  # whole, in every fold
+        assert not any(i.startswith("tess_") for i in split.train + split.dev)
+        assert split.pool == PAPER
+        assert [result_condition(split, c) for c in POOL] == ["extended"] * 4  # every trainable corpus: (ext)
+    one = make_split(utts, "transfer", 1, None, POOL, train=("emodb",))
+    assert [result_condition(one, c) for c in POOL] == ["matched", "transfer", "transfer", "transfer"]
+    with pytest.raises(FoldError, match="tess is test-only"):
+        make_split(utts, "transfer", 1, None, POOL, train=("tess",))
+
+
+def test_svm_study_plan_has_no_tess_row_and_no_matched_tess_job(with_tess, tmp_path):
+    plan = svm_plan(with_tess, tmp_path / "results", ["GeMAPSv01b"], ["matched", "transfer"], list(FOLDS), "coarse",
+                    POOL)
+    names = [job.name for job in plan.jobs]
+    assert sorted(names) == sorted(["GeMAPS-SVM.matched.foldall", "GeMAPS-SVM.from-emodb.foldall",
+                                    "GeMAPS-SVM.from-ravdess.foldall", "GeMAPS-SVM.from-iemocap.foldall",
+                                    "GeMAPS-SVM.from-emodb+ravdess+iemocap.foldall"])
+    outputs = {Path(p).relative_to(tmp_path / "results").parts[1:3] for job in plan.jobs for p in job.outputs}
+    assert ("from-emodb", "tess") in outputs and ("extended", "tess") in outputs
+    assert ("matched", "tess") not in outputs and not any(c.startswith("from-tess") for c, _ in outputs)
+
+
+def study_text(extra: str = "") -> str:
+    return ("corpora:\n  emodb: synthetic\n  ravdess: synthetic\n  iemocap: synthetic\n  tess: synthetic\n"
+            "conditions: [matched, transfer]\nsystems:\n  svm: {feature_sets: [GeMAPSv01b], grid: coarse}\n" + extra)
+
+
+def test_study_file_knows_tess_is_test_only_from_the_registry(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(study_text())
+    study = load_study(path)
+    assert study.test_only == WHY and study.rows == [("emodb",), ("ravdess",), ("iemocap",), PAPER]
+    cells = expected_cells(study)["svm"]
+    assert {("from-emodb", "tess"), ("extended", "tess"), ("matched", "emodb")} <= cells
+    assert not {c for c in cells if c[1] == "tess" and c[0] == "matched"}
+    path.write_text(study_text("transfer:\n  rows: [emodb, tess]\n"))
+    with pytest.raises(StudyError, match=r"transfer.rows: .*tess is test-only"):
+        load_study(path)
+    path.write_text(study_text().replace("  ravdess: synthetic\n  iemocap: synthetic\n", ""))
+    with pytest.raises(StudyError, match=r"conditions: .*two or more pool corpora to train on.*\(tess test-only\)"):
+        load_study(path)
+
+
+def test_an_own_corpus_found_test_only_by_prepare_drops_its_cells_from_the_study(tmp_path):
+    path = tmp_path / "study.yaml"
+    for name in PAPER:
+        (tmp_path / name).mkdir()
+    (tmp_path / "mine.csv").write_text("path,label,speaker\n")
+    path.write_text(study_text().replace("  tess: synthetic\n", "  mine: {csv: mine.csv}\n").replace(
+        ": synthetic", ""). replace("  emodb\n", "  emodb: emodb\n").replace("  ravdess\n", "  ravdess: ravdess\n")
+        .replace("  iemocap\n", "  iemocap: iemocap\n"))
+    study = load_study(path)
+    cells = [("GeMAPS-SVM", "svm", condition, corpus) for condition, corpus in
+             expected_cells(study, {"mine": "3 speaker(s), fewer than the 5 folds"})["svm"]]
+    assert not any(corpus == "mine" and condition in ("matched", "from-mine") for _, _, condition, corpus in cells)
+    assert cell_problems(study, cells, "study.yaml", {"mine": "3 speaker(s), fewer than the 5 folds"}) == []
+    assert cell_problems(study, cells, "study.yaml")  # without knowing, the study asks for mine's own cells
+
+
+def test_the_test_only_column_has_intervals_and_its_bundle_is_format_4(with_tess, tmp_path):
+    utts = load_manifest(with_tess)
+    write_transfer(tmp_path, utts, [("emodb",), PAPER], pool=POOL)
+    cells, sha = load_cells(tmp_path)
+    table = summary(cells, sha, table_statistics(cells, StatsConfig(resamples=100), {u.id: u.speaker for u in utts},
+                                                 "manifest"))
+    matrix = system_matrix(table, "GeMAPS-SVM")
+    assert matrix["columns"] == list(POOL) and matrix["rows"] == [["emodb"], list(PAPER)]
+    tess_column = [row[3] for row in matrix["cells"]]
+    for cell in tess_column:
+        interval = interval_of(table, cell)
+        assert interval["available"] and interval["n_speakers"] == 2
+        # pooled over the five identical test sets = the mean of the folds' UARs
+        assert interval["uar"] == pytest.approx(cell["metrics"]["uar"]["mean"], abs=1e-9)
+    text = render_markdown(table)
+    assert not any(line.startswith("| TESS") for line in text.splitlines())  # a matrix column, not a row
+    assert "TESS extended" in text and "TESS matched" not in text  # no matched column for a test-only corpus
+    assert bundle_version(cells) == 4
+    old = table_statistics(cells, StatsConfig(resamples=100), {u.id: u.speaker for u in utts}, "manifest",
+                           every_fold=False)  # the rule of bundles before format 4
+    assert not next(e for e in old["cells"] if e["test_corpus"] == "tess")["available"]
