@@ -241,13 +241,15 @@ fi
 
 if stage 5; then
   say "5: submission bundle and validation"
+  # One check and one fold-file warning: submit validates the bundle it writes (against the manifest too);
+  # a bundle kept from an earlier run is validated again.
   if up_to_date "$OUT/bundle.zip" "$OUT/leaderboard.md"; then
     echo "bundle newer than every result: kept" >&2
+    "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
   else
     study=(); [ -n "$STUDY" ] && study=(--study "$STUDY")
-    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip" "${stats_args[@]}" "${study[@]}"
+    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip" --data "$DATA" "${stats_args[@]}" "${study[@]}"
   fi
-  "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
 fi
 
 # Stopped before the last stage: the command that continues, i.e. the same settings from the next stage.

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.manifest import ManifestError
+from ..core.manifest import ManifestError, manifest_fold_sha256
 from ..results.stats import StatsConfig
 from .leaderboard import add_stats_options, installed_fold_warning
 
@@ -31,10 +31,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = StatsConfig(resamples=args.resamples, seed=args.seed)
         context = build_context(args.results_dir, args.data, args.probe, config,
                                 argv=["s3prl-crosscorpus", "report", *(sys.argv[1:] if argv is None else argv)])
-    except (ValueError, ManifestError) as err:  # LeaderboardError, ResultError, StatsError, ProbeError: each names its file
+    except (ValueError, ManifestError) as err:  # Leaderboard/Result/Stats/ProbeError: each names its file
         print(f"error: {err}", file=sys.stderr)
         return 2
-    warning = installed_fold_warning(context["table"]["fold_file_sha256"])
+    warning = installed_fold_warning(context["table"]["fold_file_sha256"],
+                                     manifest_fold_sha256(args.data) if args.data else None)
     if warning:
         print(warning, file=sys.stderr)
     write_html(args.out, render_html(context))

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..core.io_utils import WriteError, os_error_text
-from ..results.cells import LeaderboardError, installed_fold_warning
+from ..results.cells import LeaderboardError
 from ..results.schema import ResultError
 from ..submission.bundle import BundleError, submit_bundle
 from .leaderboard import add_stats_options, stats_setup, warn_unavailable
@@ -35,8 +35,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (BundleError, LeaderboardError, ResultError, WriteError) as err:  # WriteError: full disk..., named
         print(f"error: {os_error_text(err) if isinstance(err, WriteError) else err}", file=sys.stderr)
         return 2
-    warning = installed_fold_warning(meta["fold_file_sha256"])
-    if warning:
+    for warning in found.warnings:  # the fold-file warning, with --data's fold table counted as installed
         print(warning, file=sys.stderr)
     warn_unavailable(meta["summary"]["statistics"])
     for problem in found.problems:
