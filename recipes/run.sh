@@ -134,12 +134,22 @@ up_to_date() {
   local f; for f in "$@"; do [ "$f" -nt "$target" ] && return 1; done
   return 0
 }
-# inputs_stamp --emodb ROOT ...: a digest of the roots and of every file under them (path, size, mtime).
+# inputs_stamp --emodb ROOT --csv NAME=FILE --audformat NAME=DIR ...: a digest of the arguments and of every input
+# file: each file under a root or an audformat database by its path, size and mtime, and by content the CSV
+# table and the audformat header and tables (db.yaml, db.*), so an edit that keeps size and mtime counts too.
 inputs_stamp() {
   {
     printf '%s\n' "$@"
     while [ $# -gt 0 ]; do
-      find -L "$2" -type f -printf '%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C sort
+      local path=$2
+      case "$1" in --csv|--audformat) path=${2#*=} ;; esac  # NAME=PATH: the path
+      if [ -f "$path" ]; then
+        sha256sum < "$path"
+      else
+        find -L "$path" -type f -printf '%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C sort
+        [ "$1" = --audformat ] && find -L "$path" -maxdepth 1 -type f -name 'db.*' -print0 2>/dev/null \
+          | LC_ALL=C sort -z | xargs -0r sha256sum
+      fi
       shift 2
     done
   } | sha256sum | cut -d' ' -f1
