@@ -12,7 +12,7 @@ from ..core.folds import FOLDS, condition_rank
 from ..core.io_utils import read_json
 from ..core.labels import CORPORA, LABELS, display_name
 from ..core.metrics import per_class_recall, uar, uar_from_confusion
-from ..results.cells import Cell, load_cells
+from ..results.cells import Cell, load_cells, place_text
 from ..results.leaderboard import summary
 from ..results.provenance import provenance
 from ..results.significance import table_statistics
@@ -148,15 +148,16 @@ def summarise_reasons(entries: Sequence[Mapping]) -> List[dict]:
 
 
 def warning_rows(cells: Sequence[Cell]) -> List[dict]:
-    """Every result warning with its cell and fold, and its kind (grid edge, degenerate run, other)."""
+    """Every result warning with its cell, fold (and seed, in a cell of several) and its kind (grid edge,
+    degenerate run, other); ``where`` says ``fold 2`` or ``fold 2 seed 7``."""
     rows = []
     for cell in cells:
-        for fold, messages in sorted(cell.warnings.items()):
-            for message in dict.fromkeys(messages):
-                kind = ("grid edge" if "edge of the" in message else
-                        "degenerate run" if message.startswith("degenerate") else "other")
-                rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
-                             "fold": fold, "kind": kind, "message": message})
+        for fold, seed, message in cell.warning_places():
+            kind = ("grid edge" if "edge of the" in message else
+                    "degenerate run" if message.startswith("degenerate") else "other")
+            rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
+                         "fold": fold, "seed": seed, "where": place_text(fold, seed), "kind": kind,
+                         "message": message})
     return rows
 
 
@@ -168,8 +169,9 @@ def warning_summary(rows: Sequence[Mapping]) -> List[dict]:
         group = groups.setdefault(key, {"system": key[0], "condition": key[1], "test_corpus": key[2],
                                         "kind": key[3], "folds": [], "messages": 0, "example": row["message"]})
         group["messages"] += 1
-        if row["fold"] not in group["folds"]:
-            group["folds"].append(row["fold"])
+        place = row["fold"] if row.get("seed") is None else f"{row['fold']} (seed {row['seed']})"
+        if place not in group["folds"]:
+            group["folds"].append(place)
     return list(groups.values())
 
 
