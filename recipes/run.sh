@@ -36,6 +36,7 @@ setting RAVDESS "" "RAVDESS root"
 setting IEMOCAP "" "IEMOCAP root"
 setting SYNTH_PER_CLASS 2 "synthetic corpora: utterances per speaker and class (1..4)" "choice 1 2 3 4"
 setting SYNTH_REGISTRY "" "synthetic corpora: registry corpora written too, comma-separated (synth --registry)"
+setting OFFICIAL_PARTITION "" "corpora split by their official partition instead of speaker folds, comma-separated (prepare --official-partition; docs/corpus-registry.md)" word
 setting CORPORA "" "training pool, e.g. 'emodb iemocap' (empty: every corpus in the manifest)"
 setting CONDITIONS "matched extended" "conditions of both systems (matched extended loco transfer)"
 setting TRAIN_POOLS "" "transfer matrix rows, corpora joined by + (empty: each pool corpus, and the whole pool)"
@@ -164,7 +165,7 @@ if stage 0 && [ -n "$DATA_DIR" ]; then
   say "0: using the prepared $DATA_DIR"
 elif stage 0; then
   if [ $SYNTHETIC = yes ]; then
-    say "0: synthetic EmoDB, RAVDESS and IEMOCAP ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
+    say "0: synthetic EmoDB, RAVDESS, IEMOCAP${SYNTH_REGISTRY:+ and $SYNTH_REGISTRY} ($SYNTH_PER_CLASS per speaker and class) in $OUT/corpora"
     stamp=$OUT/corpora/.complete
     synth_more=(); [ -n "$SYNTH_REGISTRY" ] && synth_more=(--registry "$SYNTH_REGISTRY")
     if [ "$(cat "$stamp" 2>/dev/null)" != "${SYNTH_PER_CLASS}${SYNTH_REGISTRY:+ $SYNTH_REGISTRY}" ]; then
@@ -188,7 +189,8 @@ elif stage 0; then
   # The stamp is the content of stage 0's inputs: the roots, and every file under them with its size and
   # mtime (a wav added, removed or re-made, or the corpora re-synthesised, changes it), and this recipe's
   # version of prepare. Another stamp: the manifest is made again, and stages 1-3 redo what is older than it.
-  stamp=$(inputs_stamp "${roots[@]}")
+  stamp=$(inputs_stamp "${roots[@]}")${OFFICIAL_PARTITION:+ official $OFFICIAL_PARTITION}
+  [ -n "$OFFICIAL_PARTITION" ] && roots+=(--official-partition "$OFFICIAL_PARTITION")
   if [ "$(cat "$DATA/.prepared" 2>/dev/null)" = "$stamp" ] && [ -e "$DATA/manifest.jsonl" ] \
       && [ -e "$OUT/folds.txt" ]; then
     echo "manifest made from the same input files (stamp $DATA/.prepared): kept" >&2
@@ -249,7 +251,14 @@ if stage 4; then
   cat "$OUT/leaderboard.md"
 fi
 
-if stage 5; then
+all_folds() {  # true when $FOLDS names each of the five folds
+  [ "$(printf '%s\n' $FOLDS | sort -nu | tr '\n' ' ')" = "1 2 3 4 5 " ]
+}
+
+if stage 5 && ! all_folds; then
+  say "5: submission bundle and validation"
+  echo "note: bundle skipped: a submission needs folds 1-5 of every cell, this study runs fold(s) $FOLDS" >&2
+elif stage 5; then
   say "5: submission bundle and validation"
   # One check and one fold-file warning: submit validates the bundle it writes (against the manifest too);
   # a bundle kept from an earlier run is validated again.

@@ -9,7 +9,8 @@ from s3prl_crosscorpus.core.normalise import group_of
 from s3prl_crosscorpus.cache.format import FeatureCache
 from s3prl_crosscorpus.commands.probe import main as probe_main
 from s3prl_crosscorpus.domain.frames import frame_statistics
-from s3prl_crosscorpus.domain.probe import (cache_layers, layer_sources, probe_source, run_probe, table_markdown)
+from s3prl_crosscorpus.domain.probe import (cache_layers, fold_masks, layer_sources, probe_source, run_probe,
+                                           table_markdown)
 
 from helpers.domain_data import shifted_matrix, write_shifted_cache
 
@@ -86,7 +87,7 @@ def test_probe_command_refuses_bad_requests(data_dir, tmp_path, capsys):
     assert probe_main([str(data_dir), "--cache", str(tmp_path / "none"), "--out", str(tmp_path)]) == 1
     assert "no feature cache here" in capsys.readouterr().err
     assert probe_main([str(data_dir), "--cache", str(tmp_path), "--corpora", "emodb", "--out", str(tmp_path)]) == 2
-    assert "two or more corpora" in capsys.readouterr().err
+    assert "two or more trainable corpora of ['emodb']" in capsys.readouterr().err
 
 
 def test_cached_items_are_normalised_per_layer_and_live_runs_refuse_it(utterances, data_dir, shifted_cache):
@@ -108,3 +109,25 @@ def test_cached_items_are_normalised_per_layer_and_live_runs_refuse_it(utterance
         parse_args(["-m", "train", "-u", "fbank_no_cmvn", "-d", "crosscorpus_emotion", "-c", smoke, "-p", "/tmp/unused",
                     "-o", f"config.downstream_expert.datarc.data_dir='{data_dir}',,"
                           "config.downstream_expert.datarc.normalisation='corpus'"])
+
+
+def test_fold_masks_test_a_test_only_corpus_in_every_fold_and_never_train_on_it():
+    folds = np.array([1, 2, 0, -1])  # fold-1 speaker, fold-2 speaker, test-only row, official training row
+    train, test = fold_masks(folds, 1)
+    assert train.tolist() == [False, True, False, True] and test.tolist() == [True, False, True, False]
+
+
+def test_probe_command_leaves_a_test_only_corpus_out_and_says_so(synth_roots, shifted_cache, tmp_path, capsys):
+    from s3prl_crosscorpus.core.manifest import prepare
+    from s3prl_crosscorpus.demo.registry_synth import synthesize_registry
+
+    roots = {**synth_roots, **synthesize_registry(tmp_path / "reg", ["tess"], per_class=1)}
+    prepare(roots, tmp_path / "data")
+    out = tmp_path / "probe"
+    # the cache holds the paper corpora only: the run succeeds only if TESS is left out before features are read
+    assert probe_main([str(tmp_path / "data"), "--cache", str(shifted_cache), "--norm", "global", "--folds", "1",
+                       "--targets", "corpus", "--out", str(out)]) == 0
+    assert "note: tess is test-only (2 speaker(s), fewer than the 5 folds): left out of the probe" in (
+        capsys.readouterr().err)
+    report = json.loads((out / "probe.json").read_text())
+    assert report["corpora"] == ["emodb", "iemocap", "ravdess"] and report["rows"][0]["chance"] == pytest.approx(CHANCE)

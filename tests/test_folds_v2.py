@@ -1,6 +1,7 @@
 """Fold file version 2: the paper's folds pinned, folds for any corpus, test-only corpora, official partitions."""
 import hashlib
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -8,7 +9,7 @@ from s3prl_crosscorpus.core.corpora import Utterance
 from s3prl_crosscorpus.core.folds import (FOLDS, FoldError, fold_file_sha256, make_split, manifest_folds,
                                           speaker_folds)
 from s3prl_crosscorpus.core.io_utils import sha256_file
-from s3prl_crosscorpus.core.speaker_folds import OFFICIAL_PARTITIONS, assign_folds, register_official_partition
+from s3prl_crosscorpus.core.speaker_folds import assign_folds
 
 #: sha256 of core/folds_v1.json: every existing manifest, result and bundle records it.
 V1_SHA256 = "7633fce33cabfa8a78da53e37812326f212f3d7116db9a45371f4903c295a19c"
@@ -104,18 +105,17 @@ def test_corpus_with_fewer_speakers_than_folds_is_test_only():
 
 
 def test_official_partition_is_a_declared_alternative():
-    register_official_partition("podcast", "Split_Set == Test1",
-                                lambda rows: {u.id for u in rows if u.speaker in ("s000", "s001")})
-    try:
-        utts = corpus("podcast", 6) + [utt("podcast", "Unknown", k) for k in range(8)]
-        table = manifest_folds(utts)
-        assert table.schemes["podcast"] == "official partition"
-        for fold in (1, 4):
-            split = make_split(utts, "matched", fold, "podcast", corpora=("podcast",))
-            assert {i.split("_")[1] for i in split.test} == {"s000", "s001"}
-            assert {i.split("_")[1] for i in split.train + split.dev}.isdisjoint({"s000", "s001"})
-    finally:
-        OFFICIAL_PARTITIONS.pop("podcast")
+    """Rows carrying an official split (the manifest's partition field) replace speaker folds; more in
+    tests/test_official_partition.py."""
+    split_of = {"s000": "Test1", "s001": "Test1", "s002": "Development"}
+    utts = [replace(u, partition=split_of.get(u.speaker, "Train")) for u in corpus("msppodcast", 6)]
+    table = manifest_folds(utts)
+    assert table.schemes["msppodcast"] == "official partition"
+    for fold in (1, 4):
+        split = make_split(utts, "matched", fold, "msppodcast", corpora=("msppodcast",))
+        assert {i.split("_")[1] for i in split.test} == {"s000", "s001"}
+        assert {i.split("_")[1] for i in split.dev} == {"s002"}
+        assert {i.split("_")[1] for i in split.train + split.dev}.isdisjoint({"s000", "s001"})
 
 
 def test_unknown_corpus_names_what_the_manifest_holds():

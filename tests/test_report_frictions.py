@@ -55,6 +55,17 @@ def test_finished_job_lines_give_each_cells_uar_and_its_warnings(results, tmp_pa
     assert job_lines("job", 3, [str(copy)]) == ["failed job (exit 3); its log says why"]
 
 
+def test_finished_transfer_cells_name_their_training_row(results, tmp_path):
+    """Two transfer rows tested on one corpus are two lines, each named by its row (from-<pool>)."""
+    base = read_json(sorted((results / "ComParE-SVM" / "matched" / "emodb").glob("fold*.json"))[0])
+    rows = {"a.json": ["ravdess"], "b.json": ["ravdess", "iemocap"]}
+    for name, train in rows.items():
+        write_json(tmp_path / name, {**base, "condition": "transfer", "train_corpora": train})
+    lines = job_lines("job", 0, [str(tmp_path / n) for n in rows])
+    assert [l.split(":")[0] for l in lines] == ["done ComParE-SVM from-ravdess -> emodb",
+                                                 "done ComParE-SVM from-ravdess+iemocap -> emodb"]
+
+
 def test_launch_reports_each_finished_job_with_its_outputs(tmp_path):
     seen = []
     jobs = [Job("a", "true", ("x.json",)), Job("b", "exit 4")]

@@ -212,3 +212,12 @@ def test_dnn_cells_follow_matched_corpora_and_dann_rows_need_two_corpora(tmp_pat
     assert cell_problems(study, plain + dann + svm, "s") == []
     assert cell_problems(study, plain + svm, "s") == ["s: asks for 2 DNN system(s) (heads x variants), the results "
                                                       "hold 1: HuBERT-Linear"]
+
+
+def test_a_study_of_some_folds_skips_the_bundle_with_a_note(tmp_path):
+    """A bundle needs all five folds: a run of fewer ends stage 5 with a note (exit 0), not a failed submit."""
+    done = run_recipe("--folds", "1 3", "--stage", "5", "--stop-stage", "5", out=tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ("note: bundle skipped: a submission needs folds 1-5 of every cell, this study runs fold(s) 1 3"
+            in done.stderr)
+    assert not (tmp_path / "out" / "bundle.zip").exists()

@@ -1,37 +1,16 @@
 """N-corpus designs: the transfer condition, its cell names, the matrix view, its statistics and plans."""
-import random
-from pathlib import Path
-
 import pytest
 
+from helpers.resultgen import write_transfer
 from s3prl_crosscorpus.core.folds import (FOLDS, FoldError, condition_label, condition_of, make_split, transfer_rows)
 from s3prl_crosscorpus.core.labels import CORPORA
 from s3prl_crosscorpus.results.cells import check_table, collect_cells, load_cells
 from s3prl_crosscorpus.results.leaderboard import render_markdown, summary
 from s3prl_crosscorpus.results.matrix import render_matrices, system_matrix
-from s3prl_crosscorpus.results.schema import make_result, path_of, write_result
 from s3prl_crosscorpus.results.significance import automatic_pairs, table_statistics
 from s3prl_crosscorpus.results.stats import StatsConfig
 
 POOL = ("emodb", "ravdess", "iemocap")
-
-
-def write_transfer(results: Path, utterances, rows, system="GeMAPS-SVM", folds=FOLDS, pool=POOL):
-    """Transfer results of ``rows`` through the real make_split / make_result path (noisy predictions)."""
-    label_of = {u.id: u.label for u in utterances}
-    rng = random.Random(0)
-    for fold in folds:
-        for row in rows:
-            split = make_split(utterances, "transfer", fold, None, pool, train=row)
-            for corpus in pool:
-                ids = [i for i in split.test if i.startswith(corpus + "_")]
-                labels = [label_of[i] for i in ids]
-                predicted = [lab if rng.random() < 0.7 else rng.choice(["neu", "hap", "ang", "sad"]) for lab in labels]
-                result = make_result(system=system, family="svm", features="GeMAPSv01b", head=None, split=split,
-                                     test_corpus=corpus, seed=0, hyperparameters={}, dev_uar=0.5, ids=ids,
-                                     labels=labels, predictions=predicted,
-                                     versions={"s3prl_crosscorpus": "test", "python": "3"})
-                write_result(path_of(results, result), result)
 
 
 @pytest.mark.parametrize("train, test, name", [

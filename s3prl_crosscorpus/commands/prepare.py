@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..core.corpora import READERS, REGISTRY, CorpusError
+from ..core.corpora.registry import partitioned_corpora
 from ..core.corpora.table import AudformatColumns, parse_label_map, read_audformat, read_csv_corpus
+from ..core.folds import FoldError
 from ..core.io_utils import WriteError
 from ..core.labels import CORPORA, corpus_name_problem, corpus_order
 from ..core.manifest import MANIFEST, ManifestError, prepare, summary
@@ -29,6 +31,11 @@ def label_map(text: str) -> dict:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def name_list(text: str) -> List[str]:
+    """``a,b`` -> [a, b]."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="s3prl-crosscorpus prepare",
                                      description="Read the corpora into DATA_DIR/manifest.jsonl.")
@@ -48,6 +55,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     for what in ("emotion", "speaker", "gender"):
         parser.add_argument(f"--audformat-{what}", metavar="TABLE.COLUMN",
                             help=f"the audformat column holding the {what} (default: found by name or scheme)")
+    parser.add_argument("--official-partition", type=name_list, action="append", default=[], metavar="NAME[,NAME]",
+                        help="split these corpora by their official partition instead of speaker folds (corpora "
+                             f"with one: {', '.join(partitioned_corpora())}; docs/corpus-registry.md)")
     parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR",
                         help="folder for manifest.jsonl and manifest.meta.json")
     args = parser.parse_args(argv)
@@ -61,8 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         own = ([read_csv_corpus(n, p, args.label_map, args.language) for n, p in args.csv]
                + [read_audformat(n, p, args.label_map, columns, args.language) for n, p in args.audformat])
-        reads = prepare(roots, args.out, reads=own)
-    except (CorpusError, ManifestError, WriteError, OSError) as err:
+        official = list(dict.fromkeys(n for group in args.official_partition for n in group))
+        reads = prepare(roots, args.out, reads=own, official=official)
+    except (CorpusError, ManifestError, FoldError, WriteError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary(reads))

@@ -10,7 +10,7 @@ from ..core.normalise import NORMS
 
 from ..cache.format import CacheError
 from ..core.folds import FOLDS, FoldError, manifest_folds
-from ..core.labels import CORPORA
+from ..core.labels import corpus_order
 from ..core.manifest import ManifestError, load_manifest
 from ..domain.probe import TARGETS, gather_sources, plot_probe, run_probe, table_markdown, write_table
 
@@ -43,8 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", nargs="+", choices=list(TARGETS), default=list(TARGETS),
                    help="what the probes predict (default: corpus emotion)")
     p.add_argument("--folds", type=int_list, default=list(FOLDS), help="folds, e.g. 1,2 (default: 1..5)")
-    p.add_argument("--corpora", type=lambda t: [c for c in t.split(",") if c], default=list(CORPORA),
-                   help="corpus pool (default: every corpus of the manifest)")
+    p.add_argument("--corpora", type=lambda t: [c for c in t.split(",") if c],
+                   help="corpus pool (default: every corpus of the manifest but the test-only ones)")
     p.add_argument("--opensmile-cache", type=Path, help="openSMILE cache (default: DATA_DIR/cache/opensmile)")
     p.add_argument("--jobs", type=int, help="openSMILE processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe's solver")
@@ -57,10 +57,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: give --opensmile SET... and/or --cache CACHE: nothing to probe", file=sys.stderr)
         return 2
     try:
-        utts = [u for u in load_manifest(args.data_dir) if u.corpus in args.corpora]
+        utts = load_manifest(args.data_dir)
+        # a test-only corpus is never trained on, so a corpus probe could never predict it (the emotion probe
+        # would only test it): the probe leaves it out, and says so
+        test_only = manifest_folds(utts).test_only
+        for corpus in corpus_order(c for c in test_only if args.corpora is None or c in args.corpora):
+            print(f"note: {corpus} is test-only ({test_only[corpus]}): left out of the probe", file=sys.stderr)
+        utts = [u for u in utts if u.corpus not in test_only and (args.corpora is None or u.corpus in args.corpora)]
         if len({u.corpus for u in utts}) < 2:
-            print(f"error: {args.data_dir}: the probe needs two or more corpora of {args.corpora} in the manifest",
-                  file=sys.stderr)
+            print(f"error: {args.data_dir}: the probe needs two or more trainable corpora"
+                  f"{f' of {args.corpora}' if args.corpora else ''} in the manifest", file=sys.stderr)
             return 2
         sources, excluded = gather_sources(utts, args.opensmile, args.cache, args.layers,
                                            args.opensmile_cache or args.data_dir / "cache" / "opensmile", args.jobs)

@@ -32,6 +32,9 @@ def run_settings(study: Study) -> Settings:
     registry = [c.name for c in study.corpora if c.source == SYNTHETIC and c.name not in CORPORA]
     if registry:  # synthesised by synth --registry (the paper's three always are)
         found.append(("--synth-registry", ",".join(registry), "corpora"))
+    official = [c.name for c in study.corpora if c.official]
+    if official:  # prepare --official-partition
+        found.append(("--official-partition", ",".join(official), f"corpora.{official[0]}.partition"))
     found += [("--corpora", words(study.pool), "pool"), ("--conditions", words(study.conditions), "conditions"),
               ("--folds", words(study.folds), "folds"),
               ("--systems", words(s for s in ("svm", "dnn") if getattr(study, s) is not None), "systems")]
@@ -92,8 +95,8 @@ def describe(study: Study) -> str:
     systems = [f"svm {study.svm}" if study.svm is not None else "", f"dnn {study.dnn}" if study.dnn is not None else ""]
     return "\n".join([
         f"{study.path}: OK",
-        "corpora: " + ", ".join(f"{c.name} ({c.source}{'' if c.path is None else ' ' + str(c.path)})"
-                                for c in study.corpora),
+        "corpora: " + ", ".join(f"{c.name} ({c.source}{'' if c.path is None else ' ' + str(c.path)}"
+                                f"{', official partition' if c.official else ''})" for c in study.corpora),
         f"pool: {' '.join(study.pool)}", f"conditions: {' '.join(study.conditions)}", f"transfer rows: {rows}",
         f"folds: {' '.join(map(str, study.folds))}", "systems: " + "; ".join(s for s in systems if s),
         f"statistics: {study.statistics or 'defaults'}",

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .corpora import Utterance
+from .corpora.registry import partition_roles
 from .io_utils import read_json, sha256_file
 from .labels import CORPORA, LABELS, corpus_name_problem, corpus_order
-from .speaker_folds import FoldTable, fold_table
+from .speaker_folds import EVERY_FOLD, NO_SET, TRAINABLE, FoldTable, PartitionError, fold_table
 
 FOLD_FILE = Path(__file__).with_name("folds_v1.json")
 #: Training conditions, the one list of their names. ``transfer``: train on a declared training pool (one corpus
@@ -46,10 +47,12 @@ def speaker_folds(path: Path = FOLD_FILE) -> Dict[str, Dict[str, int]]:
 
 
 def test_fold_of(utt: Utterance, table: Optional[FoldTable] = None) -> int:
-    """The fold whose test set holds this utterance's speaker (0: a test-only corpus, tested whole)."""
+    """The fold whose test set holds this utterance's speaker (0: tested in every fold, a test-only corpus or an
+    official test split; -1: an official train or dev row, never tested; -2: an official row in no set)."""
     if table is not None and utt.corpus not in CORPORA:
-        if utt.id in table.by_id:
-            return table.by_id[utt.id]
+        role = table.role_of(utt.id)
+        if role is not None:
+            return EVERY_FOLD if role == "test" else TRAINABLE if role else NO_SET
         if utt.corpus in table.test_only:
             return 0
         folds = table.folds.get(utt.corpus, {})
@@ -63,8 +66,11 @@ def test_fold_of(utt: Utterance, table: Optional[FoldTable] = None) -> int:
 
 def manifest_folds(utts: Sequence[Utterance]) -> FoldTable:
     """The fold table of a manifest: folds_v1.json for the paper's corpora, made from the speaker table
-    for any other corpus (:mod:`.speaker_folds`)."""
-    return fold_table(utts, fold_document(), len(FOLDS), fold_file_sha256())
+    for any other corpus, or from its official partition when its rows carry one (:mod:`.speaker_folds`)."""
+    try:
+        return fold_table(utts, fold_document(), len(FOLDS), fold_file_sha256(), partition_roles())
+    except PartitionError as err:
+        raise FoldError(str(err)) from None
 
 
 def test_only_corpora(utts: Sequence[Utterance]) -> Tuple[str, ...]:
@@ -93,6 +99,8 @@ class Split:
     #: The fold file the split follows: folds_v1.json's hash when the manifest holds only the paper's
     #: corpora (every existing result keeps its hash), else the manifest's folds_v2 table hash.
     fold_file_sha256: str = ""
+    #: (test corpus, its official test split) for test corpora split by their official partition
+    official_tests: Tuple[Tuple[str, str], ...] = ()
 
 
 def table_order(corpora: Iterable[str]) -> Tuple[str, ...]:
@@ -211,6 +219,10 @@ def train_dev_ids(utts: Iterable[Utterance], corpus: str, fold: int, seed: int,
     if corpus in table.test_only:
         raise FoldError(f"{corpus} is test-only ({table.test_only[corpus]}): it cannot be in a training pool "
                         "without leaking speakers; test it from a pool without it (e.g. loco, or --corpora)")
+    if corpus in table.official:  # the official dev split, not a draw: the same ids in every fold
+        mine = [u.id for u in utts if u.corpus == corpus]
+        return (sorted(i for i in mine if table.role_of(i) == "train"),
+                sorted(i for i in mine if table.role_of(i) == "dev"))
     return draw_dev([u for u in utts if u.corpus == corpus and test_fold_of(u, table) not in (fold, 0)], seed)
 
 
@@ -225,7 +237,8 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
     - loco: train on the other pool corpora, test on ``test_corpus``;
     - transfer: train on the ``train`` corpora's fold-``fold`` training partitions; test as extended (each
       result is named by :func:`result_condition`).
-    The dev set is drawn per corpus, so it is the same ids in every condition and system.
+    The dev set is drawn per corpus (a corpus with an official partition: its dev split), so it is the same ids
+    in every condition and system.
     ``corpora`` defaults to the paper's three (and the test corpus); a test-only corpus
     (:mod:`.speaker_folds`) is never trained on.
     """
@@ -264,6 +277,8 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
         test=tuple(i for c in test_corpora for i in test_ids(utts, c, fold, table)),
         pool=corpora,
         fold_file_sha256=table.sha256,
+        official_tests=tuple((c, "+".join(s for s, r in table.official[c]["roles"].items() if r == "test"))
+                             for c in test_corpora if c in table.official),
     )
     for name in ("train", "dev", "test"):
         if not getattr(split, name):
@@ -271,6 +286,16 @@ def make_split(utts: Sequence[Utterance], condition: str, fold: int, test_corpus
                             f"(train corpora {list(train_corpora)}, test corpora {list(test_corpora)}); "
                             f"is every corpus in the manifest?")
     return split
+
+
+def official_lines(entry: Dict) -> List[str]:
+    """``folds``' lines on an official partition: each split's role and size, the splits in no set."""
+    used = [f"{role} = {split} ({entry['utterances'][split]} utterances, {entry['speakers'][split]} speakers)"
+            for split, role in entry["roles"].items() if role]
+    unused = [f"{split or '(no split)'} {entry['utterances'][split]} utterances ({entry['speakers'][split]} speakers)"
+              for split, role in entry["roles"].items() if not role]
+    return [f"   OFFICIAL PARTITION: {', '.join(used)}; the same sets in every fold"] + \
+        ([f"   LEFT OUT (not train, dev or test): {', '.join(unused)}"] if unused else [])
 
 
 def describe(utts: Sequence[Utterance], seed: int = DEFAULT_SEED) -> str:
@@ -286,14 +311,16 @@ def describe(utts: Sequence[Utterance], seed: int = DEFAULT_SEED) -> str:
         if corpus in table.test_only:
             lines.append(f"   TEST-ONLY: {table.test_only[corpus]}; never in a training pool, tested whole")
             continue
+        lines += official_lines(table.official[corpus]) if corpus in table.official else []
         lines.append(f"{'fold':>4}  {'test speakers':<60} " + "  ".join(f"{s:<22}" for s in ("train", "dev", "test")))
-        for fold in FOLDS:
+        for fold in FOLDS[:1] if corpus in table.official else FOLDS:
             split = make_split(mine, "matched", fold, corpus, corpora=(corpus,), seed=seed)
             speakers = sorted({by_id[i].speaker for i in split.test})
             who = " ".join(f"{s}({genders[s]})" for s in speakers)
             counts = ["/".join(str(Counter(by_id[i].label for i in ids)[lab]) for lab in LABELS)
                       + f" ={len(ids)}" for ids in (split.train, split.dev, split.test)]
-            lines.append(f"{fold:>4}  {who:<60} " + "  ".join(f"{c:<22}" for c in counts))
+            name = f"{FOLDS[0]}-{FOLDS[-1]}" if corpus in table.official else str(fold)
+            lines.append(f"{name:>4}  {who:<60} " + "  ".join(f"{c:<22}" for c in counts))
     name = FOLD_FILE.name if table.sha256 == fold_file_sha256() else f"{table.name} (folds of {FOLD_FILE.name} + made)"
     lines.append("counts are " + "/".join(LABELS) + f"; fold file {name} sha256 {table.sha256[:16]}…")
     return "\n".join(lines)

@@ -3,24 +3,28 @@ import json
 import logging
 import os
 from collections import Counter
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Mapping, Optional, Sequence, Set
 
 from .progress import Progress as tqdm  # plain lines when not a terminal
 
 from .. import __version__
 from .corpora import READERS, REGISTRY, CorpusError, CorpusRead, Utterance
+from .corpora.common import OPTIONAL_FIELD
+from .corpora.registry import partitioned_corpora
 from .corpora.documented import audio_differences
 from .folds import FOLD_FILE, fold_file_sha256, manifest_folds
 from .io_utils import atomic_open, read_json, sha256_file, write_json, write_jsonl
 from .labels import CORPORA, LABELS, corpus_order, corpus_rank
-from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes
+from .speaker_folds import FOLD_FILE_V2_NAME, document_bytes, split_order
 
 MANIFEST = "manifest.jsonl"
 META = "manifest.meta.json"
 MANIFEST_FIELDS = tuple(f.name for f in fields(Utterance))
+#: The fields every manifest row holds (``partition`` is written only when set).
+REQUIRED_FIELDS = tuple(f for f in MANIFEST_FIELDS if f != OPTIONAL_FIELD)
 #: Every corpus a manifest may hold: the paper's three (labels.CORPORA), then the registry's.
 KNOWN_CORPORA = CORPORA + tuple(name for name in REGISTRY if name not in CORPORA)
 
@@ -50,8 +54,27 @@ def check_unique_ids(utts: Sequence[Utterance], where: str) -> None:
                             + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
 
 
+def check_official(official: Sequence[str], roots: Mapping[str, Path]) -> None:
+    """Refuse an --official-partition name that is no registry corpus with a partition, or is not prepared."""
+    offered = partitioned_corpora()
+    for name in official:
+        if name not in offered:
+            what = f"{REGISTRY[name].display} has no official partition" if name in REGISTRY else \
+                f"{name!r} is not a registry corpus"
+            raise CorpusError(f"--official-partition {name}: {what} (corpora with one: {', '.join(offered)})")
+        if name not in roots:
+            raise CorpusError(f"--official-partition {name}: give its root too (--{name} DIR)")
+
+
+def with_partition(read: CorpusRead, root: Path) -> CorpusRead:
+    """``read`` with each utterance's official split (the registry's ``partitions``; "" for a row without one)."""
+    splits = REGISTRY[read.corpus].partitions(Path(root))
+    read.utterances = [replace(u, partition=splits.get(u.id, "")) for u in read.utterances]
+    return read
+
+
 def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
-            reads: Sequence[CorpusRead] = ()) -> List[CorpusRead]:
+            reads: Sequence[CorpusRead] = (), official: Sequence[str] = ()) -> List[CorpusRead]:
     """Read each corpus root and write ``out/manifest.jsonl`` and its metadata atomically.
 
     The metadata records the manifest's SHA-256, so a manifest and a meta file from different runs
@@ -59,6 +82,8 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
     different names are kept and recorded (``content_duplicates``). A corpus without a single usable
     utterance is an error (nothing is written). ``reads``: corpora already read (CSV, audformat). With
     corpora beyond the paper's three, their folds go to ``out/folds_v2.json`` (:mod:`.speaker_folds`).
+    ``official``: registry corpora of ``roots`` whose official partition replaces speaker folds (each row
+    records its split in ``partition``).
     """
     unknown = set(roots) - set(READERS)
     if unknown:
@@ -66,8 +91,10 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
     twice = sorted(set(roots) & {read.corpus for read in reads})
     if twice:
         raise CorpusError(f"corpus {twice[0]} is given twice; give each corpus name once")
+    check_official(official, roots)
     reads = sorted([READERS[corpus](Path(root)) for corpus, root in roots.items()] + list(reads),
                    key=lambda read: corpus_rank(read.corpus))
+    reads = [with_partition(read, roots[read.corpus]) if read.corpus in official else read for read in reads]
     for read in reads:
         if not read.utterances:
             first = read.problems[0] if read.problems else None
@@ -171,7 +198,7 @@ def row_problem(row: object, known: Optional[Set[str]] = None) -> Optional[str]:
     and the registered readers')."""
     if not isinstance(row, dict):
         return "not a JSON object"
-    missing = [f for f in MANIFEST_FIELDS if f not in row]
+    missing = [f for f in REQUIRED_FIELDS if f not in row]
     if missing:
         return f"missing field(s) {', '.join(missing)}"
     extra = sorted(set(row) - set(MANIFEST_FIELDS))
@@ -188,6 +215,8 @@ def row_problem(row: object, known: Optional[Set[str]] = None) -> Optional[str]:
             return f"{key} must be a positive integer, got {row[key]!r}"
     if not isinstance(row["path"], str) or not row["path"]:
         return f"path must be a file name, got {row['path']!r}"
+    if not isinstance(row.get(OPTIONAL_FIELD, ""), str):
+        return f"{OPTIONAL_FIELD} must be the corpus' official split name, got {row[OPTIONAL_FIELD]!r}"
     return None
 
 
@@ -235,6 +264,12 @@ def summary(reads: Sequence[CorpusRead]) -> str:
         lines.append(f"{read.corpus:8s} {len(read.utterances):5d} utterances  "
                      + " ".join(f"{lab} {counts[lab]}" for lab in LABELS)
                      + f"  | {len({u.speaker for u in read.utterances})} speakers, {hours:.2f} h")
+        splits = Counter(u.partition for u in read.utterances)
+        if any(u.partition for u in read.utterances):
+            roles = (REGISTRY[read.corpus].partition_roles or {}) if read.corpus in REGISTRY else {}
+            lines.append("         official partition, utterances per split: "
+                         + ", ".join(f"{name or '(none)'} {splits[name]}" + f" ({roles.get(name) or 'in no set'})"
+                                     for name in split_order(splits, roles)))
         reasons = Counter(item.reason.split(" (")[0] if not item.problem else "PROBLEM"
                           for item in read.left_out)
         if reasons:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
+from .corpora.registry import partitioned_corpora
 from .folds import (CONDITIONS, FOLDS, TRANSFER, FoldError, condition_label, condition_of, is_transfer_label,
                     table_order, transfer_rows)
 from .names import HEADS, SVM_SYSTEMS, VARIANTS, dnn_system_name, svm_system_name, variant_tags
@@ -20,8 +21,10 @@ from .normalise import NORMS
 CORPUS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: A corpus entry that is not a folder: run.sh synthesises the corpus (the synthetic default).
 SYNTHETIC = "synthetic"
-#: The keys of a corpus entry written as a mapping; exactly one of them.
+#: The keys of a corpus entry written as a mapping; exactly one of them (none: synthetic).
 CORPUS_SOURCES = ("root", "csv", "audformat")
+#: ``partition: official``: the corpus is split by its official partition (prepare --official-partition NAME).
+PARTITION_KEY, OFFICIAL = "partition", "official"
 TOP_KEYS = ("corpora", "pool", "conditions", "transfer", "folds", "systems", "statistics")
 SVM_KEYS = ("feature_sets", "grid", "norms")
 DNN_KEYS = ("upstream", "ckpt", "upstream_name", "heads", "seeds", "steps", "config", "cache", "matched_corpora",
@@ -42,6 +45,7 @@ class Corpus:
     name: str
     source: str
     path: Optional[Path] = None
+    official: bool = False  # split by its official partition instead of speaker folds
 
 
 @dataclass
@@ -151,7 +155,8 @@ class Checker:
 
 
 def read_corpora(check: Checker, value: Any, base: Path) -> List[Corpus]:
-    """``corpora``: name -> ``synthetic``, a root folder, or ``{root|csv|audformat: PATH}``."""
+    """``corpora``: name -> ``synthetic``, a root folder, or ``{root|csv|audformat: PATH, partition: official}``
+    (``partition`` optional; without a source key the corpus is synthetic)."""
     if not isinstance(value, dict) or not value:
         raise check.fail("corpora", "must map each corpus name to its root (or synthetic, {csv: FILE}, "
                                     "{audformat: DIR})")
@@ -165,17 +170,34 @@ def read_corpora(check: Checker, value: Any, base: Path) -> List[Corpus]:
         elif isinstance(entry, str):
             corpora.append(Corpus(name, "root", check.path(entry, key, base)))
         else:
-            entry = check.mapping(entry, key, CORPUS_SOURCES)
-            if len(entry) != 1:
+            entry = dict(check.mapping(entry, key, CORPUS_SOURCES + (PARTITION_KEY,)))
+            official = PARTITION_KEY in entry and read_partition(check, name, entry.pop(PARTITION_KEY))
+            if len(entry) > 1 or not entry and not official:
                 raise check.fail(key, f"give exactly one of {', '.join(CORPUS_SOURCES)}")
+            if not entry:  # {partition: official} alone: synthetic
+                corpora.append(Corpus(name, SYNTHETIC, official=True))
+                continue
             (source, path), = entry.items()
-            corpora.append(Corpus(name, source, check.path(path, f"{key}.{source}", base)))
+            if official and source != "root":
+                raise check.fail(f"{key}.{PARTITION_KEY}", f"an official partition is read by {name}'s reader: give "
+                                                           f"its root ({{root: DIR}}), not {source}")
+            corpora.append(Corpus(name, source, check.path(path, f"{key}.{source}", base), official))
     kinds = {c.source == SYNTHETIC for c in corpora}
     if len(kinds) > 1:
         first = next(c.name for c in corpora if c.source == SYNTHETIC)
         raise check.fail(f"corpora.{first}", "synthetic corpora cannot be mixed with corpus roots (run.sh "
                                              "synthesises the corpora only when no root is given)")
     return corpora
+
+
+def read_partition(check: Checker, name: str, value: Any) -> bool:
+    """``corpora.NAME.partition``: ``official`` (the corpus must ship one: the registry's ``partitions``)."""
+    key = f"corpora.{name}.{PARTITION_KEY}"
+    if value != OFFICIAL:
+        raise check.fail(key, f"must be {OFFICIAL!r} (its official partition instead of speaker folds), got {value!r}")
+    if name not in partitioned_corpora():
+        raise check.fail(key, f"{name} has no official partition (corpora with one: {', '.join(partitioned_corpora())})")
+    return True
 
 
 def read_rows(check: Checker, value: Any, pool: Sequence[str]) -> List[Tuple[str, ...]]:

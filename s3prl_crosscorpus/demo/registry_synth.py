@@ -146,16 +146,19 @@ def synth_savee(root: Path, per_class: int, write: Writer) -> None:
 # MSP-Podcast -----------------------------------------------------------------------------------------------
 
 MSP_SYNTH_SPEAKERS = 12
-MSP_SPLITS = ("Train", "Train", "Train", "Development", "Test1", "Test2")
+#: Split_Set of synthetic speaker s (alternately female, male): each speaker in one split, as in the real corpus
+#: (speaker-independent partitions: core/corpora/msppodcast.py), and both genders in every split.
+MSP_SPLITS = ("Train",) * 6 + ("Development",) * 2 + ("Test1",) * 2 + ("Test2",) * 2
 
 
 def synth_msppodcast(root: Path, per_class: int, write: Writer) -> None:
-    """``Audios/`` + ``Labels/labels_consensus.csv`` for 12 speakers; per speaker also one row of class O;
-    plus ``Unknown``-speaker rows (one per class) and one speaker whose Gender is Unknown."""
+    """``Audios/`` + ``Labels/labels_consensus.csv`` for 12 speakers (Split_Set: 6 Train, 2 Development, 2 Test1,
+    2 Test2, speaker-disjoint); per speaker also one row of class O; plus ``Unknown``-speaker rows (one per
+    class) and one speaker whose Gender is Unknown (both Train, as unannotated speakers are in the release)."""
     check_per_class("msppodcast", per_class, 99)
     codes = code_for(msppodcast.TO_FOUR_CLASS, msppodcast.MSP_SOURCE)
     rows = ["FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"]
-    speakers = [(str(100 + 7 * s), "Male" if s % 2 else "Female", MSP_SPLITS[s % len(MSP_SPLITS)])
+    speakers = [(str(100 + 7 * s), "Male" if s % 2 else "Female", MSP_SPLITS[s])
                 for s in range(MSP_SYNTH_SPEAKERS)]
     speakers += [("Unknown", "Unknown", "Train"), (str(100 + 7 * MSP_SYNTH_SPEAKERS), "Unknown", "Train")]
     for s, (speaker, gender, split) in enumerate(speakers, 1):

@@ -24,6 +24,7 @@ from ..core.normalise import NORMS, apply_statistics, group_of, group_statistics
 
 from ..core.corpora import Utterance
 from ..core.folds import FOLDS, manifest_folds, test_fold_of
+from ..core.speaker_folds import EVERY_FOLD, NO_SET
 from ..core.io_utils import atomic_open, write_json
 from ..core.labels import LABELS
 
@@ -65,10 +66,17 @@ def normalised(X: np.ndarray, utts: Sequence[Utterance], norm: str) -> np.ndarra
     return apply_statistics(X, groups, group_statistics(X, groups))
 
 
+def fold_masks(folds: np.ndarray, fold: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(train, test) row masks of fold ``fold``: fold value 0 (a test-only corpus, an official test set) is
+    tested in every fold and never trained on; -1 (an official training partition) is always trained on; -2
+    (an official split in no set, e.g. MSP-Podcast's Test2) is neither."""
+    return (folds != fold) & (folds != EVERY_FOLD) & (folds != NO_SET), (folds == fold) | (folds == EVERY_FOLD)
+
+
 def fold_uar(X: np.ndarray, classes: np.ndarray, folds: np.ndarray, fold: int, seed: int = 0) -> float:
     """UAR (over ``classes``: corpora or emotions) of a probe trained off fold ``fold``'s test speakers and
     tested on them."""
-    train, test = folds != fold, folds == fold
+    train, test = fold_masks(folds, fold)
     if len(set(classes[train])) < 2 or not test.any():
         raise ValueError(f"fold {fold}: the probe needs two or more training classes (corpora or emotions) and "
                          "test utterances")

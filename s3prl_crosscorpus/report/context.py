@@ -10,15 +10,17 @@ from ..core.corpora.emodb import EMODB_SPEAKERS
 from ..core.corpora.ravdess import ravdess_gender
 from ..core.folds import FOLDS, condition_rank
 from ..core.io_utils import read_json
-from ..core.labels import CORPORA, LABELS, display_name
+from ..core.labels import LABELS, corpus_order, display_name
 from ..core.metrics import per_class_recall, uar, uar_from_confusion
 from ..results.cells import Cell, load_cells, place_text
 from ..results.leaderboard import summary
+from ..results.matrix import CONDITION_TAGS, interval_of, matrix_systems, pool_name, system_matrix
 from ..results.provenance import provenance
 from ..results.significance import table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
 from .figures import report_figures
+from .render import cell_key
 from .verdicts import comparison_name, verdict
 
 GENDERS = {"F": "female", "M": "male"}
@@ -82,11 +84,37 @@ def breakdowns(cells: Sequence[Cell], speakers: Optional[Mapping[str, str]],
     return out
 
 
+def tested_corpora(cells: Sequence[Cell]) -> Tuple[str, ...]:
+    """Every test corpus of the cells (the paper's, the registry's, one's own), in table order."""
+    return corpus_order({c.corpus for c in cells})
+
+
+def transfer_matrices(table: Mapping) -> List[dict]:
+    """Per system with a transfer cell: its matrix (rows = training pools, columns = test corpora), each entry the
+    cell's mean ± std over folds, its condition tag and, with statistics, the pooled UAR's speaker interval."""
+    out = []
+    for system in matrix_systems(table):
+        matrix = system_matrix(table, system)
+        out.append({"system": system, "columns": [display_name(c) for c in matrix["columns"]],
+                    "rows": [{"name": pool_name(pool), "entries": [matrix_entry(table, cell) for cell in cells]}
+                             for pool, cells in zip(matrix["rows"], matrix["cells"])]})
+    return out
+
+
+def matrix_entry(table: Mapping, cell: Optional[Mapping]) -> Optional[dict]:
+    """One matrix entry's values (None: not run)."""
+    if cell is None:
+        return None
+    return {"key": cell_key(cell), "condition": cell["condition"],
+            "tag": CONDITION_TAGS.get(cell["condition"], "").strip(), "uar": cell["metrics"]["uar"],
+            "complete": cell["complete"], "warned": bool(cell.get("warnings")), "interval": interval_of(table, cell)}
+
+
 def corpus_breakdown(cells: Sequence[Cell]) -> List[dict]:
     """Per test corpus, each cell's pooled UAR, WA, macro-F1 and per-class recall (%) from its summed confusion
     matrix (all folds; several seeds: their predictions summed)."""
     out = []
-    for corpus in CORPORA:
+    for corpus in tested_corpora(cells):
         rows = []
         for cell in (c for c in cells if c.corpus == corpus):
             cm = cell.confusion()
@@ -113,7 +141,7 @@ def macro_f1_from_confusion(cm: np.ndarray) -> float:
 def data_summary(cells: Sequence[Cell], manifest: Optional[Sequence], meta: Optional[Mapping]) -> dict:
     """Per corpus: test utterances and speakers (from the results), classes; pools; left-out and excluded files."""
     corpora = []
-    for corpus in CORPORA:
+    for corpus in tested_corpora(cells):
         mine = [c for c in cells if c.corpus == corpus]
         if not mine:
             continue
@@ -269,6 +297,7 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
         "folds": list(FOLDS), "seeds": sorted({s for c in cells for s in c.seeds if s is not None}),
         "n_results": sum(len(runs) for c in cells for runs in c.runs.values()),
         "table": table,
+        "matrices": transfer_matrices(table),
         "verdicts": [{"name": comparison_name(c), "text": verdict(c, alpha, family), "entry": c}
                      for c in statistics["comparisons"]],
         "data": data_summary(cells, manifest, meta),
@@ -278,5 +307,5 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
         "warning_summary": warning_summary(warning_rows(cells)),
         "probe": probe_table,
         "provenance": {"results": provenance_groups(cells), "report": provenance(argv)},
-        "figures": report_figures(cells, table) if figures else {"chart": "", "confusion": {}},
+        "figures": report_figures(cells, table) if figures else {"chart": "", "confusion": {}, "matrices": {}},
     }

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 
 from ..core.labels import display_name
 from ..results.cells import Cell
-from ..results.plots import comparison_figure, confusion_figure, fold_note
+from ..results.matrix import matrix_systems
+from ..results.plots import comparison_figure, confusion_figure, fold_note, matrix_figure
 from .verdicts import comparison_name
 
 
@@ -42,11 +43,12 @@ def forest_figure(comparisons: Sequence[Mapping], alpha: float) -> Figure:
 
 
 def report_figures(cells: Sequence[Cell], table: Mapping) -> Dict[str, object]:
-    """forest, chart and confusion (key ``system/condition/corpus`` -> URI) of the report."""
+    """forest, chart, transfer matrices (system -> URI) and confusion (``system/condition/corpus`` -> URI)."""
     stats = table.get("statistics") or {"comparisons": [], "method": {"alpha": 0.05}}
     figures: Dict[str, object] = {"chart": data_uri(comparison_figure(table)), "forest": None}
     if any(c["available"] for c in stats["comparisons"]):
         figures["forest"] = data_uri(forest_figure(stats["comparisons"], stats["method"]["alpha"]))
+    figures["matrices"] = {system: data_uri(matrix_figure(table, system)) for system in matrix_systems(table)}
     figures["confusion"] = {
         f"{c.system}/{c.condition}/{c.corpus}": data_uri(confusion_figure(
             c.confusion(), f"{c.system} · {c.condition} · {display_name(c.corpus)}\n"

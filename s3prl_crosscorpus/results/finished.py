@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..core.folds import condition_label
 from ..core.io_utils import read_json
 
 
@@ -17,8 +18,9 @@ def job_lines(name: str, code: Optional[int], outputs: Sequence[str]) -> List[st
     for path in outputs:
         try:
             result = read_json(Path(path))
-            cells[(result["system"], result["condition"], result["test_corpus"])].append(result)
-        except (OSError, ValueError, KeyError, TypeError):
+            condition = condition_label(result["condition"], result.get("train_corpora") or ())  # from-<pool>
+            cells[(result["system"], condition, result["test_corpus"])].append(result)
+        except (OSError, ValueError, KeyError, TypeError):  # FoldError is a ValueError
             unreadable += 1
     lines = []
     for (system, condition, corpus), results in cells.items():

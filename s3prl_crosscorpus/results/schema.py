@@ -196,6 +196,8 @@ def make_result(*, system: str, family: str, features: str, head: Optional[str],
     }
     if init_seed is not None:
         result["init_seed"] = int(init_seed)
+    if dict(split.official_tests).get(test_corpus):  # an official test split, tested in every fold
+        result["test_partition"] = dict(split.official_tests)[test_corpus]
     if config is not None:
         result["config"] = dict(config)
     if warnings:

@@ -344,15 +344,22 @@ def rule_labels_known(b: Bundle) -> List[str]:
 
 
 def tested_whole(b: Bundle, key: CellKey, seed: Optional[int], folds: Dict[int, Dict[str, str]]) -> bool:
-    """A test-only corpus (too few speakers for folds): no fold trains on it and every fold tests all of it."""
+    """Every fold tests the same utterances, as it must for a test-only corpus (too few speakers for folds: no
+    fold trains on it) and for an official test split (every fold's result records the same ``test_partition``;
+    the fold table keeps its speakers out of training, and ``--data`` checks the set is that split)."""
     results = [b.valid_results.get((key, seed, fold)) for fold in folds]
-    if not results or any(r is None or key[2] in r["train_corpora"] for r in results):
+    if not results or any(r is None for r in results):
+        return False
+    test_only = not any(key[2] in r["train_corpora"] for r in results)
+    official = results[0].get("test_partition") and len({r.get("test_partition") for r in results}) == 1
+    if not (test_only or official):
         return False
     return len({frozenset(u for u, _ in b.lines(kinds["truth"])) for kinds in folds.values() if "truth" in kinds}) == 1
 
 
 def rule_folds_disjoint(b: Bundle) -> List[str]:
-    """No utterance is tested in two folds of the same cell and seed (except a test-only corpus, tested whole)."""
+    """No utterance is tested in two folds of the same cell and seed (except a test set tested whole in every fold:
+    a test-only corpus, an official test split)."""
     problems = []
     for key, seeds in sorted(b.cells().items()):
         for seed, folds in seeds.items():

@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from s3prl_crosscorpus.core.folds import FOLDS, make_split
 from s3prl_crosscorpus.core.labels import CORPORA, LABELS
-from s3prl_crosscorpus.results.schema import make_result, result_path, write_result
+from s3prl_crosscorpus.results.schema import make_result, path_of, result_path, write_result
 
 #: system -> (family, features, head)
 SYSTEMS: Dict[str, Tuple[str, str, Optional[str]]] = {
@@ -47,3 +47,22 @@ def write_results(results_dir: Path, utterances, systems: Sequence[str] = tuple(
                         init_seed=init_seed)
                     paths.append(write_result(result_path(results_dir, system, condition, corpus, fold), result))
     return paths
+
+
+def write_transfer(results: Path, utterances, rows, system: str = "GeMAPS-SVM", folds: Sequence[int] = FOLDS,
+                   pool: Sequence[str] = CORPORA) -> None:
+    """Transfer results of ``rows`` through the real make_split / make_result path (noisy predictions)."""
+    label_of = {u.id: u.label for u in utterances}
+    rng = random.Random(0)
+    for fold in folds:
+        for row in rows:
+            split = make_split(utterances, "transfer", fold, None, pool, train=row)
+            for corpus in pool:
+                ids = [i for i in split.test if i.startswith(corpus + "_")]
+                labels = [label_of[i] for i in ids]
+                predicted = [lab if rng.random() < 0.7 else rng.choice(LABELS) for lab in labels]
+                result = make_result(system=system, family="svm", features="GeMAPSv01b", head=None, split=split,
+                                     test_corpus=corpus, seed=0, hyperparameters={}, dev_uar=0.5, ids=ids,
+                                     labels=labels, predictions=predicted,
+                                     versions={"s3prl_crosscorpus": "test", "python": "3"})
+                write_result(path_of(results, result), result)

@@ -29,13 +29,25 @@ class Utterance:
     sample_rate: int
     channels: int
     num_frames: int
+    #: The corpus' official split (MSP-Podcast's Split_Set: Train, Development, Test1, ...) when the corpus was
+    #: prepared with its official partition (``prepare --official-partition NAME``), else "". Written to the
+    #: manifest only when set, so a manifest without official partitions keeps its bytes (and results' hash).
+    partition: str = ""
 
     @property
     def seconds(self) -> float:
         return self.num_frames / self.sample_rate
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The manifest row: every field, ``partition`` only when set."""
+        row = asdict(self)
+        if not row[OPTIONAL_FIELD]:
+            del row[OPTIONAL_FIELD]
+        return row
+
+
+#: The one manifest field a row may lack (its default, "", is not written).
+OPTIONAL_FIELD = "partition"
 
 
 @dataclass(frozen=True)

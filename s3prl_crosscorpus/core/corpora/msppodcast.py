@@ -24,8 +24,18 @@ Choices:
 - a row whose SpkrID is ``Unknown`` is left out (not a problem): an unknown speaker may be any speaker, so the
   turn cannot be kept on one side of a speaker-independent split. A known speaker with Gender ``Unknown`` is
   left out too (folds are gender-balanced). Both counts appear in ``prepare``'s summary.
-- the official partition (Split_Set) is not a fold: :func:`msppodcast_splits` returns it for a fold maker that
-  offers it as a declared alternative.
+- the official partition (Split_Set) is a declared alternative to speaker folds (``prepare --msppodcast ROOT
+  --official-partition msppodcast``): :func:`msppodcast_splits` gives each row its split and
+  :data:`OFFICIAL_ROLES` says what each split is. Without the declaration MSP-Podcast gets speaker k-folds.
+- the partitions are speaker-independent (Train, Development, Test1 share no speaker): the corpus page gives
+  each split its own speaker count (above), and a public third-party MSP-Podcast preprocessing guide on GitHub
+  lists "Speaker-independent partitions: Train, Development, Test1, Test2, Test3". Neither is the release readme
+  and no real copy was checked here, so the fold maker checks it on every manifest: a speaker in two of Train,
+  Development and Test1 stops ``prepare`` (and every split) with that speaker and its counts per split.
+- test set Test1, not Test2: Test1 is the release's main and larger test set (237 speakers in v1.11, Test2 117)
+  and the one MSP-Podcast SER results are usually reported on. One test set per corpus keeps one figure per
+  cell, comparable with published Test1 figures; Test2 rows stay in the manifest (``partition`` "Test2") and
+  ``folds`` lists them as left out of train, dev and test.
 """
 import csv
 from pathlib import Path
@@ -42,6 +52,8 @@ REQUIRED = ("FileName", "EmoClass", "SpkrID", "Gender", "Split_Set")
 MSP_SOURCE: Dict[str, str] = {"A": "anger", "S": "sadness", "H": "happiness", "U": "surprise", "F": "fear",
                               "D": "disgust", "C": "contempt", "N": "neutral", "O": "other", "X": "no agreement"}
 TO_FOUR_CLASS: Dict[str, str] = {"neutral": "neu", "happiness": "hap", "anger": "ang", "sadness": "sad"}
+#: Split_Set -> its role under the official partition (train, dev, test); any other split is left out of folds.
+OFFICIAL_ROLES: Dict[str, str] = {"Train": "train", "Development": "dev", "Test1": "test"}
 GENDER = {"Male": "M", "Female": "F"}
 UNKNOWN = "Unknown"
 

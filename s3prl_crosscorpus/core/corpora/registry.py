@@ -35,6 +35,8 @@ class CorpusInfo:
     paper: bool = False  # one of the paper's three corpora
     #: root -> {utterance id: official partition name}, for corpora that ship one (a declared alternative to folds)
     partitions: Optional[Callable[[Path], Dict[str, str]]] = None
+    #: official split name -> "train", "dev" or "test" (the fold maker's roles; other splits are left out)
+    partition_roles: Optional[Mapping[str, str]] = None
 
     @property
     def total(self) -> Optional[int]:
@@ -84,7 +86,8 @@ _ENTRIES = (
                 "Haq & Jackson, AVSP 2009; SAVEE documentation (15 per emotion, 30 neutral per speaker)"),
     _registered("msppodcast", msppodcast, msppodcast.read_msppodcast, None, None, None,
                 "Lotfian & Busso 2019, IEEE TAC 10(4); release readme; MSP-Podcast corpus page (v1.11: 151,654 "
-                "turns)", partitions=msppodcast.msppodcast_splits),
+                "turns)", partitions=msppodcast.msppodcast_splits,
+                partition_roles=MappingProxyType(msppodcast.OFFICIAL_ROLES)),
     _registered("emovo", emovo, emovo.read_emovo, 6, (3, 3), _counts(84, 84, 84, 84),
                 "Costantini et al., LREC 2014 (6 actors x 14 sentences x 7 states)"),
     _registered("esd", esd, esd.read_esd, 10, (5, 5), _counts(3500, 3500, 3500, 3500),
@@ -106,6 +109,16 @@ def corpus_info(name: str) -> CorpusInfo:
     if name not in REGISTRY:
         raise KeyError(f"unknown corpus {name!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[name]
+
+
+def partitioned_corpora() -> Tuple[str, ...]:
+    """The corpora that ship an official partition (``prepare --official-partition NAME``)."""
+    return tuple(name for name, info in REGISTRY.items() if info.partitions is not None)
+
+
+def partition_roles() -> Dict[str, Mapping[str, str]]:
+    """corpus -> its official split names' roles, for every corpus that ships an official partition."""
+    return {name: info.partition_roles for name, info in REGISTRY.items() if info.partition_roles is not None}
 
 
 def readers() -> Dict[str, Callable[..., CorpusRead]]:
