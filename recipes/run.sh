@@ -135,12 +135,22 @@ up_to_date() {
   local f; for f in "$@"; do [ "$f" -nt "$target" ] && return 1; done
   return 0
 }
-# inputs_stamp --emodb ROOT ...: a digest of the roots and of every file under them (path, size, mtime).
+# inputs_stamp --emodb ROOT --csv NAME=FILE --audformat NAME=DIR ...: a digest of the arguments and of every input
+# file: each file under a root or an audformat database by its path, size and mtime, and by content the CSV
+# table and the audformat header and tables (db.yaml, db.*), so an edit that keeps size and mtime counts too.
 inputs_stamp() {
   {
     printf '%s\n' "$@"
     while [ $# -gt 0 ]; do
-      find -L "$2" -type f -printf '%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C sort
+      local path=$2
+      case "$1" in --csv|--audformat) path=${2#*=} ;; esac  # NAME=PATH: the path
+      if [ -f "$path" ]; then
+        sha256sum < "$path"
+      else
+        find -L "$path" -type f -printf '%P\t%s\t%T@\n' 2>/dev/null | LC_ALL=C sort
+        [ "$1" = --audformat ] && find -L "$path" -maxdepth 1 -type f -name 'db.*' -print0 2>/dev/null \
+          | LC_ALL=C sort -z | xargs -0r sha256sum
+      fi
       shift 2
     done
   } | sha256sum | cut -d' ' -f1
@@ -250,13 +260,15 @@ if stage 5 && ! all_folds; then
   echo "note: bundle skipped: a submission needs folds 1-5 of every cell, this study runs fold(s) $FOLDS" >&2
 elif stage 5; then
   say "5: submission bundle and validation"
+  # One check and one fold-file warning: submit validates the bundle it writes (against the manifest too);
+  # a bundle kept from an earlier run is validated again.
   if up_to_date "$OUT/bundle.zip" "$OUT/leaderboard.md"; then
     echo "bundle newer than every result: kept" >&2
+    "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
   else
     study=(); [ -n "$STUDY" ] && study=(--study "$STUDY")
-    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip" "${stats_args[@]}" "${study[@]}"
+    "${S3X[@]}" submit "$RESULTS" -o "$OUT/bundle.zip" --data "$DATA" "${stats_args[@]}" "${study[@]}"
   fi
-  "${S3X[@]}" validate "$OUT/bundle.zip" --data "$DATA"
 fi
 
 # Stopped before the last stage: the command that continues, i.e. the same settings from the next stage.

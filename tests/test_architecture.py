@@ -151,3 +151,42 @@ def test_every_package_says_what_it_owns_and_may_import():
             assert doc, package
             continue
         assert "import" in doc and len(doc) > 80, f"{package}: docstring must say what it owns and may import"
+
+
+#: (module, function) of the one reader of each single-source table: nothing else may name the table.
+SINGLE_READERS = {"CORPUS_DISPLAY": ("s3prl_crosscorpus.core.labels", "display_name")}
+
+
+def table_uses(source: str, table: str, reader: str) -> List[int]:
+    """Lines naming ``table`` (read, imported, defined or as an attribute) outside ``reader``'s body and, in the
+    module that has ``reader``, the table's module-level definition."""
+    tree = ast.parse(source)
+    allowed = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == reader
+               for n in ast.walk(f)}
+    allowed |= {id(t) for node in tree.body if reader if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])}
+    lines = []
+    for node in ast.walk(tree):
+        named = ((isinstance(node, ast.Name) and node.id == table)
+                 or (isinstance(node, ast.Attribute) and node.attr == table)
+                 or (isinstance(node, ast.alias) and node.name == table))
+        if named and id(node) not in allowed:
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_table_use_finder_finds_a_planted_use():
+    planted = ("from .labels import CORPUS_DISPLAY\n"
+               "CORPUS_DISPLAY = {}\n"
+               "def display_name(c):\n    return CORPUS_DISPLAY.get(c, c)\n"
+               "def other(c):\n    return CORPUS_DISPLAY[c]\n")
+    assert table_uses(planted, "CORPUS_DISPLAY", "display_name") == [1, 6]
+    assert table_uses(planted, "CORPUS_DISPLAY", "") == [1, 2, 4, 6]  # a module that is not the owner
+
+
+@pytest.mark.parametrize("table", sorted(SINGLE_READERS))
+def test_single_source_tables_are_read_only_through_their_function(table):
+    owner, reader = SINGLE_READERS[table]
+    found = [f"{name}:{line}" for name, path in sorted(project_modules().items())
+             for line in table_uses(path.read_text(), table, reader if name == owner else "")]
+    assert not found, f"{table} is read outside {owner}.{reader} (call {reader}() instead): {', '.join(found)}"

@@ -5,10 +5,11 @@ import zipfile
 
 import pytest
 
+from helpers.bundles import members_of, repack
 from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import submit, validate
 from s3prl_crosscorpus.submission.bundle import BundleError, build_bundle
-from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SPEAKERS_TXT, SUMMARY_MD, sha256_bytes
+from s3prl_crosscorpus.submission.format import BUNDLE_INDEX, SPEAKERS_TXT, SUMMARY_MD
 from s3prl_crosscorpus.submission.validate import validate_bundle
 
 CELL = "HuBERT-Linear/matched/iemocap"
@@ -26,26 +27,6 @@ def good(results_dir, tmp_path_factory):
     path = tmp_path_factory.mktemp("bundle") / "submission.zip"
     build_bundle(results_dir, path, plots=False)
     return path
-
-
-def members_of(path):
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def repack(good, tmp_path, edit, rehash=True):
-    """A copy of ``good`` changed by ``edit(members, meta)``; with ``rehash`` bundle.json's hashes follow the edit."""
-    members = members_of(good)
-    meta = json.loads(members.pop(BUNDLE_INDEX))
-    edit(members, meta)
-    if rehash:
-        meta["files"] = {name: sha256_bytes(data) for name, data in sorted(members.items())}
-    out = tmp_path / "edited.zip"
-    with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr(BUNDLE_INDEX, json.dumps(meta))
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return out
 
 
 def edit_lines(members, name, change):

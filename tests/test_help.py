@@ -42,22 +42,29 @@ def heavy_imports(module: str, argv: list) -> list:
     return json.loads(done.stderr.strip().splitlines()[-1])
 
 
-def parser_of(name: str) -> argparse.ArgumentParser:
-    """The argparse parser a sub-command builds (caught when it parses `--help`)."""
+@contextlib.contextmanager
+def caught_parsers(method: str):
+    """The parsers whose ``method`` (parse_args, parse_known_args) is called inside the block; the call exits."""
     caught = []
-    original = argparse.ArgumentParser.parse_known_args
+    original = getattr(argparse.ArgumentParser, method)
 
     def catch(self, args=None, namespace=None):
         caught.append(self)
         raise SystemExit(0)
 
-    argparse.ArgumentParser.parse_known_args = catch
+    setattr(argparse.ArgumentParser, method, catch)
     try:
-        module = __import__(SUBCOMMANDS[name][0], fromlist=["main"])
-        with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit):
-            module.main(["--help"])
+        with pytest.raises(SystemExit):
+            yield caught
     finally:
-        argparse.ArgumentParser.parse_known_args = original
+        setattr(argparse.ArgumentParser, method, original)
+
+
+def parser_of(name: str) -> argparse.ArgumentParser:
+    """The argparse parser a sub-command builds (caught when it parses `--help`)."""
+    module = __import__(SUBCOMMANDS[name][0], fromlist=["main"])
+    with caught_parsers("parse_known_args") as caught, contextlib.redirect_stdout(io.StringIO()):
+        module.main(["--help"])
     return caught[0]
 
 
@@ -102,19 +109,8 @@ def test_run_downstream_help_has_exactly_s3prls_options():
 
     import s3prl.run_downstream as s3prl_main
 
-    caught = []
-    original = argparse.ArgumentParser.parse_args
-
-    def catch(self, args=None, namespace=None):
-        caught.append(self)
-        raise SystemExit(0)
-
-    argparse.ArgumentParser.parse_args = catch
-    try:
-        with pytest.raises(SystemExit):
-            s3prl_main.get_downstream_args()
-    finally:
-        argparse.ArgumentParser.parse_args = original
+    with caught_parsers("parse_args") as caught:
+        s3prl_main.get_downstream_args()
 
     def options(parser):
         return [(a.option_strings, a.dest, a.default, a.choices, a.type, a.required) for a in parser._actions]

@@ -28,33 +28,38 @@ def must_be(name: str, option: str) -> str:
     return rf"{re.escape(name)}: error: {option} must be "
 
 
+def bad(name: str, option: str, value: str) -> tuple:
+    """A recipe given ``option value``: refused by ``must_be``'s line."""
+    return name, (option, value), must_be(name, option)
+
+
 #: Every bad setting: (command, its arguments, the start of the one error line it must print). A recipe's value
 #: must also appear in that line; nothing may run (no PWNED file, no output folder).
 BAD = [
-    ("run.sh", ("--nj", '__import__("os").system("touch PWNED")'), must_be("run.sh", "--nj")),
-    ("run.sh", ("--nj", "abc"), must_be("run.sh", "--nj")),
-    ("run.sh", ("--nj", "0"), must_be("run.sh", "--nj")),
-    ("run.sh", ("--stage", "abc"), must_be("run.sh", "--stage")),
-    ("run.sh", ("--stop-stage", "1.5"), must_be("run.sh", "--stop-stage")),
-    ("run.sh", ("--stage", "6"), must_be("run.sh", "--stage")),
-    ("run.sh", ("--nj", "08"), must_be("run.sh", "--nj")),  # bash arithmetic would read it as (bad) octal
-    ("run.sh", ("--synth-per-class", "9"), must_be("run.sh", "--synth-per-class")),
-    ("run.sh", ("--steps", "20; touch PWNED"), must_be("run.sh", "--steps")),
-    ("run.sh", ("--folds", "1 $(touch PWNED)"), must_be("run.sh", "--folds")),
-    ("run.sh", ("--seeds", "x"), must_be("run.sh", "--seeds")),
-    ("run.sh", ("--cache", "maybe"), must_be("run.sh", "--cache")),
-    ("run.sh", ("--device", "cpu;touch PWNED"), must_be("run.sh", "--device")),
-    ("run.sh", ("--layers", "4-x"), must_be("run.sh", "--layers")),
-    ("run.sh", ("--layers", "6;touch PWNED"), must_be("run.sh", "--layers")),
+    bad("run.sh", "--nj", '__import__("os").system("touch PWNED")'),
+    bad("run.sh", "--nj", "abc"),
+    bad("run.sh", "--nj", "0"),
+    bad("run.sh", "--stage", "abc"),
+    bad("run.sh", "--stop-stage", "1.5"),
+    bad("run.sh", "--stage", "6"),
+    bad("run.sh", "--nj", "08"),  # bash arithmetic would read it as (bad) octal
+    bad("run.sh", "--synth-per-class", "9"),
+    bad("run.sh", "--steps", "20; touch PWNED"),
+    bad("run.sh", "--folds", "1 $(touch PWNED)"),
+    bad("run.sh", "--seeds", "x"),
+    bad("run.sh", "--cache", "maybe"),
+    bad("run.sh", "--device", "cpu;touch PWNED"),
+    bad("run.sh", "--layers", "4-x"),
+    bad("run.sh", "--layers", "6;touch PWNED"),
     ("run.sh", ("--stage", "3", "--stop-stage", "1"),
      r"run\.sh: error: --stage 3 is after --stop-stage 1: nothing to run$"),
-    ("run_fold.sh", ("--fold", "abc"), must_be("run_fold.sh", "--fold")),
-    ("run_fold.sh", ("--seed", "-1"), must_be("run_fold.sh", "--seed")),
-    ("run_fold.sh", ("--layers", "0,,4"), must_be("run_fold.sh", "--layers")),
-    ("run_all_folds.sh", ("--folds", "1,x"), must_be("run_all_folds.sh", "--folds")),
-    ("run_all_folds.sh", ("--layers", "all layers"), must_be("run_all_folds.sh", "--layers")),
-    ("paper_table4.sh", ("--nj", "-2"), must_be("paper_table4.sh", "--nj")),
-    ("svm_grid.sh", ("--cmd", "ssh"), must_be("svm_grid.sh", "--cmd")),
+    bad("run_fold.sh", "--fold", "abc"),
+    bad("run_fold.sh", "--seed", "-1"),
+    bad("run_fold.sh", "--layers", "0,,4"),
+    bad("run_all_folds.sh", "--folds", "1,x"),
+    bad("run_all_folds.sh", "--layers", "all layers"),
+    bad("paper_table4.sh", "--nj", "-2"),
+    bad("svm_grid.sh", "--cmd", "ssh"),
     ("launch", ("--nj=0",), r"error: --nj must be a whole number >= 1, got '0'$"),
     ("launch", ("--nj=-1",), r"error: --nj must be a whole number >= 1, got '-1'$"),
     ("launch", ("--nj=1.5",), r"error: --nj must be a whole number >= 1, got '1\.5'$"),

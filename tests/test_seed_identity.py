@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from helpers.bundles import repack
 from helpers.resultgen import write_results
 from s3prl_crosscorpus.commands import compare, leaderboard, plot
 from s3prl_crosscorpus.core.folds import make_split
@@ -116,34 +117,17 @@ def test_a_bundle_keeps_each_seed_in_its_folder_and_validates(seeded_bundle, dat
     assert found.ok, found.problems
 
 
-def rebuilt(good, tmp_path, edit):
-    """A copy of ``good`` whose members ``edit`` changed, with bundle.json's hashes following the edit."""
-    from s3prl_crosscorpus.submission.format import sha256_bytes
-
-    with zipfile.ZipFile(good) as zf:
-        members = {name: zf.read(name) for name in zf.namelist()}
-    meta = json.loads(members.pop(BUNDLE_INDEX))
-    edit(members, meta)
-    meta["files"] = {name: sha256_bytes(data) for name, data in sorted(members.items())}
-    out = tmp_path / "edited.zip"
-    with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr(BUNDLE_INDEX, json.dumps(meta))
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return out
-
-
 def test_a_result_in_another_seeds_folder_is_rejected(seeded_bundle, tmp_path):
     def swap(members, meta):
         a, b = f"{CELL}/seed7/fold2.json", f"{CELL}/seed1337/fold2.json"
         members[a], members[b] = members[b], members[a]
 
-    found = validate_bundle(rebuilt(seeded_bundle, tmp_path, swap))
+    found = validate_bundle(repack(seeded_bundle, tmp_path, swap))
     assert f"{CELL}/seed7/fold2.json: the file's init seed is 1337 but it lies in folder seed7" in found.problems
 
 
 def test_seed_folders_in_an_older_format_version_are_rejected(seeded_bundle, tmp_path):
-    found = validate_bundle(rebuilt(seeded_bundle, tmp_path, lambda m, meta: meta.update(format_version=2)))
+    found = validate_bundle(repack(seeded_bundle, tmp_path, lambda m, meta: meta.update(format_version=2)))
     assert any("seed folders need bundle format version 3 (this one is 2)" in p for p in found.problems)
 
 
@@ -152,7 +136,7 @@ def test_a_seed_missing_a_fold_is_named(seeded_bundle, tmp_path):
         for kind in ("fold4.json", "test_fold4_predict.txt", "test_fold4_truth.txt"):
             members.pop(f"{CELL}/seed7/{kind}")
 
-    found = validate_bundle(rebuilt(seeded_bundle, tmp_path, drop))
+    found = validate_bundle(repack(seeded_bundle, tmp_path, drop))
     assert f"{CELL}/seed7: fold 4 is missing" in found.problems
 
 

@@ -190,7 +190,7 @@ def test_run_sh_study_runs_the_svm_transfer_matrix_with_intervals(tmp_path):
     assert not (out / "exp").exists()  # systems: svm only
     with zipfile.ZipFile(out / "bundle.zip") as zf:
         assert zf.read("study.yaml") == study.read_bytes()
-    assert "bundle.zip: OK" in done.stdout
+    assert f"wrote {out / 'bundle.zip'} (" in done.stdout and "; validate: OK" in done.stdout  # submit validates
 
 
 def test_a_fourth_synthetic_corpus_is_one_line_and_reaches_synth_and_the_pool(tmp_path, capsys):

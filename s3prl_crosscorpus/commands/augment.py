@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from ..augment.spec import SpecError, check_copies, check_degrade, describe_parameters, parse_spec, spec_warnings
 from ..core.names import augment_tags
+from .main import refuse
 
 # the effects (scipy), the cache and audio input are imported in main: --help stays fast.
 
@@ -45,8 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.degrade:
             check_degrade(spec)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err)
     for warning in spec_warnings(spec):
         print(warning, file=sys.stderr)
     print(f"canonical: {spec.canonical()}")
@@ -64,8 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 sf.write(str(out), augmented_audio(str(args.audio), plan), TARGET_RATE)
                 print(f"wrote {out}: {plan}")
         except (OSError, AudioError, AugmentError) as err:
-            print(f"error: {args.audio}: {err}", file=sys.stderr)
-            return 2
+            return refuse(f"{args.audio}: {err}")
     return 0
 
 

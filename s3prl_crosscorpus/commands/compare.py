@@ -7,16 +7,16 @@ from typing import List, Optional
 
 from ..results.significance import render_comparison, requested_pairs, statistics
 from ..results.stats import StatsError
-from .leaderboard import add_stats_options, load_cells_or_report, stats_setup, warn_unavailable, write_text
+from .leaderboard import (add_stats_options, load_cells_or_report, results_parser, stats_setup,
+                          warn_unavailable, write_text)
+from .main import refuse
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="s3prl-crosscorpus compare",
-        description="Compare two systems (or two conditions) on the same test utterances: difference of pooled UAR "
-                    "(B - A) with a paired speaker-bootstrap interval and a paired speaker-level randomisation "
-                    "test, Holm-corrected across the comparisons printed.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser = results_parser(
+        "compare", "Compare two systems (or two conditions) on the same test utterances: difference of pooled UAR "
+                   "(B - A) with a paired speaker-bootstrap interval and a paired speaker-level randomisation "
+                   "test, Holm-corrected across the comparisons printed.")
     parser.add_argument("a", metavar="A", help="SYSTEM or SYSTEM/CONDITION (e.g. ComParE-SVM/matched)")
     parser.add_argument("b", metavar="B", help="SYSTEM or SYSTEM/CONDITION; without a condition, a side takes the "
                                                "other side's, or every condition both have")
@@ -37,8 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         pairs = requested_pairs(cells, args.a, args.b, args.corpus)
     except StatsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err)
     involved = list({id(c): c for pair in pairs for c in pair}.values())
     found = statistics(involved, pairs, *setup, speakers_name="manifest")
     warn_unavailable(found)

@@ -39,6 +39,14 @@ def write_text(text: str, output: Optional[Path]) -> None:
         sys.stdout.write(text)
 
 
+def results_parser(command: str, description: str,
+                   results_help: str = "folder of result files") -> argparse.ArgumentParser:
+    """The parser of a sub-command that reads a results folder: its name, description and RESULTS_DIR."""
+    parser = argparse.ArgumentParser(prog=f"s3prl-crosscorpus {command}", description=description)
+    parser.add_argument("results_dir", type=Path, help=results_help)
+    return parser
+
+
 def add_stats_options(parser: argparse.ArgumentParser) -> None:
     """--data, --resamples, --seed: shared by every command that computes the speaker-level statistics."""
     parser.add_argument("--data", type=Path, help="DATA_DIR of `prepare`: its manifest names the speaker of "
@@ -67,11 +75,8 @@ def warn_unavailable(statistics: Mapping) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="s3prl-crosscorpus leaderboard",
-        description="Paper-style table (rows = systems, columns = evaluation corpus x condition) "
-                    "from RESULTS_DIR/<system>/<condition>/<corpus>/fold<k>.json.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser = results_parser("leaderboard", "Paper-style table (rows = systems, columns = evaluation corpus x "
+                                           "condition) from RESULTS_DIR/<system>/<condition>/<corpus>/fold<k>.json.")
     parser.add_argument("--format", choices=("md", "csv", "json"), default="md",
                         help="md: the paper's layout; csv: one row per cell; json: every metric and fold")
     parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the md and csv tables")

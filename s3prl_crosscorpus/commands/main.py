@@ -38,6 +38,16 @@ INTERRUPTED = "interrupted; finished work is kept; re-run the same command to re
 INTERRUPTED_EXIT = 130
 
 
+#: Exit status of bad input (a file, a setting): after one ``error: ...`` line.
+BAD_INPUT_EXIT = 2
+
+
+def refuse(problem: object) -> int:
+    """Print bad input as one ``error: ...`` line on stderr; the exit status to return (2)."""
+    print(f"error: {problem}", file=sys.stderr)
+    return BAD_INPUT_EXIT
+
+
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())

@@ -6,15 +6,13 @@ from typing import List, Optional
 
 from ..results.leaderboard import METRICS, summary
 from ..results.significance import table_statistics
-from .leaderboard import add_stats_options, load_cells_or_report, stats_setup, warn_unavailable
+from .leaderboard import add_stats_options, load_cells_or_report, results_parser, stats_setup, warn_unavailable
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus plot",
-                                     description="Confusion matrices (summed over folds) and a chart of "
-                                                 "matched vs extended (vs loco) per system and corpus, with the "
-                                                 "pooled UAR's speaker-bootstrap intervals.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser = results_parser("plot", "Confusion matrices (summed over folds) and a chart of matched vs extended "
+                                    "(vs loco) per system and corpus, with the pooled UAR's speaker-bootstrap "
+                                    "intervals.")
     parser.add_argument("--out", type=Path, help="folder for the PNG files (default RESULTS_DIR/plots)")
     parser.add_argument("--metric", choices=METRICS, default="uar", help="metric of the comparison chart")
     parser.add_argument("--no-stats", action="store_true", help="leave the speaker-bootstrap intervals out")

@@ -4,20 +4,17 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.manifest import ManifestError
-from ..results.cells import LeaderboardError
-from ..results.schema import ResultError
-from ..results.stats import StatsConfig, StatsError
-from .leaderboard import add_stats_options, installed_fold_warning
+from ..core.manifest import ManifestError, manifest_fold_sha256
+from ..results.stats import StatsConfig
+from .leaderboard import add_stats_options, installed_fold_warning, results_parser
+from .main import refuse
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="s3prl-crosscorpus report",
-        description="One self-contained HTML page (opens offline) of a results folder: settings and data, the "
-                    "leaderboard with speaker-level intervals, plain-language verdicts, breakdowns, warnings, "
-                    "provenance.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files (<system>/<condition>/<corpus>/...)")
+    parser = results_parser(
+        "report", "One self-contained HTML page (opens offline) of a results folder: settings and data, the "
+                  "leaderboard with speaker-level intervals, plain-language verdicts, breakdowns, warnings, "
+                  "provenance.", "folder of result files (<system>/<condition>/<corpus>/...)")
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file (default report.html)")
     parser.add_argument("--probe", type=Path, help="probe.json of `probe`, shown when given")
     add_stats_options(parser)
@@ -33,13 +30,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = StatsConfig(resamples=args.resamples, seed=args.seed)
         context = build_context(args.results_dir, args.data, args.probe, config,
                                 argv=["s3prl-crosscorpus", "report", *(sys.argv[1:] if argv is None else argv)])
-    except (LeaderboardError, ResultError, ManifestError, StatsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # a probe.json that is not JSON
-        print(f"error: {args.probe}: {err}", file=sys.stderr)
-        return 2
-    warning = installed_fold_warning(context["table"]["fold_file_sha256"])
+    except (ValueError, ManifestError) as err:  # Leaderboard/Result/Stats/ProbeError: each names its file
+        return refuse(err)
+    warning = installed_fold_warning(context["table"]["fold_file_sha256"],
+                                     manifest_fold_sha256(args.data) if args.data else None)
     if warning:
         print(warning, file=sys.stderr)
     write_html(args.out, render_html(context))

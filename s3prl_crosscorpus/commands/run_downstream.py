@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from .main import refuse
+
 PROG = "s3prl-crosscorpus run-downstream"
 #: Types s3prl's options are parsed with.
 TYPES = {"int": int, "float": float, "str": str}
@@ -82,8 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         run(argv, prog=PROG)
     except (ConfigError, CacheError, UpstreamError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err)
     return 0
 
 

@@ -5,17 +5,15 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..core.io_utils import WriteError, os_error_text
-from ..results.cells import LeaderboardError, installed_fold_warning
+from ..results.cells import LeaderboardError
 from ..results.schema import ResultError
 from ..submission.bundle import BundleError, submit_bundle
-from .leaderboard import add_stats_options, stats_setup, warn_unavailable
+from .leaderboard import add_stats_options, results_parser, stats_setup, warn_unavailable
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s3prl-crosscorpus submit",
-                                     description="Pack RESULTS_DIR into a submission bundle (zip) with its "
-                                                 "speaker-level statistics, and validate it.")
-    parser.add_argument("results_dir", type=Path, help="folder of result files")
+    parser = results_parser("submit", "Pack RESULTS_DIR into a submission bundle (zip) with its speaker-level "
+                                      "statistics, and validate it.")
     parser.add_argument("-o", "--out", type=Path, required=True, help="the bundle to write, e.g. BUNDLE.zip")
     parser.add_argument("--no-plots", action="store_true", help="leave the PNG plots out")
     parser.add_argument("--study", type=Path, help="the study file the results were made from: recorded in the "
@@ -35,8 +33,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (BundleError, LeaderboardError, ResultError, WriteError) as err:  # WriteError: full disk..., named
         print(f"error: {os_error_text(err) if isinstance(err, WriteError) else err}", file=sys.stderr)
         return 2
-    warning = installed_fold_warning(meta["fold_file_sha256"])
-    if warning:
+    for warning in found.warnings:  # the fold-file warning, with --data's fold table counted as installed
         print(warning, file=sys.stderr)
     warn_unavailable(meta["summary"]["statistics"])
     for problem in found.problems:

@@ -13,7 +13,7 @@ PAPER_CORPORA = CORPORA
 #: What any corpus name must look like (it starts utterance ids, result folders and CLI flags).
 CORPUS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 CORPUS_LANGUAGE: Dict[str, str] = {"emodb": "de", "ravdess": "en", "iemocap": "en"}
-#: Table names of every known corpus (the registry's CorpusInfo.display reads them from here: one source).
+#: Table names of every known corpus; read them only through :func:`display_name` (tests/test_architecture.py).
 CORPUS_DISPLAY: Dict[str, str] = {"emodb": "EmoDB", "ravdess": "RAVDESS", "iemocap": "IEMOCAP",
                                   "cremad": "CREMA-D", "tess": "TESS", "savee": "SAVEE",
                                   "msppodcast": "MSP-Podcast", "emovo": "EMOVO", "esd": "ESD (English)",

@@ -165,6 +165,8 @@ def check_meta(path: Path, check_folds: bool) -> dict:
         meta = read_json(meta_path)
     except ValueError as err:
         raise ManifestError(f"{meta_path}: not valid JSON ({err}); re-run `prepare`") from err
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{meta_path}: not a JSON object; re-run `prepare`")
     if check_folds and meta.get("fold_file_sha256") != fold_file_sha256():
         raise ManifestError(f"{path}: made with fold file sha256 {meta.get('fold_file_sha256')}, but the installed "
                             f"fold file {FOLD_FILE} has {fold_file_sha256()}; re-run `prepare`")
@@ -227,12 +229,14 @@ def load_manifest(data_dir: Path, check_folds: bool = True, check_paths: bool = 
     known = known_corpora(check_meta(path, check_folds))
     utts: List[Utterance] = []
     first_line: Dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                raise ManifestError(f"{path}:{number}: not UTF-8 text ({err.reason} at byte {err.start})") from err
             except json.JSONDecodeError as err:
                 raise ManifestError(f"{path}:{number}: not a JSON line ({err.msg})") from err
             problem = row_problem(row, known)

@@ -12,7 +12,7 @@ from ..core.folds import FOLDS, condition_rank
 from ..core.io_utils import read_json
 from ..core.labels import LABELS, corpus_order, display_name
 from ..core.metrics import per_class_recall, uar, uar_from_confusion
-from ..results.cells import Cell, load_cells
+from ..results.cells import Cell, load_cells, place_text
 from ..results.leaderboard import summary
 from ..results.matrix import CONDITION_TAGS, interval_of, matrix_systems, pool_name, system_matrix
 from ..results.provenance import provenance
@@ -176,15 +176,16 @@ def summarise_reasons(entries: Sequence[Mapping]) -> List[dict]:
 
 
 def warning_rows(cells: Sequence[Cell]) -> List[dict]:
-    """Every result warning with its cell and fold, and its kind (grid edge, degenerate run, other)."""
+    """Every result warning with its cell, fold (and seed, in a cell of several) and its kind (grid edge,
+    degenerate run, other); ``where`` says ``fold 2`` or ``fold 2 seed 7``."""
     rows = []
     for cell in cells:
-        for fold, messages in sorted(cell.warnings.items()):
-            for message in dict.fromkeys(messages):
-                kind = ("grid edge" if "edge of the" in message else
-                        "degenerate run" if message.startswith("degenerate") else "other")
-                rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
-                             "fold": fold, "kind": kind, "message": message})
+        for fold, seed, message in cell.warning_places():
+            kind = ("grid edge" if "edge of the" in message else
+                    "degenerate run" if message.startswith("degenerate") else "other")
+            rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
+                         "fold": fold, "seed": seed, "where": place_text(fold, seed), "kind": kind,
+                         "message": message})
     return rows
 
 
@@ -196,8 +197,9 @@ def warning_summary(rows: Sequence[Mapping]) -> List[dict]:
         group = groups.setdefault(key, {"system": key[0], "condition": key[1], "test_corpus": key[2],
                                         "kind": key[3], "folds": [], "messages": 0, "example": row["message"]})
         group["messages"] += 1
-        if row["fold"] not in group["folds"]:
-            group["folds"].append(row["fold"])
+        place = row["fold"] if row.get("seed") is None else f"{row['fold']} (seed {row['seed']})"
+        if place not in group["folds"]:
+            group["folds"].append(place)
     return list(groups.values())
 
 
@@ -223,12 +225,43 @@ def provenance_groups(cells: Sequence[Cell]) -> List[dict]:
     return [{**g, "systems": sorted(g["systems"]), "commands": sorted(g["commands"])} for g in groups.values()]
 
 
+class ProbeError(ValueError):
+    """A ``--probe`` file that is missing or is not ``probe``'s probe.json; the message names it."""
+
+
+#: Fields every probe row needs (written by ``probe``'s write_table); the numbers are fractions or percents.
+PROBE_FIELDS = {"source": str, "norm": str, "uar": (int, float), "std": (int, float), "chance": (int, float)}
+
+
+def probe_row_problem(row) -> Optional[str]:
+    """What is wrong with one probe row, or None."""
+    if not isinstance(row, dict):
+        return "is not an object"
+    for key, kind in PROBE_FIELDS.items():
+        if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
+            return f"has no {key!r} ({'text' if kind is str else 'a number'}) but {row.get(key)!r}"
+    return None
+
+
 def read_probe(path: Optional[Path]) -> Optional[dict]:
-    """probe.json of ``probe`` (rows of source, norm, UAR, spread, chance), when given and readable."""
-    if path is None or not Path(path).is_file():
+    """probe.json of ``probe`` (rows of source, norm, UAR, spread, chance), when given; :class:`ProbeError` names the
+    file when it is missing, not JSON or not a probe table."""
+    if path is None:
         return None
-    data = read_json(Path(path))
-    return data if isinstance(data.get("rows"), list) else None
+    hint = "give the probe.json that `s3prl-crosscorpus probe --out DIR` writes"
+    try:
+        data = read_json(Path(path))
+    except OSError as err:
+        raise ProbeError(f"{path}: cannot read the probe file ({err.strerror or err}); {hint}") from err
+    except ValueError as err:
+        raise ProbeError(f"{path}: not a probe file: not valid JSON ({err}); {hint}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        raise ProbeError(f"{path}: not a probe file: no 'rows' list; {hint}")
+    for number, row in enumerate(data["rows"]):
+        problem = probe_row_problem(row)
+        if problem:
+            raise ProbeError(f"{path}: rows/{number} {problem}; {hint}")
+    return data
 
 
 def study_name(results_dir: Path) -> str:
@@ -241,7 +274,8 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
                   config: StatsConfig = StatsConfig(), argv: Optional[Sequence[str]] = None,
                   figures: bool = True) -> dict:
     """All values of the report, figures as data URIs unless ``figures`` is false (raises
-    LeaderboardError/ResultError/ManifestError on unusable input)."""
+    LeaderboardError/ResultError/ManifestError/ProbeError on unusable input, each naming its file)."""
+    probe_table = read_probe(probe)  # first: a wrong --probe is refused before the statistics run
     cells, sha = load_cells(results_dir)
     manifest, meta, speakers, genders = None, None, None, None
     if data_dir is not None:
@@ -271,7 +305,7 @@ def build_context(results_dir: Path, data_dir: Optional[Path] = None, probe: Opt
         "per_corpus": corpus_breakdown(cells),
         "warnings": warning_rows(cells),
         "warning_summary": warning_summary(warning_rows(cells)),
-        "probe": read_probe(probe),
+        "probe": probe_table,
         "provenance": {"results": provenance_groups(cells), "report": provenance(argv)},
         "figures": report_figures(cells, table) if figures else {"chart": "", "confusion": {}, "matrices": {}},
     }

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from ..core.io_utils import atomic_open
-from ..core.labels import CORPUS_DISPLAY, LABELS
+from ..core.labels import LABELS, display_name
 from ..results.significance import p_text
 from .verdicts import signed
 
@@ -34,7 +34,7 @@ def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(number=number, interval=interval, signed_interval=signed_interval, signed=signed, p=p_text,
-                       corpus=lambda c: CORPUS_DISPLAY.get(c, c))
+                       corpus=display_name)
     return env
 
 

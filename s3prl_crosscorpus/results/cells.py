@@ -53,7 +53,8 @@ class Cell:
     corpus: str
     runs: Dict[Optional[int], Dict[int, Mapping]] = field(default_factory=dict)  # seed -> fold -> result
     sources: Dict[Tuple[Optional[int], int], str] = field(default_factory=dict)  # (seed, fold) -> file or member
-    warnings: Dict[int, List[str]] = field(default_factory=dict)  # fold -> the results' "warnings", when any
+    #: (seed, fold) -> the result's "warnings", when any
+    seed_warnings: Dict[Tuple[Optional[int], int], List[str]] = field(default_factory=dict)
     pools: Dict[int, Tuple[str, ...]] = field(default_factory=dict)  # fold -> the result's "train_corpora"
 
     def add(self, result: Mapping, source: str = "") -> None:
@@ -63,7 +64,27 @@ class Cell:
         if "train_corpora" in result:
             self.pools[fold] = tuple(result["train_corpora"])
         if result.get("warnings"):
-            self.warnings.setdefault(fold, []).extend(str(w) for w in result["warnings"])
+            self.seed_warnings.setdefault((seed, fold), []).extend(str(w) for w in result["warnings"])
+
+    def warnings_in_order(self) -> List[Tuple[Tuple[Optional[int], int], List[str]]]:
+        """((seed, fold), messages) by fold, then seed."""
+        return sorted(self.seed_warnings.items(), key=lambda item: (item[0][1], seed_order(item[0][0])))
+
+    @property
+    def warnings(self) -> Dict[int, List[str]]:
+        """fold -> the warnings of its results (every seed's), in fold order."""
+        found: Dict[int, List[str]] = {}
+        for (_, fold), messages in self.warnings_in_order():
+            found.setdefault(fold, []).extend(messages)
+        return found
+
+    def warning_places(self) -> List[Tuple[int, Optional[int], str]]:
+        """(fold, seed, message) of every warning, each message once per fold and seed; the seed is None unless
+        the cell has several (then a warning names the run it came from)."""
+        several = len(self.runs) > 1
+        return [(fold, seed if several else None, message)
+                for (seed, fold), messages in self.warnings_in_order()
+                for message in dict.fromkeys(messages)]
 
     @property
     def pool(self) -> Optional[Tuple[str, ...]]:
@@ -122,6 +143,11 @@ def cell_key(result: Mapping) -> Tuple[str, str, str, int]:
 
 def seeds_text(seed: Optional[int]) -> str:
     return "" if seed is None else f" seed {seed}"
+
+
+def place_text(fold: int, seed: Optional[int]) -> str:
+    """``fold 2``, or ``fold 2 seed 7`` in a cell of several seeds."""
+    return f"fold {fold}{seeds_text(seed)}"
 
 
 def fold_hash_problems(items: Sequence[Named]) -> List[str]:

@@ -17,7 +17,7 @@ from ..core.folds import CONDITIONS, FOLDS, TRANSFER
 from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
-                    load_cells, load_checked)
+                    load_cells, load_checked, place_text)
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
 from .significance import render_table_statistics
@@ -61,6 +61,8 @@ def cell_summary(cell: Cell) -> dict:
     }
     if len(cell.seeds) > 1:
         entry["seed_missing_folds"] = {str(seed): cell.seed_missing(seed) for seed in cell.seeds}
+        if cell.seed_warnings:  # which seed's run a warning came from
+            entry["seed_warnings"] = [[fold, seed, message] for fold, seed, message in cell.warning_places()]
     return entry
 
 
@@ -168,9 +170,8 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
                          f"{cell['test_corpus']} {missing_text(cell)}.")
     for cell in table["cells"]:
-        for fold, messages in (cell.get("warnings") or {}).items():
-            notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} fold {fold}: {m}"
-                         for m in messages)
+        notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} {place_text(fold, seed)}: {m}"
+                     for fold, seed, m in warning_places(cell))
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     text = "\n".join(lines + [""] + notes) + "\n"
     matrices = render_matrices(table, metric, METRIC_NAMES[metric])
@@ -179,6 +180,13 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
     if metric == PAPER_METRIC and "statistics" in table:
         text += "\n" + render_table_statistics(table["statistics"], table["rows"], table["columns"])
     return text
+
+
+def warning_places(cell: Mapping) -> List[Tuple[int, Optional[int], str]]:
+    """(fold, seed, message) of a summary cell's warnings; the seed only in a cell of several seeds."""
+    if cell.get("seed_warnings"):
+        return [(int(fold), seed, str(message)) for fold, seed, message in cell["seed_warnings"]]
+    return [(int(fold), None, m) for fold, messages in (cell.get("warnings") or {}).items() for m in messages]
 
 
 def missing_text(cell: Mapping) -> str:

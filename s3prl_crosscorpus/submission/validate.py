@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..core.folds import FOLDS, condition_label, test_ids
 from ..core.labels import LABELS
-from ..core.manifest import load_manifest
+from ..core.manifest import load_manifest, manifest_fold_sha256
 from ..core.names import safe_system_name
 from ..core.metrics import scores
 from ..core.studyfile import StudyError, cell_problems, parse_yaml, read_study
@@ -693,7 +693,8 @@ def validate_bundle(path: Path, data_dir: Optional[Path] = None) -> Validation:
         utts = load_manifest(data_dir)
         problems += rule_test_sets_match_manifest(bundle, utts, data_dir)
         problems += rule_speakers_match_manifest(bundle, utts, data_dir)
-    warning = installed_fold_warning(bundle.meta["fold_file_sha256"])
+    warning = installed_fold_warning(bundle.meta["fold_file_sha256"],
+                                     manifest_fold_sha256(data_dir) if data_dir is not None else None)
     return Validation(problems, [warning] if warning else [], bundle)
 
 

@@ -7,10 +7,10 @@ Each registry reader's module docstring says where every fact comes from and whi
 """
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
-from ..labels import CORPUS_DISPLAY, CORPUS_LANGUAGE, LABELS, TO_FOUR_CLASS
+from ..labels import CORPUS_LANGUAGE, LABELS, TO_FOUR_CLASS, display_name
 from . import cremad, emovo, esd, msppodcast, savee, shemo, tess
 from .common import CorpusRead
 from .emodb import read_emodb
@@ -58,9 +58,17 @@ def _counts(neu: int, hap: int, ang: int, sad: int) -> Mapping[str, int]:
 
 def _paper(name: str, reader: Callable[..., CorpusRead], layout: str, speakers: int, genders: Tuple[int, int],
            counts: Mapping[str, int]) -> CorpusInfo:
-    return CorpusInfo(name, CORPUS_DISPLAY[name], CORPUS_LANGUAGE[name], reader, layout,
+    return CorpusInfo(name, display_name(name), CORPUS_LANGUAGE[name], reader, layout,
                       MappingProxyType(TO_FOUR_CLASS[name]), speakers, genders, counts,
                       "shared/PROTOCOL.md (the paper's protocol)", paper=True)
+
+
+def _registered(name: str, module: ModuleType, reader: Callable[..., CorpusRead], speakers: Optional[int],
+                genders: Optional[Tuple[int, int]], counts: Optional[Mapping[str, int]], source: str,
+                **more) -> CorpusInfo:
+    """A registry corpus whose reader's module documents its LANGUAGE, LAYOUT and TO_FOUR_CLASS."""
+    return CorpusInfo(name, display_name(name), module.LANGUAGE, reader, module.LAYOUT,
+                      MappingProxyType(module.TO_FOUR_CLASS), speakers, genders, counts, source, **more)
 
 
 _ENTRIES = (
@@ -69,33 +77,25 @@ _ENTRIES = (
            _counts(96, 192, 192, 192)),
     _paper("iemocap", read_iemocap, "Session1..Session5/dialog/EmoEvaluation/*.txt + sentences/wav/",
            10, (5, 5), _counts(1708, 1636, 1103, 1084)),
-    CorpusInfo("cremad", CORPUS_DISPLAY["cremad"], cremad.LANGUAGE, cremad.read_cremad, cremad.LAYOUT,
-               MappingProxyType(cremad.TO_FOUR_CLASS), 91, (48, 43), _counts(1087, 1271, 1271, 1271),
-               "Cao et al. 2014, IEEE TAC 5(4); github.com/CheyneyComputerScience/CREMA-D README; "
-               "per-class counts of the released AudioWAV folder"),
-    CorpusInfo("tess", CORPUS_DISPLAY["tess"], tess.LANGUAGE, tess.read_tess, tess.LAYOUT,
-               MappingProxyType(tess.TO_FOUR_CLASS), 2, (0, 2), _counts(400, 400, 400, 400),
-               "Dupuis & Pichora-Fuller 2010, doi:10.5683/SP2/E8H2MF (200 words x 7 emotions x 2 speakers)"),
-    CorpusInfo("savee", CORPUS_DISPLAY["savee"], savee.LANGUAGE, savee.read_savee, savee.LAYOUT,
-               MappingProxyType(savee.TO_FOUR_CLASS), 4, (4, 0), _counts(120, 60, 60, 60),
-               "Haq & Jackson, AVSP 2009; SAVEE documentation (15 per emotion, 30 neutral per speaker)"),
-    CorpusInfo("msppodcast", CORPUS_DISPLAY["msppodcast"], msppodcast.LANGUAGE, msppodcast.read_msppodcast,
-               msppodcast.LAYOUT,
-               MappingProxyType(msppodcast.TO_FOUR_CLASS), None, None, None,
-               "Lotfian & Busso 2019, IEEE TAC 10(4); release readme; MSP-Podcast corpus page (v1.11: 151,654 "
-               "turns)", partitions=msppodcast.msppodcast_splits,
-               partition_roles=MappingProxyType(msppodcast.OFFICIAL_ROLES)),
-    CorpusInfo("emovo", CORPUS_DISPLAY["emovo"], emovo.LANGUAGE, emovo.read_emovo, emovo.LAYOUT,
-               MappingProxyType(emovo.TO_FOUR_CLASS), 6, (3, 3), _counts(84, 84, 84, 84),
-               "Costantini et al., LREC 2014 (6 actors x 14 sentences x 7 states)"),
-    CorpusInfo("esd", CORPUS_DISPLAY["esd"], esd.LANGUAGE, esd.read_esd, esd.LAYOUT,
-               MappingProxyType(esd.TO_FOUR_CLASS), 10, (5, 5), _counts(3500, 3500, 3500, 3500),
-               "Zhou et al., ICASSP 2021; github.com/HLTSingapore/Emotional-Speech-Data README (350 per "
-               "speaker and emotion)"),
-    CorpusInfo("shemo", CORPUS_DISPLAY["shemo"], shemo.LANGUAGE, shemo.read_shemo, shemo.LAYOUT,
-               MappingProxyType(shemo.TO_FOUR_CLASS), 87, (56, 31), _counts(1028, 201, 1059, 449),
-               "Mohamad Nezami et al. 2019, Lang. Resources & Evaluation 53(1); "
-               "github.com/pariajm/sharif-emotional-speech-dataset README"),
+    _registered("cremad", cremad, cremad.read_cremad, 91, (48, 43), _counts(1087, 1271, 1271, 1271),
+                "Cao et al. 2014, IEEE TAC 5(4); github.com/CheyneyComputerScience/CREMA-D README; "
+                "per-class counts of the released AudioWAV folder"),
+    _registered("tess", tess, tess.read_tess, 2, (0, 2), _counts(400, 400, 400, 400),
+                "Dupuis & Pichora-Fuller 2010, doi:10.5683/SP2/E8H2MF (200 words x 7 emotions x 2 speakers)"),
+    _registered("savee", savee, savee.read_savee, 4, (4, 0), _counts(120, 60, 60, 60),
+                "Haq & Jackson, AVSP 2009; SAVEE documentation (15 per emotion, 30 neutral per speaker)"),
+    _registered("msppodcast", msppodcast, msppodcast.read_msppodcast, None, None, None,
+                "Lotfian & Busso 2019, IEEE TAC 10(4); release readme; MSP-Podcast corpus page (v1.11: 151,654 "
+                "turns)", partitions=msppodcast.msppodcast_splits,
+                partition_roles=MappingProxyType(msppodcast.OFFICIAL_ROLES)),
+    _registered("emovo", emovo, emovo.read_emovo, 6, (3, 3), _counts(84, 84, 84, 84),
+                "Costantini et al., LREC 2014 (6 actors x 14 sentences x 7 states)"),
+    _registered("esd", esd, esd.read_esd, 10, (5, 5), _counts(3500, 3500, 3500, 3500),
+                "Zhou et al., ICASSP 2021; github.com/HLTSingapore/Emotional-Speech-Data README (350 per "
+                "speaker and emotion)"),
+    _registered("shemo", shemo, shemo.read_shemo, 87, (56, 31), _counts(1028, 201, 1059, 449),
+                "Mohamad Nezami et al. 2019, Lang. Resources & Evaluation 53(1); "
+                "github.com/pariajm/sharif-emotional-speech-dataset README"),
 )
 
 #: name -> CorpusInfo, paper corpora first (table order), then the registry corpora.
