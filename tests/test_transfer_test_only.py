@@ -122,3 +122,21 @@ def test_the_test_only_column_has_intervals_and_its_bundle_is_format_4(with_tess
     old = table_statistics(cells, StatsConfig(resamples=100), {u.id: u.speaker for u in utts}, "manifest",
                            every_fold=False)  # the rule of bundles before format 4
     assert not next(e for e in old["cells"] if e["test_corpus"] == "tess")["available"]
+
+
+def test_a_bundle_of_a_study_with_tess_holds_its_cells_and_validates(with_tess, tmp_path):
+    from s3prl_crosscorpus.results.significance import test_only_in
+    from s3prl_crosscorpus.submission.bundle import build_bundle
+    from s3prl_crosscorpus.submission.validate import validate_bundle
+
+    utts = load_manifest(with_tess)
+    study = tmp_path / "study.yaml"
+    study.write_text(study_text().replace("[matched, transfer]", "[transfer]") + "statistics: {resamples: 50}\n")
+    write_transfer(tmp_path / "results", utts, transfer_rows(POOL, test_only=WHY), pool=POOL)
+    cells, _ = load_cells(tmp_path / "results")
+    assert test_only_in(cells) == {"tess": "tested whole in every fold and never trained on"}
+    meta = build_bundle(tmp_path / "results", tmp_path / "b.zip", plots=False, config=StatsConfig(resamples=50),
+                        speakers={u.id: u.speaker for u in utts}, study=study)
+    assert meta["format_version"] == 4
+    found = validate_bundle(tmp_path / "b.zip", with_tess)
+    assert found.ok, found.problems

@@ -87,6 +87,15 @@ def tested_whole_in_every_fold(cell: Cell, seed: Optional[int]) -> bool:
     return len(tests) > 1 and len(set(tests)) == 1
 
 
+def test_only_in(cells: Sequence[Cell]) -> Dict[str, str]:
+    """Corpora the results show as test-only: no result trains on them and each of their cells tests them whole
+    in every fold (an official test split is trained on elsewhere, so it is not one)."""
+    trained = {corpus for c in cells for pool in c.pools.values() for corpus in pool}
+    corpora = {c.corpus for c in cells if c.corpus not in trained}
+    return {corpus: "tested whole in every fold and never trained on" for corpus in sorted(corpora)
+            if all(tested_whole_in_every_fold(c, seed) for c in cells if c.corpus == corpus for seed in c.seeds)}
+
+
 def prepare(cell: Cell, speakers: Optional[Mapping[str, str]] = None, speakers_name: str = FROM_MAP,
             every_fold: bool = True) -> Prepared:
     """Per-speaker counts of a complete cell whose seeds share one test set and whose speakers are known;

@@ -14,7 +14,7 @@ from ..results.cells import Cell, cell_key, collect_pairs, load_checked, seed_of
 from ..results.leaderboard import summary
 from ..results.provenance import provenance
 from ..results.schema import package_versions
-from ..results.significance import table_statistics, tested_whole_in_every_fold
+from ..results.significance import table_statistics, test_only_in, tested_whole_in_every_fold
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
 from ..core.studyfile import StudyError, cell_problems, load_study
@@ -133,7 +133,7 @@ def check_study(cells: List[Cell], study: Optional[Path]) -> Optional[bytes]:
         return None
     try:
         problems = cell_problems(load_study(study), [(c.system, c.family, c.condition, c.corpus) for c in cells],
-                                 str(study))
+                                 str(study), test_only_in(cells))
     except StudyError as err:
         raise BundleError(str(err)) from None
     if problems:

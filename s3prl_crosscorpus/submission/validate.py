@@ -25,7 +25,7 @@ from ..results.leaderboard import METRICS, summary
 from ..results.provenance import provenance_lines as record_lines
 # One source of truth: the readers of result folders (leaderboard, plot, compare, submit) recompute with these too.
 from ..results.schema import TOLERANCE, ResultError, close, metric_differences, validate_result
-from ..results.significance import config_from_method, key_of, table_statistics
+from ..results.significance import config_from_method, key_of, table_statistics, test_only_in
 from ..results.speakers import speaker_from_id
 from .format import (BUNDLE_FORMAT, BUNDLE_INDEX, EVERY_FOLD_INTERVALS_SINCE, FOLD_MEMBER, INDEX_KEYS, KNOWN_VERSIONS, SEED_FOLDERS_SINCE,
                      SPEAKERS_TXT, STATISTICS_SINCE, STUDY_YAML, SUMMARY_MD, run_record, sha256_bytes,
@@ -615,7 +615,8 @@ def rule_matches_study(b: Bundle) -> List[str]:
         return [str(err)]
     cells = {(c.get("system"), c.get("family"), c.get("condition"), c.get("test_corpus"))
              for c in b.meta["summary"]["cells"] if isinstance(c, dict)}
-    return cell_problems(study, sorted(cells, key=lambda k: tuple(map(str, k))), source)
+    return cell_problems(study, sorted(cells, key=lambda k: tuple(map(str, k))), source,
+                         test_only_in(recomputed_cells(b)))
 
 
 RULES: Tuple[Callable[[Bundle], List[str]], ...] = (
