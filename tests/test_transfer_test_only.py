@@ -118,6 +118,12 @@ def test_the_test_only_column_has_intervals_and_its_bundle_is_format_4(with_tess
     text = render_markdown(table)
     assert not any(line.startswith("| TESS") for line in text.splitlines())  # a matrix column, not a row
     assert "TESS extended" in text and "TESS matched" not in text  # no matched column for a test-only corpus
+    header = next(line for line in text.splitlines() if line.startswith("| train \\ test"))
+    tess_at = [h.strip() for h in header.strip("|").split("|")].index("TESS")
+    for row in ("| EmoDB ", "| EmoDB+RAVDESS+IEMOCAP "):
+        entry = next(line for line in text.splitlines() if line.startswith(row)).strip("|").split("|")[tess_at]
+        assert entry.strip().endswith("] (2 spk)")  # an interval from two speakers is marked
+    assert "(k spk): an interval resampled from fewer than 5 speakers" in text
     assert bundle_version(cells) == 4
     old = table_statistics(cells, StatsConfig(resamples=100), {u.id: u.speaker for u in utts}, "manifest",
                            every_fold=False)  # the rule of bundles before format 4

@@ -16,7 +16,7 @@ from ..results.cells import Cell, load_cells, place_text
 from ..results.leaderboard import summary
 from ..results.matrix import CONDITION_TAGS, interval_of, matrix_systems, pool_name, system_matrix
 from ..results.provenance import provenance
-from ..results.significance import table_statistics
+from ..results.significance import few_speakers_mark, table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
 from .figures import report_figures
@@ -105,9 +105,11 @@ def matrix_entry(table: Mapping, cell: Optional[Mapping]) -> Optional[dict]:
     """One matrix entry's values (None: not run)."""
     if cell is None:
         return None
+    interval = interval_of(table, cell)
     return {"key": cell_key(cell), "condition": cell["condition"],
             "tag": CONDITION_TAGS.get(cell["condition"], "").strip(), "uar": cell["metrics"]["uar"],
-            "complete": cell["complete"], "warned": bool(cell.get("warnings")), "interval": interval_of(table, cell)}
+            "complete": cell["complete"], "warned": bool(cell.get("warnings")), "interval": interval,
+            "few": few_speakers_mark(interval or {}).strip()}
 
 
 def corpus_breakdown(cells: Sequence[Cell]) -> List[dict]:

@@ -11,6 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.folds import FOLDS, condition_rank, is_transfer_label
 from ..core.labels import corpus_rank, display_name
+from .significance import FEW_SPEAKERS, few_speakers_mark, interval_text
 
 Pool = Tuple[str, ...]
 #: Tag of a matrix entry whose cell has another condition than transfer (the diagonal, matched, has none).
@@ -72,8 +73,7 @@ def entry_text(table: Mapping, cell: Optional[Mapping], metric: str) -> str:
     text += CONDITION_TAGS.get(cell["condition"], "")
     interval = interval_of(table, cell) if metric == "uar" else None
     if interval is not None:
-        text += (f"; {interval['uar']:.2f} [{interval['ci'][0]:.2f}, {interval['ci'][1]:.2f}]"
-                 if interval["available"] else "; n/a")
+        text += "; " + interval_text(interval)
     return text
 
 
@@ -101,6 +101,9 @@ def render_matrices(table: Mapping, metric: str = "uar", metric_name: str = "UAR
              "marks the extended cell of the declared pool, (loco) the pool less the test corpus; –: not run. "
              "No paper figures: the paper reports matched and extended only."]
     if metric == "uar" and table.get("statistics"):
+        if any(few_speakers_mark(entry) for entry in table["statistics"]["cells"]):
+            notes.append(f"(k spk): an interval resampled from fewer than {FEW_SPEAKERS} speakers (a test-only "
+                         "corpus): it says little.")
         level = round(100 * table["statistics"]["method"]["confidence"])
         notes.append(f"After ';': pooled UAR over all test utterances with its {level}% speaker-bootstrap interval; "
                      "each transfer cell is compared with the matched cell of its column (same test utterances) "

@@ -283,12 +283,22 @@ def table_statistics(cells: Sequence[Cell], config: StatsConfig = StatsConfig(),
 
 # --- rendering -------------------------------------------------------------------------------------------------
 
+#: An interval from fewer speakers than this says little (a test-only corpus: TESS has 2): it is marked.
+FEW_SPEAKERS = 5
+
+
+def few_speakers_mark(entry: Mapping) -> str:
+    """`` (2 spk)`` after an interval resampled from fewer than FEW_SPEAKERS speakers, else ``""``."""
+    n = entry.get("n_speakers")
+    return f" ({n} spk)" if entry.get("available") and n is not None and n < FEW_SPEAKERS else ""
+
+
 def interval_text(entry: Optional[Mapping]) -> str:
     if entry is None:
         return "–"
     if not entry["available"]:
         return "n/a"
-    return f"{entry['uar']:.2f} [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
+    return f"{entry['uar']:.2f} [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]{few_speakers_mark(entry)}"
 
 
 def p_text(p: float) -> str:
@@ -363,6 +373,9 @@ def method_notes(stats: Mapping) -> List[str]:
         f"*: survives it at α = {m['alpha']:g}.",
         family_note(stats),
     ]
+    if any(few_speakers_mark(c) for c in stats["cells"]):
+        notes.append(f"(k spk): an interval resampled from fewer than {FEW_SPEAKERS} speakers (e.g. a test-only "
+                     "corpus): it cannot show how results vary over speakers, so it says little.")
     exact = sorted({(c["test_corpus"], c["n_speakers"]) for c in stats["comparisons"] if c["available"] and c["exact"]},
                    key=lambda cs: corpus_rank(cs[0]))
     if exact:
