@@ -20,7 +20,7 @@ from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, i
                     load_cells, load_checked, place_text)
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
-from .significance import render_table_statistics
+from .significance import render_table_statistics, test_only_in
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
@@ -100,6 +100,9 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
     for cell in table["cells"]:
         if (corpus_differs or {}).get(cell["test_corpus"]):
             cell["corpus_differs"] = list(corpus_differs[cell["test_corpus"]])
+    test_only = test_only_in(cells)
+    if test_only:  # a column of the transfer matrix only (the matrix marks it)
+        table["test_only"] = test_only
     if statistics is not None:
         table["statistics"] = dict(statistics)
     return table

@@ -24,7 +24,7 @@ from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm,
 STATS_FORMAT = "s3prl-crosscorpus-statistics"
 STATS_VERSION = 1
 #: Automatic comparisons: (condition B, condition A) of the same system and corpus; the difference is B - A.
-#: Every transfer cell (``from-...``) is also compared with the matched cell of its test corpus.
+#: Every transfer cell (``from-...``) is also compared with the matched cell of its test corpus (none: the extended).
 AUTOMATIC: Tuple[Tuple[str, str], ...] = (("extended", "matched"), ("loco", "matched"))
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
 
@@ -135,7 +135,8 @@ def cell_entry(prepared: Prepared, config: StatsConfig) -> dict:
 
 
 def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
-    """(matched, other) for every system and corpus with a matched cell and an extended, loco or transfer cell."""
+    """(matched, other) for every system and corpus with a matched cell and an extended, loco or transfer cell;
+    (extended, transfer) where there is no matched cell (a test-only corpus: the same test utterances)."""
     by_key = {key_of(c): c for c in cells}
     pairs = []
     for cell in sorted(cells, key=table_order):
@@ -143,9 +144,10 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
             other = by_key.get((cell.system, a_condition, cell.corpus))
             if cell.condition == b_condition and other is not None:
                 pairs.append((other, cell))
-        matched = by_key.get((cell.system, "matched", cell.corpus))
-        if is_transfer_label(cell.condition) and matched is not None:
-            pairs.append((matched, cell))
+        # A test-only column has no matched cell; its cells all test it whole, so they pair with its extended one.
+        base = by_key.get((cell.system, "matched", cell.corpus)) or by_key.get((cell.system, "extended", cell.corpus))
+        if is_transfer_label(cell.condition) and base is not None:
+            pairs.append((base, cell))
     return pairs + augment_pairs(cells)
 
 
