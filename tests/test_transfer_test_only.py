@@ -210,3 +210,10 @@ def test_the_svm_transfer_matrix_tests_tess_whole_and_its_leaderboard_marks_it(w
                             "--resamples", "50", "--data", str(with_tess)], capture_output=True, text=True)
     assert board.returncode == 0, board.stderr[-2000:]
     assert "TESS (test-only)" in board.stdout and "from-emodb − extended" in board.stdout
+
+
+def test_the_report_matrix_marks_the_test_only_column(with_tess, tmp_path):
+    from s3prl_crosscorpus.report.context import transfer_matrices
+
+    table = tess_table(load_manifest(with_tess), tmp_path, [("emodb",), PAPER])
+    assert transfer_matrices(table)[0]["columns"] == ["EmoDB", "RAVDESS", "IEMOCAP", "TESS (test-only)"]
