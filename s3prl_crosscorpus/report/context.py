@@ -95,7 +95,9 @@ def transfer_matrices(table: Mapping) -> List[dict]:
     out = []
     for system in matrix_systems(table):
         matrix = system_matrix(table, system)
-        out.append({"system": system, "columns": [display_name(c) for c in matrix["columns"]],
+        test_only = table.get("test_only") or {}  # a column only: marked as in the markdown matrix
+        out.append({"system": system, "columns": [display_name(c) + (" (test-only)" if c in test_only else "")
+                                                  for c in matrix["columns"]],
                     "rows": [{"name": pool_name(pool), "entries": [matrix_entry(table, cell) for cell in cells]}
                              for pool, cells in zip(matrix["rows"], matrix["cells"])]})
     return out
