@@ -217,3 +217,25 @@ def test_the_report_matrix_marks_the_test_only_column(with_tess, tmp_path):
 
     table = tess_table(load_manifest(with_tess), tmp_path, [("emodb",), PAPER])
     assert transfer_matrices(table)[0]["columns"] == ["EmoDB", "RAVDESS", "IEMOCAP", "TESS (test-only)"]
+
+
+def test_the_dnn_plan_and_dataset_test_tess_whole_and_never_train_on_it(with_tess, tmp_path):
+    from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan
+    from s3prl_crosscorpus.superb.dataset import ConfigError, DataSettings, load_experiment
+
+    settings = DnnSettings(data=with_tess, results=tmp_path / "r", exp=tmp_path / "exp", upstream="hubert_local",
+                           config=Path("smoke.yaml"), pool=POOL, cache=tmp_path / "cache", upstream_name="Tiny")
+    plan = dnn_plan(settings, ["linear"], ["matched", "transfer"], [1], [1337])
+    labels = {job.name.split(".")[1] for job in plan.jobs}
+    assert labels == {"matched-emodb", "matched-ravdess", "matched-iemocap", "from-emodb-all", "from-ravdess-all",
+                      "from-iemocap-all", "from-emodb+ravdess+iemocap-all"}  # no matched-tess, no from-tess
+    outputs = {Path(p).relative_to(tmp_path / "r").parts[1:3] for job in plan.jobs for p in job.outputs}
+    assert {("from-emodb", "tess"), ("extended", "tess")} <= outputs
+    tess = sorted(u.id for u in load_manifest(with_tess) if u.corpus == "tess")
+    for fold in (1, 5):
+        split, _ = load_experiment(DataSettings(data_dir=str(with_tess), condition="transfer", fold=fold,
+                                                corpora=POOL, train_corpora=("emodb",)))
+        assert sorted(i for i in split.test if i.startswith("tess_")) == tess
+    with pytest.raises(ConfigError, match=r"tess is test-only \(2 speaker\(s\), fewer than the 5 folds\)"):
+        load_experiment(DataSettings(data_dir=str(with_tess), condition="transfer", corpora=POOL,
+                                     train_corpora=("tess",)))
