@@ -18,9 +18,10 @@ from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked, place_text)
+from .significance import test_only_in
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
-from .significance import render_table_statistics, test_only_in
+from .significance import render_table_statistics
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
