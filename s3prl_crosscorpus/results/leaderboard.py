@@ -21,6 +21,7 @@ from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, i
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
 from .significance import render_table_statistics
+from .warning_groups import Place, warning_lines
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
@@ -169,9 +170,8 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
                          f"{cell['test_corpus']} {missing_text(cell)}.")
-    for cell in table["cells"]:
-        notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} {place_text(fold, seed)}: {m}"
-                     for fold, seed, m in warning_places(cell))
+    notes.extend(warning_lines([(Place(cell["system"], cell["condition"], cell["test_corpus"], fold, seed), m)
+                                for cell in table["cells"] for fold, seed, m in warning_places(cell)]))
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     text = "\n".join(lines + [""] + notes) + "\n"
     matrices = render_matrices(table, metric, METRIC_NAMES[metric])
