@@ -12,7 +12,8 @@ from s3prl_crosscorpus.results.cells import load_cells
 from s3prl_crosscorpus.results.finished import job_lines
 from s3prl_crosscorpus.results.leaderboard import render, summary
 
-EDGE = "chosen C and gamma on the edge of the coarse grid (C=0.03125, gamma=3.05176e-05): the best value may lie outside it"
+EDGE = ("chosen C and gamma on the edge of the coarse grid (C=0.03125, gamma=3.05176e-05): "
+        "the best value may lie outside it")
 OTHER_EDGE = "chosen C on the edge of the coarse grid (C=32): the best value may lie outside it"
 DEGENERATE = "degenerate training: the chosen checkpoint predicts only 'neu' on dev"
 #: (system, condition, corpus, fold) -> its warnings
@@ -60,7 +61,12 @@ def test_a_several_seed_cell_groups_per_seed(tmp_path, utterances):
     for fold in (1, 2, 3):
         path = tmp_path / "seed7" / "HuBERT-Linear" / "matched" / "emodb" / f"fold{fold}.json"
         write_json(path, {**read_json(path), "warnings": [DEGENERATE]})
-    assert notes(tmp_path) == [f"! {DEGENERATE} — HuBERT-Linear matched emodb folds 1-3 seed 7"]
+    path = tmp_path / "HuBERT-Linear" / "matched" / "emodb" / "fold5.json"
+    write_json(path, {**read_json(path), "warnings": [OTHER_EDGE]})
+    assert notes(tmp_path) == [  # the count by kind from 4 warnings on; one place keeps the single-place line
+        "Warnings: 4 in 1 cell(s): 1 grid edge, 3 degenerate training; each below with its places",
+        f"! {DEGENERATE} — HuBERT-Linear matched emodb folds 1-3 seed 7",
+        f"! HuBERT-Linear matched emodb fold 5 seed 1337: {OTHER_EDGE}"]
 
 
 def test_the_report_classifies_warnings_as_the_leaderboard_does(results):
@@ -77,3 +83,24 @@ def test_the_stage_output_gives_each_distinct_message_once_with_its_count(result
     write_json(paths[3], {**read_json(paths[3]), "warnings": [OTHER_EDGE]})  # fold 4
     line, = job_lines("job", 0, [str(p) for p in paths])
     assert line.endswith(f" ! {EDGE} (4 folds); {OTHER_EDGE}"), line
+
+
+def test_a_bundle_shows_grouped_warnings_and_one_made_before_the_grouping_still_validates(results, tmp_path):
+    from helpers.bundles import members_of, repack
+    from s3prl_crosscorpus.submission.bundle import build_bundle
+    from s3prl_crosscorpus.submission.format import SUMMARY_MD, summary_markdown
+    from s3prl_crosscorpus.submission.validate import validate_bundle
+
+    path = tmp_path / "bundle.zip"
+    build_bundle(results, path, plots=False)
+    assert validate_bundle(path).ok
+    text = members_of(path)[SUMMARY_MD].decode()
+    assert f"! {DEGENERATE} — HuBERT-Linear matched iemocap folds 2, 4" in text
+    old = repack(path, tmp_path, lambda m, meta: m.update(
+        {SUMMARY_MD: summary_markdown(meta["summary"], grouped_warnings=False).encode()}))
+    old_text = members_of(old)[SUMMARY_MD].decode()
+    assert f"! HuBERT-Linear matched iemocap fold 4: {DEGENERATE}" in old_text and old_text != text
+    assert validate_bundle(old).ok, validate_bundle(old).problems
+    dropped = repack(path, tmp_path, lambda m, meta: m.update(  # negative control: a warning line left out
+        {SUMMARY_MD: m[SUMMARY_MD].replace(f"! ComParE-SVM extended emodb fold 4: {OTHER_EDGE}\n".encode(), b"")}))
+    assert not validate_bundle(dropped).ok
