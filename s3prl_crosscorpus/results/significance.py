@@ -83,7 +83,10 @@ def tested_whole_in_every_fold(cell: Cell, seed: Optional[int]) -> bool:
     """True when every fold tests the same utterances (a test-only corpus, an official test split). Its rows are
     then counted once per fold: as every fold has the same class counts, the pooled UAR equals the mean of the
     folds' UARs, and a speaker's rows of all folds are resampled (or swapped) together."""
-    tests = [frozenset(row["id"] for row in result["predictions"]) for result in cell.runs[seed].values()]
+    runs = list(cell.runs[seed].values())
+    if not all(result.get("predictions") for result in runs):  # a summary-only result: nothing to tell
+        return False
+    tests = [frozenset(row["id"] for row in result["predictions"]) for result in runs]
     return len(tests) > 1 and len(set(tests)) == 1
 
 
