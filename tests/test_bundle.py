@@ -252,6 +252,20 @@ def test_summary_cell_lacking_its_names_is_reported_not_a_crash(good, tmp_path):
 def test_edited_summary_md_is_rejected(good, tmp_path):
     edit = lambda m, meta: m.update({SUMMARY_MD: m[SUMMARY_MD].replace(b"|", b"!", 1)})
     assert problems_of(repack(good, tmp_path, edit)) == [f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}"]
+    figure = lambda m, meta: m.update({SUMMARY_MD: m[SUMMARY_MD].replace(b" \xc2\xb1 ", b" \xc2\xb1 1", 1)})
+    assert problems_of(repack(good, tmp_path, figure)) == [
+        f"{SUMMARY_MD}: does not show the summary table of {BUNDLE_INDEX}"]
+
+
+def test_summary_md_worded_by_another_package_version_is_accepted(good, tmp_path):
+    """The prose notes describe the methods and change wording between versions (e.g. the "Pooled UAR:" note of
+    bundles packed before test-only intervals); the table rows and ! lines are what must match bundle.json."""
+    def reword(members, meta):
+        text = members[SUMMARY_MD].decode("utf-8")
+        assert "Each cell: mean" in text
+        members[SUMMARY_MD] = text.replace("Each cell: mean", "Each cell shows the mean").encode("utf-8")
+    found = validate_bundle(repack(good, tmp_path, reword))
+    assert found.ok, found.problems
 
 
 def test_edited_run_record_is_rejected(good, tmp_path):
