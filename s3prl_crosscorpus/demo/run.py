@@ -134,6 +134,7 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
     from ..report.render import render_html, write_html
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
+    from ..results.speakers import manifest_speakers
     from ..submission.bundle import build_bundle
     from ..submission.validate import validate_bundle
 
@@ -147,7 +148,9 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
                           f"bundle skipped: a submission needs folds 1-5 of every cell, these results have fold(s) "
                           f"{', '.join(map(str, done))}")
     bundle = out / "bundle.zip"
-    build_bundle(results, bundle, plots=True)
+    # The DNN's result files record no speaker per prediction, and only the paper's corpora name it in their ids:
+    # the manifest names every test utterance's speaker for the bundle's statistics (as `submit --data`).
+    build_bundle(results, bundle, plots=True, speakers=manifest_speakers(data))
     html = write_html(out / "report.html", render_html(build_context(results, data)))
     return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data),
                       html=html)
