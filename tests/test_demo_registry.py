@@ -10,7 +10,7 @@ from s3prl_crosscorpus.commands.main import main
 from s3prl_crosscorpus.core.corpora import REGISTRY_CORPORA, tess as tess_reader
 from s3prl_crosscorpus.core.labels import CORPORA
 from s3prl_crosscorpus.demo.registry_synth import TESS_FOLDERS
-from s3prl_crosscorpus.demo.run import dnn_done, experiments
+from s3prl_crosscorpus.demo.run import DemoPoolError, claim_pool, dnn_done, experiments
 from s3prl_crosscorpus.results.leaderboard import load_cells, summary
 
 
@@ -47,6 +47,27 @@ def test_an_extended_dnn_run_is_done_only_when_every_pool_corpus_has_its_result(
         path.write_text("{}")
     assert dnn_done(tmp_path, "S", "extended", None, 1)
     assert not dnn_done(tmp_path, "S", "extended", None, 1, pool=(*CORPORA, "tess"))
+
+
+def test_an_out_folder_keeps_the_pool_its_results_were_made_with(tmp_path):
+    (tmp_path / "results").mkdir()  # a demo of today's default: results, no record
+    claim_pool(tmp_path, [])
+    with pytest.raises(DemoPoolError, match=r"registry corpora none, not \['tess'\]"):
+        claim_pool(tmp_path, ["tess"])
+    (tmp_path / "results").rmdir()  # results removed: the folder is free for another pool
+    claim_pool(tmp_path, ["tess", "cremad"])
+    (tmp_path / "results").mkdir()
+    claim_pool(tmp_path, ["cremad", "tess"])  # the same pool, in any order
+    with pytest.raises(DemoPoolError, match="use another --out"):
+        claim_pool(tmp_path, [])
+
+
+def test_demo_refuses_another_pool_in_the_same_out_with_one_error_line(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    assert main(["demo", "--registry", "tess", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path} holds the results of the demo")
+    assert not (tmp_path / "corpora").exists()  # refused before synthesis
 
 
 @pytest.mark.e2e

@@ -44,8 +44,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except argparse.ArgumentTypeError as err:
         print(f"error: --registry: {err}", file=sys.stderr)
         return 2
+    from ..demo.run import DemoPoolError  # light: the steps import their libraries when they run
+
     try:
         return run(args)
+    except DemoPoolError as err:  # --out holds another pool's results (checked before any step runs)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except OSError as err:  # an unwritable or full --out folder; the message names the file
         print(f"error: demo stopped: {os_error_text(err)}", file=sys.stderr)
         return 1
@@ -68,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
     """The five demo steps; 0 when the bundle validates."""
     from ..core.manifest import prepare, summary  # here: --help stays fast
     from ..core.labels import CORPORA, display_name
-    from ..demo.run import dnn_system, ensure_corpora, matched_corpora, report, run_dnn, run_svm
+    from ..demo.run import claim_pool, dnn_system, ensure_corpora, matched_corpora, report, run_dnn, run_svm
     from ..study.plan import manifest_test_only
 
     start, out = time.perf_counter(), args.out.resolve()
     data, results = out / "data", out / "results"
     pool = [*CORPORA, *args.registry]
+    claim_pool(out, args.registry)  # before any step: another pool's results there are refused
 
     step(f"1/5 synthesising {listed([display_name(c) for c in pool])} in their real layouts")
     roots, reused = ensure_corpora(out, args.utterances_per_class, args.seed, args.registry)

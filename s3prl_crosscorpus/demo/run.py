@@ -22,6 +22,23 @@ def dnn_system(head: str) -> str:
     return dnn_system_name("TinyRandomHuBERT", head)
 
 
+class DemoPoolError(ValueError):
+    """The --out folder holds the results of another corpus pool (its message names the folder and both pools)."""
+
+
+def claim_pool(out: Path, registry: Sequence[str]) -> None:
+    """Record ``out``'s registry corpora (``out/.demo-registry``); DemoPoolError when its results are another
+    pool's (one leaderboard, one pool: results of two pools mix fold files). Results without the record: none."""
+    record, results = out / ".demo-registry", out / "results"
+    if results.exists():
+        before = record.read_text().split() if record.exists() else []
+        if sorted(before) != sorted(registry):
+            raise DemoPoolError(f"{out} holds the results of the demo with registry corpora {before or 'none'}, "
+                                f"not {list(registry) or 'none'}; use another --out, or remove {results}")
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(" ".join(registry))
+
+
 def ensure_corpora(out: Path, per_class: int, seed: int,
                    registry: Sequence[str] = ()) -> Tuple[Dict[str, Path], bool]:
     """(corpus roots, reused): synthesise the corpora once; a finished tree (stamp file) is reused.
