@@ -119,7 +119,7 @@ def test_the_test_only_column_has_intervals_and_its_bundle_is_format_4(with_tess
     assert not any(line.startswith("| TESS") for line in text.splitlines())  # a matrix column, not a row
     assert "TESS extended" in text and "TESS matched" not in text  # no matched column for a test-only corpus
     header = next(line for line in text.splitlines() if line.startswith("| train \\ test"))
-    tess_at = [h.strip() for h in header.strip("|").split("|")].index("TESS")
+    tess_at = [h.strip() for h in header.strip("|").split("|")].index("TESS (test-only)")
     for row in ("| EmoDB ", "| EmoDB+RAVDESS+IEMOCAP "):
         entry = next(line for line in text.splitlines() if line.startswith(row)).strip("|").split("|")[tess_at]
         assert entry.strip().endswith("] (2 spk)")  # an interval from two speakers is marked
@@ -146,3 +146,96 @@ def test_a_bundle_of_a_study_with_tess_holds_its_cells_and_validates(with_tess, 
     assert meta["format_version"] == 4
     found = validate_bundle(tmp_path / "b.zip", with_tess)
     assert found.ok, found.problems
+
+
+def tess_table(utts, results: Path, rows) -> dict:
+    """The summary (with statistics) of transfer results of ``rows`` over the pool with TESS."""
+    write_transfer(results, utts, rows, pool=POOL)
+    cells, sha = load_cells(results)
+    return summary(cells, sha, table_statistics(cells, StatsConfig(resamples=50), {u.id: u.speaker for u in utts},
+                                                "manifest"))
+
+
+def test_the_matrix_marks_the_test_only_column_with_a_note(with_tess, tmp_path):
+    table = tess_table(load_manifest(with_tess), tmp_path, [("emodb",), PAPER])
+    assert table["test_only"] == {"tess": "tested whole in every fold and never trained on"}
+    text = render_markdown(table)
+    header = next(line for line in text.splitlines() if line.startswith("| train \\ test"))
+    assert [h.strip() for h in header.strip("|").split("|")][1:] == ["EmoDB", "RAVDESS", "IEMOCAP", "TESS (test-only)"]
+    assert "(test-only): TESS has too few speakers for speaker-independent folds: never trained on" in text
+
+
+def test_a_table_without_a_test_only_corpus_has_no_test_only_mark(with_tess, tmp_path):
+    utts = [u for u in load_manifest(with_tess) if u.corpus != "tess"]
+    write_transfer(tmp_path, utts, [("emodb",), PAPER], pool=PAPER)
+    cells, sha = load_cells(tmp_path)
+    table = summary(cells, sha)
+    assert "test_only" not in table and "test-only" not in render_markdown(table)
+
+
+def test_test_only_transfer_cells_are_paired_with_the_extended_cell_on_the_same_utterances(with_tess, tmp_path):
+    stats = tess_table(load_manifest(with_tess), tmp_path, [("emodb",), ("ravdess",), PAPER])["statistics"]
+    on_tess = [c for c in stats["comparisons"] if c["test_corpus"] == "tess"]
+    assert sorted((c["a"]["condition"], c["b"]["condition"]) for c in on_tess) == [
+        ("extended", "from-emodb"), ("extended", "from-ravdess")]
+    assert all(c["available"] for c in on_tess)  # the same utterances: TESS whole in every fold
+    assert "GeMAPS-SVM: from-emodb − extended on TESS" in stats["family"]
+    # a corpus with a matched cell keeps its matched comparison (and no extended one for transfer cells)
+    on_ravdess = {(c["a"]["condition"], c["b"]["condition"]) for c in stats["comparisons"]
+                  if c["test_corpus"] == "ravdess"}
+    assert ("matched", "from-emodb") in on_ravdess and ("extended", "from-emodb") not in on_ravdess
+
+
+@pytest.mark.e2e
+def test_the_svm_transfer_matrix_tests_tess_whole_and_its_leaderboard_marks_it(with_tess, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "results"
+    base = [sys.executable, "-c", "import sys; from baseline_svm.cli import main; sys.exit(main())", "run", "--data", str(with_tess), "--feature-set", "GeMAPSv01b",
+            "--condition", "transfer", "--test-corpus", "all", "--fold", "all", "--out", str(out),
+            "--corpora", ",".join(POOL), "--grid", "coarse", "--no-save-model"]
+    refused = subprocess.run(base + ["--train", "emodb,tess"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "tess is test-only (2 speaker(s)" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    done = subprocess.run(base + ["--train", "emodb", "--train", ",".join(PAPER)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    tess = sorted(u.id for u in load_manifest(with_tess) if u.corpus == "tess")
+    for condition in ("from-emodb", "extended"):
+        for fold in FOLDS:
+            result = json.loads(next((out / "GeMAPS-SVM" / condition / "tess").glob(f"fold{fold}*.json")).read_text())
+            assert sorted(row["id"] for row in result["predictions"]) == tess  # whole, in every fold
+    board = subprocess.run([sys.executable, "-m", "s3prl_crosscorpus", "leaderboard", str(out), "--stats",
+                            "--resamples", "50", "--data", str(with_tess)], capture_output=True, text=True)
+    assert board.returncode == 0, board.stderr[-2000:]
+    assert "TESS (test-only)" in board.stdout and "from-emodb − extended" in board.stdout
+
+
+def test_the_report_matrix_marks_the_test_only_column(with_tess, tmp_path):
+    from s3prl_crosscorpus.report.context import transfer_matrices
+
+    table = tess_table(load_manifest(with_tess), tmp_path, [("emodb",), PAPER])
+    assert transfer_matrices(table)[0]["columns"] == ["EmoDB", "RAVDESS", "IEMOCAP", "TESS (test-only)"]
+
+
+def test_the_dnn_plan_and_dataset_test_tess_whole_and_never_train_on_it(with_tess, tmp_path):
+    from s3prl_crosscorpus.study.plan import DnnSettings, dnn_plan
+    from s3prl_crosscorpus.superb.dataset import ConfigError, DataSettings, load_experiment
+
+    settings = DnnSettings(data=with_tess, results=tmp_path / "r", exp=tmp_path / "exp", upstream="hubert_local",
+                           config=Path("smoke.yaml"), pool=POOL, cache=tmp_path / "cache", upstream_name="Tiny")
+    plan = dnn_plan(settings, ["linear"], ["matched", "transfer"], [1], [1337])
+    labels = {job.name.split(".")[1] for job in plan.jobs}
+    assert labels == {"matched-emodb", "matched-ravdess", "matched-iemocap", "from-emodb-all", "from-ravdess-all",
+                      "from-iemocap-all", "from-emodb+ravdess+iemocap-all"}  # no matched-tess, no from-tess
+    outputs = {Path(p).relative_to(tmp_path / "r").parts[1:3] for job in plan.jobs for p in job.outputs}
+    assert {("from-emodb", "tess"), ("extended", "tess")} <= outputs
+    tess = sorted(u.id for u in load_manifest(with_tess) if u.corpus == "tess")
+    for fold in (1, 5):
+        split, _ = load_experiment(DataSettings(data_dir=str(with_tess), condition="transfer", fold=fold,
+                                                corpora=POOL, train_corpora=("emodb",)))
+        assert sorted(i for i in split.test if i.startswith("tess_")) == tess
+    with pytest.raises(ConfigError, match=r"tess is test-only \(2 speaker\(s\), fewer than the 5 folds\)"):
+        load_experiment(DataSettings(data_dir=str(with_tess), condition="transfer", corpora=POOL,
+                                     train_corpora=("tess",)))

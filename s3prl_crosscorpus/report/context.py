@@ -19,6 +19,7 @@ from ..results.provenance import provenance
 from ..results.significance import few_speakers_mark, table_statistics
 from ..results.speakers import SpeakerError, resolve_speakers
 from ..results.stats import StatsConfig
+from ..results.warning_groups import warning_kind
 from .figures import report_figures
 from .render import cell_key
 from .verdicts import comparison_name, verdict
@@ -95,7 +96,9 @@ def transfer_matrices(table: Mapping) -> List[dict]:
     out = []
     for system in matrix_systems(table):
         matrix = system_matrix(table, system)
-        out.append({"system": system, "columns": [display_name(c) for c in matrix["columns"]],
+        test_only = table.get("test_only") or {}  # a column only: marked as in the markdown matrix
+        out.append({"system": system, "columns": [display_name(c) + (" (test-only)" if c in test_only else "")
+                                                  for c in matrix["columns"]],
                     "rows": [{"name": pool_name(pool), "entries": [matrix_entry(table, cell) for cell in cells]}
                              for pool, cells in zip(matrix["rows"], matrix["cells"])]})
     return out
@@ -179,14 +182,12 @@ def summarise_reasons(entries: Sequence[Mapping]) -> List[dict]:
 
 def warning_rows(cells: Sequence[Cell]) -> List[dict]:
     """Every result warning with its cell, fold (and seed, in a cell of several) and its kind (grid edge,
-    degenerate run, other); ``where`` says ``fold 2`` or ``fold 2 seed 7``."""
+    degenerate training, other: see ``warning_kind``); ``where`` says ``fold 2`` or ``fold 2 seed 7``."""
     rows = []
     for cell in cells:
         for fold, seed, message in cell.warning_places():
-            kind = ("grid edge" if "edge of the" in message else
-                    "degenerate run" if message.startswith("degenerate") else "other")
             rows.append({"system": cell.system, "condition": cell.condition, "test_corpus": cell.corpus,
-                         "fold": fold, "seed": seed, "where": place_text(fold, seed), "kind": kind,
+                         "fold": fold, "seed": seed, "where": place_text(fold, seed), "kind": warning_kind(message),
                          "message": message})
     return rows
 

@@ -18,9 +18,11 @@ from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
                     load_cells, load_checked, place_text)
+from .significance import test_only_in
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
 from .significance import render_table_statistics
+from .warning_groups import Place, warning_lines
 
 METRICS: Tuple[str, ...] = ("uar", "wa", "macro_f1")
 METRIC_NAMES: Dict[str, str] = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1"}
@@ -100,6 +102,9 @@ def summary(cells: Sequence[Cell], fold_sha: str, statistics: Optional[Mapping] 
     for cell in table["cells"]:
         if (corpus_differs or {}).get(cell["test_corpus"]):
             cell["corpus_differs"] = list(corpus_differs[cell["test_corpus"]])
+    test_only = test_only_in(cells)
+    if test_only:  # a column of the transfer matrix only (the matrix marks it)
+        table["test_only"] = test_only
     if statistics is not None:
         table["statistics"] = dict(statistics)
     return table
@@ -140,8 +145,9 @@ def column_title(column: Mapping[str, str]) -> str:
     return f"{display_name(column['corpus'])} {column['condition']}"
 
 
-def render_markdown(table: Mapping, metric: str = "uar") -> str:
-    """The paper-style table with footnotes, for one metric."""
+def render_markdown(table: Mapping, metric: str = "uar", grouped_warnings: bool = True) -> str:
+    """The paper-style table with footnotes, for one metric; ``grouped_warnings=False``: one ``!`` line per
+    warning and place, as summary.md of bundles made before the grouping (``validate`` accepts both)."""
     by_key = {(c["system"], c["test_corpus"], c["condition"]): c for c in table["cells"]}
     header = ["System"] + [column_title(col) for col in table["columns"]]
     body = [[system] + [format_cell(by_key.get((system, col["corpus"], col["condition"])), metric)
@@ -169,9 +175,10 @@ def render_markdown(table: Mapping, metric: str = "uar") -> str:
         if not cell["complete"]:
             notes.append(f"* incomplete, mean over the folds present only: {cell['system']} {cell['condition']} "
                          f"{cell['test_corpus']} {missing_text(cell)}.")
-    for cell in table["cells"]:
-        notes.extend(f"! {cell['system']} {cell['condition']} {cell['test_corpus']} {place_text(fold, seed)}: {m}"
-                     for fold, seed, m in warning_places(cell))
+    warnings = [(Place(cell["system"], cell["condition"], cell["test_corpus"], fold, seed), m)
+                for cell in table["cells"] for fold, seed, m in warning_places(cell)]
+    notes.extend(warning_lines(warnings) if grouped_warnings else
+                 [f"! {p.system} {p.condition} {p.corpus} {place_text(p.fold, p.seed)}: {m}" for p, m in warnings])
     notes.append(f"Fold file sha256 {table['fold_file_sha256']}.")
     text = "\n".join(lines + [""] + notes) + "\n"
     matrices = render_matrices(table, metric, METRIC_NAMES[metric])

@@ -91,7 +91,9 @@ def render_matrices(table: Mapping, metric: str = "uar", metric_name: str = "UAR
     lines: List[str] = []
     for system in systems:
         matrix = system_matrix(table, system)
-        header = ["train \\ test"] + [display(c) for c in matrix["columns"]]
+        test_only = table.get("test_only") or {}
+        header = ["train \\ test"] + [display(c) + (" (test-only)" if c in test_only else "")
+                                        for c in matrix["columns"]]
         body = [[pool_name(row)] + [entry_text(table, cell, metric) for cell in cells]
                 for row, cells in zip(matrix["rows"], matrix["cells"])]
         lines += [f"Transfer matrix of {system}: {metric_name} (%) by training corpora (rows) and test corpus "
@@ -100,12 +102,18 @@ def render_matrices(table: Mapping, metric: str = "uar", metric_name: str = "UAR
              "training partitions, test on the column's fold-k test partition); the diagonal is matched, (ext) "
              "marks the extended cell of the declared pool, (loco) the pool less the test corpus; –: not run. "
              "No paper figures: the paper reports matched and extended only."]
+    if table.get("test_only"):
+        names = ", ".join(display(c) for c in table["test_only"])
+        notes.append(f"(test-only): {names} has too few speakers for speaker-independent folds: never trained on "
+                     "(no matched cell, no row), tested whole in every fold; its transfer cells are compared with "
+                     "its extended cell (the same test utterances).")
     if metric == "uar" and table.get("statistics"):
         if any(few_speakers_mark(entry) for entry in table["statistics"]["cells"]):
             notes.append(f"(k spk): an interval resampled from fewer than {FEW_SPEAKERS} speakers (a test-only "
                          "corpus): it says little.")
         level = round(100 * table["statistics"]["method"]["confidence"])
         notes.append(f"After ';': pooled UAR over all test utterances with its {level}% speaker-bootstrap interval; "
-                     "each transfer cell is compared with the matched cell of its column (same test utterances) "
+                     "each transfer cell is compared with the matched cell of its column (same test utterances; a test-only "
+                     "column: its extended cell) "
                      "in the paired differences below the main table.")
     return "\n".join(lines + notes) + "\n"

@@ -24,7 +24,7 @@ from .stats import (StatsConfig, StatsError, SpeakerCounts, cell_interval, holm,
 STATS_FORMAT = "s3prl-crosscorpus-statistics"
 STATS_VERSION = 1
 #: Automatic comparisons: (condition B, condition A) of the same system and corpus; the difference is B - A.
-#: Every transfer cell (``from-...``) is also compared with the matched cell of its test corpus.
+#: Every transfer cell (``from-...``) is also compared with the matched cell of its test corpus (none: the extended).
 AUTOMATIC: Tuple[Tuple[str, str], ...] = (("extended", "matched"), ("loco", "matched"))
 CellKey = Tuple[str, str, str]  # system, condition, test corpus
 
@@ -83,7 +83,10 @@ def tested_whole_in_every_fold(cell: Cell, seed: Optional[int]) -> bool:
     """True when every fold tests the same utterances (a test-only corpus, an official test split). Its rows are
     then counted once per fold: as every fold has the same class counts, the pooled UAR equals the mean of the
     folds' UARs, and a speaker's rows of all folds are resampled (or swapped) together."""
-    tests = [frozenset(row["id"] for row in result["predictions"]) for result in cell.runs[seed].values()]
+    runs = list(cell.runs[seed].values())
+    if not all(result.get("predictions") for result in runs):  # a summary-only result: nothing to tell
+        return False
+    tests = [frozenset(row["id"] for row in result["predictions"]) for result in runs]
     return len(tests) > 1 and len(set(tests)) == 1
 
 
@@ -135,7 +138,8 @@ def cell_entry(prepared: Prepared, config: StatsConfig) -> dict:
 
 
 def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
-    """(matched, other) for every system and corpus with a matched cell and an extended, loco or transfer cell."""
+    """(matched, other) for every system and corpus with a matched cell and an extended, loco or transfer cell;
+    (extended, transfer) where there is no matched cell (a test-only corpus: the same test utterances)."""
     by_key = {key_of(c): c for c in cells}
     pairs = []
     for cell in sorted(cells, key=table_order):
@@ -143,9 +147,10 @@ def automatic_pairs(cells: Sequence[Cell]) -> List[Tuple[Cell, Cell]]:
             other = by_key.get((cell.system, a_condition, cell.corpus))
             if cell.condition == b_condition and other is not None:
                 pairs.append((other, cell))
-        matched = by_key.get((cell.system, "matched", cell.corpus))
-        if is_transfer_label(cell.condition) and matched is not None:
-            pairs.append((matched, cell))
+        # A test-only column has no matched cell; its cells all test it whole, so they pair with its extended one.
+        base = by_key.get((cell.system, "matched", cell.corpus)) or by_key.get((cell.system, "extended", cell.corpus))
+        if is_transfer_label(cell.condition) and base is not None:
+            pairs.append((base, cell))
     return pairs + augment_pairs(cells)
 
 

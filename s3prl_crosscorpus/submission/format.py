@@ -93,9 +93,9 @@ def run_record(result: Mapping) -> dict:
     return record
 
 
-def summary_markdown(table: Mapping) -> str:
-    """summary.md: the table once per metric (UAR with the paper's figures)."""
-    return "\n".join(render_markdown(table, metric) for metric in METRICS)
+def summary_markdown(table: Mapping, grouped_warnings: bool = True) -> str:
+    """summary.md: the table once per metric (UAR with the paper's figures); see :func:`render_markdown`."""
+    return "\n".join(render_markdown(table, metric, grouped_warnings) for metric in METRICS)
 
 
 def sha256_bytes(data: bytes) -> str:
