@@ -22,43 +22,82 @@ def dnn_system(head: str) -> str:
     return dnn_system_name("TinyRandomHuBERT", head)
 
 
-def ensure_corpora(out: Path, per_class: int, seed: int) -> Tuple[Dict[str, Path], bool]:
-    """(corpus roots, reused): synthesise the corpora once; a finished tree (stamp file) is reused."""
+class DemoPoolError(ValueError):
+    """The --out folder holds the results of another corpus pool (its message names the folder and both pools)."""
+
+
+def claim_pool(out: Path, registry: Sequence[str]) -> None:
+    """Record ``out``'s registry corpora (``out/.demo-registry``); DemoPoolError when its results are another
+    pool's (one leaderboard, one pool: results of two pools mix fold files). Results without the record: none."""
+    record, results = out / ".demo-registry", out / "results"
+    if results.exists():
+        before = record.read_text().split() if record.exists() else []
+        if sorted(before) != sorted(registry):
+            raise DemoPoolError(f"{out} holds the results of the demo with registry corpora {before or 'none'}, "
+                                f"not {list(registry) or 'none'}; use another --out, or remove {results}")
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(" ".join(registry))
+
+
+def ensure_corpora(out: Path, per_class: int, seed: int,
+                   registry: Sequence[str] = ()) -> Tuple[Dict[str, Path], bool]:
+    """(corpus roots, reused): synthesise the corpora once; a finished tree (stamp file) is reused.
+
+    ``registry``: registry corpora also written, each in its real layout (read back by its real reader).
+    """
+    from .registry_synth import synthesize_registry
     from .synth import synthesize
 
     root, stamp = out / "corpora", out / "corpora" / ".complete"
-    roots = {c: root / c for c in CORPORA}
-    if stamp.exists() and stamp.read_text() == f"{per_class} {seed}":
+    roots = {c: root / c for c in (*CORPORA, *registry)}
+    key = f"{per_class} {seed}" + (f" {','.join(registry)}" if registry else "")
+    if stamp.exists() and stamp.read_text() == key:
         return roots, True
     stamp.unlink(missing_ok=True)  # an interrupted re-synthesis must not pass for the old, finished tree
     synthesize(root, per_class, seed)
-    stamp.write_text(f"{per_class} {seed}")
+    synthesize_registry(root, registry, per_class, seed)
+    stamp.write_text(key)
     return roots, False
 
 
-def experiments(folds: Sequence[int]) -> List[Tuple[str, Optional[str], int]]:
-    """(condition, test corpus or None = every corpus, fold) of the demo grid."""
-    plan = [("matched", corpus, fold) for corpus in CORPORA for fold in folds]
+def matched_corpora(data: Path, pool: Sequence[str]) -> Tuple[str, ...]:
+    """The pool corpora with a matched cell: all but the test-only ones prepare recorded (too few speakers)."""
+    from ..core.folds import trainable
+    from ..study.plan import manifest_test_only
+
+    return trainable(pool, manifest_test_only(data))
+
+
+def experiments(folds: Sequence[int], matched: Sequence[str] = CORPORA) -> List[Tuple[str, Optional[str], int]]:
+    """(condition, test corpus or None = every corpus, fold) of the demo grid; ``matched``: corpora with a
+    matched cell."""
+    plan = [("matched", corpus, fold) for corpus in matched for fold in folds]
     return plan + [("extended", None, fold) for fold in folds]
 
 
-def run_svm(data: Path, results: Path, folds: Sequence[int], grid: str) -> None:
+def run_svm(data: Path, results: Path, folds: Sequence[int], grid: str, matched: Sequence[str] = CORPORA) -> None:
+    """Matched runs of the ``matched`` corpora, then one extended model per fold tested on every pool corpus."""
     from baseline_svm.run import RunConfig, run
 
-    for condition, test_corpus in [("matched", c) for c in CORPORA] + [("extended", "all")]:
+    for condition, test_corpus in [("matched", c) for c in matched] + [("extended", "all")]:
         run(RunConfig(data_dir=data, out=results, feature_set="eGeMAPSv02", condition=condition,
                       test_corpus=test_corpus, folds=tuple(folds), grid=grid, skip_done=True))
 
 
-def dnn_done(results: Path, system: str, condition: str, test_corpus: Optional[str], fold: int) -> bool:
+def dnn_done(results: Path, system: str, condition: str, test_corpus: Optional[str], fold: int,
+             pool: Sequence[str] = CORPORA) -> bool:
     from ..results.schema import result_path
 
-    corpora = [test_corpus] if test_corpus else list(CORPORA)
+    corpora = [test_corpus] if test_corpus else list(pool)
     return all(result_path(results, system, condition, c, fold).exists() for c in corpora)
 
 
-def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: str, steps: int, seed: int) -> None:
-    """Tiny random HuBERT -> one extraction pass -> s3prl's runner trains each fold from the cache."""
+def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: str, steps: int, seed: int,
+            pool: Sequence[str] = CORPORA, matched: Sequence[str] = CORPORA) -> None:
+    """Tiny random HuBERT -> one extraction pass -> s3prl's runner trains each fold from the cache.
+
+    ``pool``: the manifest's corpora (each extended run tests them all); ``matched``: those with a matched cell.
+    """
     from ..cache.extract import extract
     from ..commands.extract import log_to_stderr
     from ..commands.main import main as cli
@@ -73,8 +112,9 @@ def run_dnn(data: Path, out: Path, results: Path, folds: Sequence[int], head: st
     with log_to_stderr():
         extract(data, cache, "hubert_local", str(ckpt))
     system = dnn_system(head)
-    todo = [e for e in experiments(folds) if not dnn_done(results, system, *e)]
-    tqdm.write(f"{len(experiments(folds)) - len(todo)} fold runs already done; s3prl's log of each run: "
+    grid = experiments(folds, matched)
+    todo = [e for e in grid if not dnn_done(results, system, *e, pool=pool)]
+    tqdm.write(f"{len(grid) - len(todo)} fold runs already done; s3prl's log of each run: "
           f"{out / 'exp'}/<condition>-<corpus>/fold<k>/train.log")
     for condition, test_corpus, fold in tqdm(todo, desc=f"{system} runs", unit="run"):
         expdir = out / "exp" / f"{condition}-{test_corpus or 'all'}" / f"fold{fold}"
@@ -111,6 +151,7 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
     from ..report.render import render_html, write_html
     from ..results.leaderboard import load_cells, render_markdown, summary
     from ..results.plots import plot_all
+    from ..results.speakers import manifest_speakers
     from ..submission.bundle import build_bundle
     from ..submission.validate import validate_bundle
 
@@ -124,7 +165,9 @@ def report(results: Path, out: Path, data: Path) -> DemoReport:
                           f"bundle skipped: a submission needs folds 1-5 of every cell, these results have fold(s) "
                           f"{', '.join(map(str, done))}")
     bundle = out / "bundle.zip"
-    build_bundle(results, bundle, plots=True)
+    # The DNN's result files record no speaker per prediction, and only the paper's corpora name it in their ids:
+    # the manifest names every test utterance's speaker for the bundle's statistics (as `submit --data`).
+    build_bundle(results, bundle, plots=True, speakers=manifest_speakers(data))
     html = write_html(out / "report.html", render_html(build_context(results, data)))
     return DemoReport(render_markdown(table), list(plots), bundle, validate_bundle(bundle, data_dir=data),
                       html=html)
