@@ -102,3 +102,6 @@ def test_demo_with_a_test_only_registry_corpus(tmp_path, capsys):
     for cell in table.values():  # a difference to the paper only for a model trained on the paper's pool
         assert cell["diff_uar"] is None or cell["paper_pool"]
     assert "TESS extended" in printed and "TESS matched" not in printed
+    # both systems' results record each test utterance's speaker from the manifest (TESS's ids name none)
+    for path in (out / "results").glob("*/extended/tess/fold*.json"):
+        assert {row.get("speaker") for row in json.loads(path.read_text())["predictions"]} == {"OAF", "YAF"}, path

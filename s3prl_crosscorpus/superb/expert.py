@@ -202,6 +202,7 @@ class DownstreamExpert(nn.Module):
                 self.corpus_head = CorpusClassifier(self.model.head.embed_dim, len(CORPORA), self.dann.hidden_dim)
         self.train_forwards = 0  # DANN's schedule reads training progress from it (kept in checkpoints)
         self.split, self.datasets, self.excluded = None, {}, {}
+        self.speaker_of: Dict[str, str] = {}  # test id -> the manifest's speaker, recorded in the results
         if kwargs.get("mode") != "inference":  # `-m inference -t FILE` needs no corpus data
             self.split, by_id = load_experiment(self.settings)
             for spec in (self.augment.spec if self.augment else None, self.test_degrade):
@@ -218,6 +219,7 @@ class DownstreamExpert(nn.Module):
             self.excluded = {i: Excluded(by_id[i], name, reason) for i, reason in self.utterance_problems(used).items()
                              for name in SPLITS if i in getattr(self.split, name)}
             self.split = usable_split(self.split, by_id, self.excluded)
+            self.speaker_of = {i: by_id[i].speaker for i in self.split.test}
             self.datasets = {name: EmotionDataset.from_split(self.split, by_id, name) for name in SPLITS}
             if self.augment is not None:  # training only: dev and test stay plain
                 self.datasets["train"] = AugmentedEmotionDataset(self.datasets["train"].utterances, self.augment,
@@ -447,6 +449,8 @@ class DownstreamExpert(nn.Module):
                 hyperparameters=self._hyperparameters(), dev_uar=max(self.best["uar"], 0.0),
                 ids=[records["id"][k] for k in picked], labels=[records["truth"][k] for k in picked],
                 predictions=[records["predict"][k] for k in picked],
+                # the manifest's speakers (as the SVM's results): a registry or own corpus's ids do not name them
+                speakers=[self.speaker_of[records["id"][k]] for k in picked] if self.speaker_of else None,
                 probabilities=[records["probabilities"][k] for k in picked],
                 timings={"train_seconds_to_best": float(self.best.get("train_seconds", 0.0)),
                          "test_seconds": seconds},
