@@ -240,3 +240,13 @@ def load_cells(results_dir: Path) -> Tuple[List[Cell], str]:
 def collect_pairs(pairs: Sequence[Tuple[Path, Mapping]]) -> List[Cell]:
     """:func:`collect_cells` of (path, result) pairs, each result named by its path."""
     return collect_cells([result for _, result in pairs], [str(path) for path, _ in pairs])
+
+
+def mean_std_text(cell: Mapping, metric: str, folds_word: str = " folds") -> str:
+    """``mean ± std`` of a summary cell's ``metric``; ``* (3/5 folds)`` after it when folds are missing."""
+    stats = cell["metrics"][metric]
+    std = "n/a" if stats["std"] is None else f"{stats['std']:.2f}"
+    text = f"{stats['mean']:.2f} ± {std}"
+    if not cell["complete"]:
+        text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)}{folds_word})"
+    return text

@@ -17,7 +17,7 @@ from ..core.folds import CONDITIONS, FOLDS, TRANSFER
 from ..core.labels import CORPORA, corpus_order, display_name
 # Re-exported: the demo, the benchmarks and the validator read cells through the leaderboard.
 from .cells import (Cell, LeaderboardError, collect_cells, fold_hash_problems, installed_fold_warning,  # noqa: F401
-                    load_cells, load_checked, place_text)
+                    load_cells, load_checked, mean_std_text, place_text)
 from .significance import test_only_in
 from .paper import PAPER_METRIC, comparable, paper_pool, paper_uar, pool_label, system_rank  # noqa: F401
 from .matrix import render_matrices
@@ -120,10 +120,7 @@ def format_cell(cell: Optional[Mapping], metric: str) -> str:
     if cell is None:
         return "–"
     stats = cell["metrics"][metric]
-    std = "n/a" if stats["std"] is None else f"{stats['std']:.2f}"
-    text = f"{stats['mean']:.2f} ± {std}"
-    if not cell["complete"]:
-        text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)} folds)"
+    text = mean_std_text(cell, metric)
     if len(cell.get("seeds", [])) > 1:  # the spread across seeds: of each seed's mean over its folds
         seed_std = stats.get("seed_std")
         text += f" ({len(cell['seeds'])} seeds" + ("" if seed_std is None else f", sd {seed_std:.2f}") + ")"

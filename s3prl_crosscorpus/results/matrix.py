@@ -9,9 +9,10 @@ bundle's summary renders the same matrix.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..core.folds import FOLDS, condition_rank, is_transfer_label
+from ..core.folds import condition_rank, is_transfer_label
 from ..core.labels import corpus_rank, display_name
-from .significance import FEW_SPEAKERS, few_speakers_mark, interval_text
+from .cells import mean_std_text
+from .significance import FEW_SPEAKERS, few_speakers_mark, interval_text, markdown_table
 
 Pool = Tuple[str, ...]
 #: Tag of a matrix entry whose cell has another condition than transfer (the diagonal, matched, has none).
@@ -63,11 +64,7 @@ def entry_text(table: Mapping, cell: Optional[Mapping], metric: str) -> str:
     (UAR) the pooled UAR with its speaker-bootstrap interval."""
     if cell is None:
         return "–"
-    stats = cell["metrics"][metric]
-    std = "n/a" if stats["std"] is None else f"{stats['std']:.2f}"
-    text = f"{stats['mean']:.2f} ± {std}"
-    if not cell["complete"]:
-        text += f"* ({len(FOLDS) - len(cell['missing_folds'])}/{len(FOLDS)})"
+    text = mean_std_text(cell, metric, folds_word="")
     if cell.get("warnings"):
         text += " !"
     text += CONDITION_TAGS.get(cell["condition"], "")
@@ -75,12 +72,6 @@ def entry_text(table: Mapping, cell: Optional[Mapping], metric: str) -> str:
     if interval is not None:
         text += "; " + interval_text(interval)
     return text
-
-
-def markdown_rows(header: Sequence[str], body: Sequence[Sequence[str]]) -> List[str]:
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    line = lambda row: "| " + " | ".join(text.ljust(w) for text, w in zip(row, widths)) + " |"
-    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(row) for row in body]
 
 
 def render_matrices(table: Mapping, metric: str = "uar", metric_name: str = "UAR") -> str:
@@ -97,7 +88,7 @@ def render_matrices(table: Mapping, metric: str = "uar", metric_name: str = "UAR
         body = [[pool_name(row)] + [entry_text(table, cell, metric) for cell in cells]
                 for row, cells in zip(matrix["rows"], matrix["cells"])]
         lines += [f"Transfer matrix of {system}: {metric_name} (%) by training corpora (rows) and test corpus "
-                  f"(columns)", ""] + markdown_rows(header, body) + [""]
+                  f"(columns)", ""] + markdown_table(header, body) + [""]
     notes = [f"Each entry: mean ± spread over the {len(table['folds'])} folds (train on the row's corpora' fold-k "
              "training partitions, test on the column's fold-k test partition); the diagonal is matched, (ext) "
              "marks the extended cell of the declared pool, (loco) the pool less the test corpus; –: not run. "
