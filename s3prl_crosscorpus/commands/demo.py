@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.manifest import prepare, summary  # here: --help stays fast
     from ..core.labels import CORPORA, display_name
     from ..demo.run import claim_pool, dnn_system, ensure_corpora, matched_corpora, report, run_dnn, run_svm
-    from ..study.plan import manifest_test_only
+    from ..core.manifest import manifest_test_only
 
     start, out = time.perf_counter(), args.out.resolve()
     data, results = out / "data", out / "results"

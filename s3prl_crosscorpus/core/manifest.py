@@ -131,13 +131,25 @@ def prepare(roots: Dict[str, Path], out: Path, progress: bool = True,
     return reads
 
 
-def manifest_fold_sha256(data_dir: Path) -> Optional[str]:
-    """The fold-table hash that ``prepare`` recorded for a DATA_DIR (None when it records none)."""
+def recorded_fold_table(data_dir: Path) -> dict:
+    """The fold table entry ``prepare`` recorded in DATA_DIR's meta file (empty when it records none); read
+    there, not recomputed: a 150k-row manifest takes seconds to load."""
     meta_path = manifest_path(data_dir).parent / META
     try:
-        return (read_json(meta_path).get("fold_table") or {}).get("sha256")
-    except (OSError, ValueError):
-        return None
+        return dict(read_json(meta_path).get("fold_table") or {})
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def manifest_fold_sha256(data_dir: Path) -> Optional[str]:
+    """The fold-table hash that ``prepare`` recorded for a DATA_DIR (None when it records none)."""
+    return recorded_fold_table(data_dir).get("sha256")
+
+
+def manifest_test_only(data_dir: Path) -> Dict[str, str]:
+    """The test-only corpora (too few speakers for folds) and why, as ``prepare`` recorded them (none without a
+    meta file: the runs then fail with their own message)."""
+    return dict(recorded_fold_table(data_dir).get("test_only") or {})
 
 
 def manifest_path(data_dir: Path) -> Path:

@@ -63,7 +63,7 @@ def ensure_corpora(out: Path, per_class: int, seed: int,
 def matched_corpora(data: Path, pool: Sequence[str]) -> Tuple[str, ...]:
     """The pool corpora with a matched cell: all but the test-only ones prepare recorded (too few speakers)."""
     from ..core.folds import trainable
-    from ..study.plan import manifest_test_only
+    from ..core.manifest import manifest_test_only
 
     return trainable(pool, manifest_test_only(data))
 

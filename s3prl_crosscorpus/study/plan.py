@@ -18,9 +18,8 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 from ..augment.spec import check_degrade, parse_spec
 from ..core.folds import FOLDS, TRANSFER, condition_label, condition_of, trainable, transfer_rows
-from ..core.io_utils import read_json
 from ..core.labels import CORPORA
-from ..core.manifest import META, load_manifest, manifest_path
+from ..core.manifest import load_manifest, manifest_path, manifest_test_only
 from ..core.names import (DOWNSTREAM, VARIANTS, add_tags, augment_tags, dnn_system_name, expert_overrides,
                           layers_tag, s3prl_overrides, safe_system_name, svm_system_name, variant_tags)
 from ..results.schema import result_path
@@ -36,17 +35,6 @@ def manifest_corpora(data_dir: Path) -> Tuple[str, ...]:
     """The corpora present in the manifest, in table order: the default training pool."""
     present = {u.corpus for u in load_manifest(Path(data_dir))}
     return tuple(c for c in CORPORA if c in present)
-
-
-def manifest_test_only(data_dir: Path) -> Mapping[str, str]:
-    """The manifest's test-only corpora (too few speakers for folds) and why, as `prepare` recorded them in its
-    meta file (read there, not recomputed: a 150k-row manifest takes seconds; none without a meta file: the
-    runs then fail with their own message)."""
-    meta = manifest_path(Path(data_dir)).parent / META
-    try:
-        return dict((read_json(meta).get("fold_table") or {}).get("test_only") or {})
-    except (OSError, ValueError, AttributeError):
-        return {}
 
 
 def tested_corpora(condition: str, pool: Sequence[str], matched: Optional[Sequence[str]] = None,
