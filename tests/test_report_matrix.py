@@ -1,10 +1,8 @@
 """The HTML report of a study beyond the paper: a registry corpus is on every per-corpus section and the
 transfer matrix is drawn with the leaderboard's values and intervals."""
-from html.parser import HTMLParser
-from typing import Dict, List
-
 import pytest
 
+from helpers.report_page import Page
 from helpers.resultgen import write_transfer
 from s3prl_crosscorpus.commands import report as report_command
 from s3prl_crosscorpus.core.manifest import load_manifest, prepare
@@ -19,49 +17,6 @@ POOL = ("emodb", "ravdess", "iemocap", "cremad")
 RESAMPLES = 200
 
 
-class MatrixPage(HTMLParser):
-    """Matrix entries by ``data-matrix-cell`` (class -> text), matrix headers, img alts, per-corpus rows."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stack: List[dict] = []
-        self.entries: Dict[str, Dict[str, str]] = {}
-        self.headers: List[List[str]] = []
-        self.alts: List[str] = []
-        self.metric_cells: List[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "img":
-            self.alts.append(attrs.get("alt", ""))
-            return
-        if tag == "table" and "matrix" in attrs.get("class", ""):
-            self.headers.append([])
-        if tag == "td" and "data-metric" in attrs:  # a row of the per-corpus breakdown
-            self.metric_cells.append(next(n["attrs"]["data-cell"] for n in reversed(self.stack) if n["tag"] == "tr"))
-        self.stack.append({"tag": tag, "attrs": attrs, "text": ""})
-
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1]["tag"] != tag:
-            return
-        node = self.stack.pop()
-        if self.stack:
-            self.stack[-1]["text"] += node["text"]
-        text = " ".join(node["text"].split())
-        entry = next((n["attrs"]["data-matrix-cell"] for n in reversed(self.stack) if "data-matrix-cell" in n["attrs"]),
-                     None)
-        if entry and node["attrs"].get("class") in ("mean", "std", "pooled", "ci", "tag"):
-            self.entries.setdefault(entry, {})[node["attrs"]["class"]] = text
-        in_matrix_head = any(n["tag"] == "thead" for n in self.stack) and any(
-            "matrix" in n["attrs"].get("class", "") for n in self.stack)
-        if tag == "th" and in_matrix_head:
-            self.headers[-1].append(text)
-
-    def handle_data(self, data):
-        if self.stack:
-            self.stack[-1]["text"] += data
-
-
 @pytest.fixture(scope="module")
 def four_corpus_study(synth_roots, tmp_path_factory):
     out = tmp_path_factory.mktemp("report_matrix")
@@ -73,7 +28,7 @@ def four_corpus_study(synth_roots, tmp_path_factory):
     html = out / "report.html"
     assert report_command.main([str(out / "results"), "--out", str(html), "--data", str(out / "data"),
                                 "--resamples", str(RESAMPLES)]) == 0
-    page = MatrixPage()
+    page = Page()
     page.feed(html.read_text(encoding="utf-8"))
     cells, sha = load_cells(out / "results")
     stats = table_statistics(cells, StatsConfig(resamples=RESAMPLES), {u.id: u.speaker for u in utterances},
@@ -85,7 +40,7 @@ def four_corpus_study(synth_roots, tmp_path_factory):
 def test_report_draws_the_transfer_matrix_with_the_leaderboards_values_and_intervals(four_corpus_study):
     page, table = four_corpus_study["page"], four_corpus_study["table"]
     matrix = system_matrix(table, "GeMAPS-SVM")
-    assert page.headers == [["train \\ test", "EmoDB", "RAVDESS", "IEMOCAP", "CREMA-D"]]
+    assert page.matrix_headers == [["train \\ test", "EmoDB", "RAVDESS", "IEMOCAP", "CREMA-D"]]
     shown = 0
     for row in matrix["cells"]:
         for cell in row:
@@ -102,5 +57,5 @@ def test_report_draws_the_transfer_matrix_with_the_leaderboards_values_and_inter
 
 @pytest.mark.e2e
 def test_report_breaks_down_a_registry_corpus_like_the_paper_ones(four_corpus_study):
-    tested = {key.split("|")[2] for key in four_corpus_study["page"].metric_cells}
+    tested = {key.split("|")[2] for key, _ in four_corpus_study["page"].metric}  # per-corpus breakdown rows
     assert tested == set(POOL)
